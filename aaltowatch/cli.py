@@ -1,0 +1,415 @@
+"""The `aaltowatch` command line (DESIGN.md §7): exit 0 ok, 1 failed, 2 usage, 3 unhealthy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from aaltowatch import __version__
+from aaltowatch.config import Config, load_config
+from aaltowatch.errors import AaltowatchError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY = 0, 1, 2, 3
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.obj["config"]
+
+
+def _archive(ctx: click.Context, *, readonly: bool = False) -> Any:
+    from storage import open_archive
+
+    return open_archive(_config(ctx).db, readonly=readonly)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db", type=click.Path(path_type=Path), envvar="AALTOWATCH_DB", help="SQLite archive."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    envvar="AALTOWATCH_CONFIG",
+    help="TOML config file.",
+)
+@click.option("--base-url", envvar="AALTOWATCH_BASE_URL", help="Where to fetch the site from.")
+@click.option(
+    "--feeds-dir",
+    type=click.Path(path_type=Path),
+    envvar="AALTOWATCH_FEEDS_DIR",
+    help="Where feeds are written.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@click.version_option(__version__, prog_name="aaltowatch")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db: Path | None,
+    config_file: Path | None,
+    base_url: str | None,
+    feeds_dir: Path | None,
+    verbose: bool,
+) -> None:
+    """Watch www.aalto.fi news and partnership pages: archive, detect changes, publish feeds."""
+    overrides = {"db": db, "base_url": base_url, "feeds_dir": feeds_dir}
+    if verbose:
+        overrides["log_level"] = "DEBUG"
+    config = load_config(config_file, overrides)
+    _setup_logging(config.log_level if verbose else "WARNING")
+    ctx.obj = {"config": config}
+
+
+def _print_summaries(summaries: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Crawl", title_justify="left")
+    for col in (
+        "spider",
+        "run",
+        "requests",
+        "pages",
+        "304",
+        "skipped",
+        "new",
+        "modified",
+        "removed",
+        "moved",
+        "errors",
+        "alerts",
+    ):
+        table.add_column(col, justify="right" if col not in ("spider",) else "left")
+    for s in summaries:
+        table.add_row(
+            s.spider,
+            str(s.run_id),
+            str(s.requests),
+            str(s.pages),
+            str(s.not_modified),
+            str(s.skipped),
+            str(s.new + s.duplicates),
+            str(s.modified),
+            str(s.removed),
+            str(s.moved),
+            str(s.errors),
+            str(len(s.alerts)),
+        )
+    err_console.print(table)
+    for s in summaries:
+        for alert in s.alerts:
+            err_console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")
+
+
+def do_crawl(config: Config, spider: str, *, show_progress: bool = True) -> list[Any]:
+    from aaltowatch.crawl import CrawlStep, run_steps, spider_names
+    from aaltowatch.progress import CrawlProgress
+    from storage import open_archive
+
+    with open_archive(config.db) as archive:
+        step = CrawlStep(config, spider_names(spider))
+        if show_progress:
+            with CrawlProgress(err_console) as progress:
+                return run_steps([step], archive, progress)
+        return run_steps([step], archive)
+
+
+@cli.command()
+@click.option(
+    "--spider", type=click.Choice(["news", "partnerships", "all"]), default="all", show_default=True
+)
+@click.option("--no-progress", is_flag=True, help="No live progress display.")
+@click.pass_context
+def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
+    """One crawl into the archive, progress shown."""
+    summaries = do_crawl(_config(ctx), spider, show_progress=not no_progress)
+    _print_summaries(summaries)
+    ctx.exit(EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY)
+
+
+@cli.command()
+@click.pass_context
+def feeds(ctx: click.Context) -> None:
+    """(Re)build all feeds."""
+    from feeds.build import build_feeds
+
+    config = _config(ctx)
+    with _archive(ctx) as archive:
+        report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+    err_console.print(
+        f"feeds in {config.feeds_dir}: {len(report.written)} written,"
+        f" {len(report.unchanged)} unchanged"
+    )
+
+
+@cli.command("run")
+@click.option("--once", is_flag=True, required=True, help="One crawl + feeds + health checks.")
+@click.option("--spider", type=click.Choice(["news", "partnerships", "all"]), default="all")
+@click.pass_context
+def run_cmd(ctx: click.Context, once: bool, spider: str) -> None:
+    """Crawl + feeds + health checks: the cron entry point."""
+    from aaltowatch.runonce import run_once
+
+    ctx.exit(run_once(_config(ctx), spider, console=err_console))
+
+
+@cli.command()
+@click.pass_context
+def schedule(ctx: click.Context) -> None:
+    """Long-running APScheduler loop (jobs from the config file)."""
+    import scheduler
+
+    ctx.exit(scheduler.run_forever(_config(ctx), ctx.obj.get("config_file")))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.option("--limit", default=10, show_default=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, limit: int) -> None:
+    """Last runs, counts and health."""
+    from aaltowatch.status import print_status, status_report
+
+    with _archive(ctx, readonly=True) as archive:
+        report = status_report(archive, limit=limit)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print_status(report, console)
+    ctx.exit(EXIT_OK if report["healthy"] else EXIT_UNHEALTHY)
+
+
+@cli.command()
+@click.option("--since", help="ISO 8601 time; only changes detected since then.")
+@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option(
+    "--change",
+    "change_type",
+    type=click.Choice(["new", "modified", "removed", "restored", "moved", "duplicate"]),
+)
+@click.option("--run", "run_id", type=int, help="Only changes of this run.")
+@click.option("--limit", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def changes(
+    ctx: click.Context,
+    since: str | None,
+    kind: str | None,
+    lang: str | None,
+    change_type: str | None,
+    run_id: int | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Change events, newest first."""
+    from aaltowatch.text import iso_utc
+    from storage.export import change_record
+
+    if since and not iso_utc(since):
+        raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
+    with _archive(ctx, readonly=True) as archive:
+        rows = archive.changes(
+            since=iso_utc(since),
+            kind=kind,
+            lang=lang,
+            change=change_type,
+            run_id=run_id,
+            limit=limit,
+        )
+    records = [change_record(r) for r in rows]
+    if as_json:
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    for r in records:
+        fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
+        moved = f" (from {r['moved_from']})" if r["moved_from"] else ""
+        click.echo(f"{r['detected_at']}  {r['change']:<9} {r['url']}{moved}{fields}")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def history(ctx: click.Context, url: str, as_json: bool) -> None:
+    """Versions and changes of one page."""
+    from aaltowatch.history import page_history
+
+    with _archive(ctx, readonly=True) as archive:
+        record = page_history(archive, url)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    page = record["page"]
+    click.echo(f"{page['url']}  ({page['kind']}, {page['lang']}, {page['status']})")
+    click.echo(f"first seen {page['first_seen']}, last seen {page['last_seen']}")
+    for v in record["versions"]:
+        click.echo(f"  v{v['version']}  {v['fetched_at']}  {v['title']}")
+    for c in record["changes"]:
+        fields = f" [{', '.join(c['fields'])}]" if c["fields"] else ""
+        click.echo(f"  {c['detected_at']}  {c['change']}{fields}")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--from", "from_version", type=int, help="Older version (default: previous).")
+@click.option("--to", "to_version", type=int, help="Newer version (default: current).")
+@click.pass_context
+def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int | None) -> None:
+    """Text diff between two versions of a page."""
+    from aaltowatch.history import version_diff
+
+    with _archive(ctx, readonly=True) as archive:
+        text = version_diff(archive, url, from_version, to_version)
+    click.echo(text or "(no differences)")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search(
+    ctx: click.Context, query: str, lang: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
+    """Full-text search over the current text of every page."""
+    from storage.search import search as run_search
+
+    with _archive(ctx, readonly=True) as archive:
+        hits = run_search(archive, query, lang=lang, kind=kind, limit=limit)
+    if as_json:
+        click.echo(json.dumps(hits, indent=2, ensure_ascii=False))
+        return
+    for hit in hits:
+        console.print(f"[bold]{hit['title']}[/bold]  {hit['url']}", markup=True, highlight=False)
+        console.print(f"  {hit['snippet']}", markup=False, highlight=False)
+    if not hits:
+        err_console.print("no matches")
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["ndjson", "csv", "json"]),
+    default="ndjson",
+    show_default=True,
+)
+@click.option("--since", help="Only pages changed since this ISO 8601 time.")
+@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.pass_context
+def export(
+    ctx: click.Context, fmt: str, since: str | None, kind: str | None, lang: str | None
+) -> None:
+    """Current pages to stdout."""
+    from aaltowatch.text import iso_utc
+    from storage.export import iter_pages, write_export
+
+    if since and not iso_utc(since):
+        raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
+    with _archive(ctx, readonly=True) as archive:
+        write_export(
+            iter_pages(archive, since=iso_utc(since), kind=kind, lang=lang), fmt, sys.stdout
+        )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the feeds and index page (ETag/Last-Modified, 304)."""
+    from feeds.serve import serve_forever
+
+    serve_forever(_config(ctx).feeds_dir, host=host, port=port, console=err_console)
+
+
+@cli.command()
+@click.pass_context
+def reextract(ctx: click.Context) -> None:
+    """Re-run page objects over stored raw HTML, so parser fixes reach history."""
+    from aaltowatch.reextract import reextract_all
+
+    config = _config(ctx)
+    with _archive(ctx) as archive:
+        report = reextract_all(archive, config)
+    err_console.print(
+        f"re-extracted {report['pages']} pages: {report['new_versions']} new versions,"
+        f" {report['errors']} errors"
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+@click.pass_context
+def browse(ctx: click.Context, host: str, port: int) -> None:
+    """Browse the archive read-only in Datasette (pip install -e '.[web]')."""
+    from aaltowatch.browse import browse as run_browse
+
+    run_browse(_config(ctx).db, host=host, port=port)
+
+
+@cli.command()
+@click.option(
+    "--keep", is_flag=True, help="Keep the previous demo output instead of starting over."
+)
+@click.pass_context
+def demo(ctx: click.Context, keep: bool) -> None:
+    """Serve the bundled snapshot on 127.0.0.1 and run the pipeline over both states."""
+    from aaltowatch.demo import run_demo
+
+    ctx.exit(
+        run_demo(
+            ctx.obj["config"],
+            explicit_db=ctx.parent is not None and _db_given(ctx),
+            keep=keep,
+            console=err_console,
+        )
+    )
+
+
+def _db_given(ctx: click.Context) -> bool:
+    source = ctx.find_root().get_parameter_source("db")
+    return source is not None and source.name != "DEFAULT"
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(EXIT_FAILED)
+    except AaltowatchError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

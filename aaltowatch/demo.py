@@ -1,0 +1,108 @@
+"""`aaltowatch demo`: the whole pipeline over the bundled two-day snapshot, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aaltowatch.config import Config
+
+DEMO_DIR = Path("data/demo")
+
+
+def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
+    from feeds.build import build_feeds
+
+    from aaltowatch.crawl import CrawlStep, run_steps, spider_names
+    from aaltowatch.progress import CrawlProgress
+    from aaltowatch.snapshot_server import SnapshotServer
+    from storage import open_archive
+
+    db = config.db if explicit_db else DEMO_DIR / "aaltowatch.db"
+    feeds_dir = config.feeds_dir if explicit_db else DEMO_DIR / "feeds"
+    if not explicit_db and not keep and DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    started = time.monotonic()
+    with SnapshotServer("state-1") as server:
+        demo_config = config.replace(
+            db=db, feeds_dir=feeds_dir, base_url=server.url, crawl_delay_cap=0.0
+        )
+        console.print(
+            f"Serving the bundled snapshot (day 1) at {server.url}. Politeness delays"
+            " (robots Crawl-delay, download delay, AutoThrottle) are off for this local server;"
+            " a crawl of www.aalto.fi keeps them."
+        )
+        feed_reports: list[Any] = []
+
+        def build(label: str) -> Any:
+            def after(_: list[Any]) -> None:
+                with open_archive(db) as archive:
+                    feed_reports.append((label, build_feeds(archive, feeds_dir, max_entries=50)))
+
+            return after
+
+        def switch() -> None:
+            server.set_state("state-2")
+            console.print("Day 2: the snapshot server now serves state 2.")
+
+        steps = [
+            CrawlStep(demo_config, spider_names("all"), after=build("day 1")),
+            CrawlStep(demo_config, spider_names("all"), before=switch, after=build("day 2")),
+        ]
+        with open_archive(db) as archive, CrawlProgress(console) as progress:
+            summaries = run_steps(steps, archive, progress)
+    elapsed = time.monotonic() - started
+    with open_archive(db, readonly=True) as archive:
+        _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
+    return 0 if all(s.healthy for s in summaries) else 3
+
+
+def _print_summary(
+    console: Console,
+    archive: Any,
+    summaries: list[Any],
+    feed_reports: list[Any],
+    db: Path,
+    feeds_dir: Path,
+    elapsed: float,
+) -> None:
+    table = Table(title="aaltowatch demo: two days of aalto.fi", title_justify="left")
+    for col in ("day", "spider", "requests", "304", "pages", "new", "modified", "removed", "moved",
+                "alerts"):  # fmt: skip
+        table.add_column(col)
+    for index, s in enumerate(summaries):
+        table.add_row(
+            f"day {index // 2 + 1}", s.spider, str(s.requests), str(s.not_modified), str(s.pages),
+            str(s.new + s.duplicates), str(s.modified), str(s.removed), str(s.moved),
+            str(len(s.alerts)),
+        )  # fmt: skip
+    console.print(table)
+    conn = archive.conn
+    pages = conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
+    versions = conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+    changes = conn.execute("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()
+    day2 = summaries[-1].run_id if summaries else None
+    console.print(f"pages: {pages}   versions: {versions}")
+    console.print("changes: " + ", ".join(f"{c} {n}" for c, n in changes))
+    if day2:
+        for row in archive.changes(since=None):
+            if row["run_id"] in {s.run_id for s in summaries[-2:]}:
+                fields = f" [{', '.join(row['fields'])}]" if row["fields"] else ""
+                console.print(f"  day 2: {row['change']:<9} {row['url']}{fields}")
+    for label, report in feed_reports:
+        console.print(
+            f"feeds after {label}: {len(report.written)} written, {len(report.unchanged)} unchanged"
+        )
+    console.print(f"database: {db.resolve()}")
+    console.print(
+        f"feeds:    {feeds_dir.resolve()}  (open index.html, or `aaltowatch --feeds-dir {feeds_dir} serve`)"
+    )
+    console.print(f"done in {elapsed:.1f}s")
+    for s in summaries:
+        for alert in s.alerts:
+            console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")

@@ -1,0 +1,61 @@
+"""One page's story: its versions, its change events, and diffs between any two versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aaltowatch.errors import AaltowatchError
+from aaltowatch.urls import canonical_url
+from pipeline.classify import unified_diff
+from storage import Archive
+from storage.export import change_record
+
+
+def _page(archive: Archive, url: str) -> dict[str, Any]:
+    key = canonical_url(url)
+    page = archive.page(key)
+    if page is None:
+        moved = archive.page_moved_from(key)
+        if moved is None:
+            raise AaltowatchError(f"{key} is not in the archive")
+        page = moved
+    return page
+
+
+def page_history(archive: Archive, url: str) -> dict[str, Any]:
+    page = _page(archive, url)
+    versions = [
+        {k: v for k, v in row.items() if k not in ("body_html",)}
+        for row in archive.versions(page["id"])
+    ]
+    changes = [change_record(r) for r in reversed(archive.changes_of_page(page["id"]))]
+    public = {
+        k: page[k]
+        for k in (
+            "url",
+            "kind",
+            "lang",
+            "status",
+            "first_seen",
+            "last_seen",
+            "last_changed",
+            "version_count",
+            "duplicate_of",
+            "near_duplicate_of",
+            "content_hash",
+        )
+    }
+    return {"page": public, "versions": versions, "changes": changes}
+
+
+def version_diff(archive: Archive, url: str, old: int | None, new: int | None) -> str:
+    page = _page(archive, url)
+    new = new or page["current_version"]
+    old = old or max(1, (new or 1) - 1)
+    before = archive.version(page["id"], old)
+    after = archive.version(page["id"], new)
+    if before is None or after is None:
+        raise AaltowatchError(
+            f"{page['url']} has versions 1..{page['version_count']}; asked for {old} and {new}"
+        )
+    return unified_diff(before, after, f"{page['url']} v{old}", f"{page['url']} v{new}")

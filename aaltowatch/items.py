@@ -1,0 +1,124 @@
+"""Item schema shared by page objects, spiders, the pipeline and storage.
+
+Plain dataclasses: Scrapy accepts them as items, and page objects stay free of Scrapy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Fields whose change is a content change (DESIGN.md §4); `updated` and boilerplate are not.
+CONTENT_FIELDS = ("title", "lead", "body", "contacts", "images", "published")
+# Fields compared when a new version is classified, in the order they are reported.
+COMPARED_FIELDS = (
+    "title",
+    "lead",
+    "body",
+    "published",
+    "updated",
+    "categories",
+    "contacts",
+    "images",
+    "translations",
+)
+
+
+@dataclass
+class Contact:
+    name: str | None = None
+    title: str | None = None
+    organisation: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class Image:
+    src: str | None = None
+    alt: str | None = None
+    caption: str | None = None
+    credit: str | None = None
+
+
+@dataclass
+class PageItem:
+    """One fetched content page (DESIGN.md §3)."""
+
+    url: str
+    kind: str  # news | partnership
+    lang: str  # en | fi | sv
+    title: str | None = None
+    lead: str | None = None
+    body: str = ""
+    body_html: str = ""
+    published: str | None = None
+    updated: str | None = None
+    categories: list[str] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    translations: dict[str, str] = field(default_factory=dict)
+    fetched_at: str | None = None
+    http_status: int = 200
+    raw_sha256: str | None = None
+    # Where the page was fetched from (a 301 source, for `moved`), and extraction notes.
+    fetched_url: str | None = None
+    moved_from: str | None = None
+    flags: list[str] = field(default_factory=list)
+    extraction: dict[str, str] = field(default_factory=dict)
+    sitemap_lastmod: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Teaser:
+    """A news teaser from a listing page or the site feed: the only source of categories."""
+
+    url: str
+    title: str | None = None
+    lead: str | None = None
+    published: str | None = None
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ListingPage:
+    url: str
+    teasers: list[Teaser] = field(default_factory=list)
+    next_urls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SitemapEntry:
+    loc: str
+    lastmod: str | None = None
+    alternates: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sitemap:
+    """Either an index (sitemaps) or a urlset (entries)."""
+
+    sitemaps: list[SitemapEntry] = field(default_factory=list)
+    entries: list[SitemapEntry] = field(default_factory=list)
+
+
+@dataclass
+class Unchanged:
+    """A page known not to have moved: a 304, or a sitemap lastmod equal to the stored one."""
+
+    url: str
+    reason: str  # "304" | "lastmod"
+    categories: list[str] | None = None
+    sitemap_lastmod: str | None = None
+
+
+@dataclass
+class Gone:
+    """A URL that answered 404/410: the pipeline may mark its page removed."""
+
+    url: str
+    http_status: int
+    fetched_at: str | None = None

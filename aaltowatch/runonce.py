@@ -1,0 +1,36 @@
+"""`run --once`: crawl + feeds + health checks under the shared lock; the cron entry point."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aaltowatch.config import Config
+from aaltowatch.lock import run_lock
+from aaltowatch.metrics import write_metrics
+
+log = logging.getLogger(__name__)
+
+
+def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
+    """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
+    from feeds.build import build_feeds
+
+    from aaltowatch.cli import _print_summaries, do_crawl
+    from storage import open_archive
+
+    with run_lock(config.effective_lock_file):
+        summaries = do_crawl(
+            config, spider, show_progress=console is not None and console.is_terminal
+        )
+        if console is not None:
+            _print_summaries(summaries)
+        with open_archive(config.db) as archive:
+            report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+        log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
+        exit_code = 0 if all(s.healthy for s in summaries) else 3
+        write_metrics(
+            config.effective_metrics_file, summaries, exit_code=exit_code, finished_at=time.time()
+        )
+        return exit_code

@@ -1,0 +1,49 @@
+"""Text and date normalisation shared by page objects and the pipeline (pure, idempotent)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\ufeff]"
+)
+_SPACE_RE = re.compile(r"[ \t\r\f\v\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANKS_RE = re.compile(r"\n\s*\n+")
+WORD_RE = re.compile(r"\w+")
+
+
+def clean_inline(text: str | None) -> str | None:
+    """One line of text: NFC, no control characters, whitespace runs folded to one space."""
+    if text is None:
+        return None
+    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
+    text = " ".join(_SPACE_RE.sub(" ", text).split())
+    return text or None
+
+
+def clean_block(text: str | None) -> str:
+    """Multi-paragraph text: paragraphs separated by exactly one blank line, each cleaned inline."""
+    if not text:
+        return ""
+    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", text.replace("\r\n", "\n")))
+    paragraphs = (clean_inline(p) for p in _BLANKS_RE.split(text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def words(text: str | None) -> list[str]:
+    return WORD_RE.findall(unicodedata.normalize("NFC", text or ""))
+
+
+def iso_utc(value: str | None) -> str | None:
+    """Any ISO 8601 timestamp (offset or Z) as `YYYY-MM-DDTHH:MM:SSZ`; naive means UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

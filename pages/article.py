@@ -1,0 +1,358 @@
+"""News and collaboration pages -> PageItem.
+
+Each field is taken from metadata where that is authoritative (canonical URL, translations),
+then from the site's selectors, then from a generic fallback, and `item.extraction` records
+which one answered so health checks notice when the site's markup drifts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from lxml import etree
+from parsel import Selector
+
+from aaltowatch.errors import ExtractionError
+from aaltowatch.items import PageItem
+from aaltowatch.urls import absolute, canonical_url, content_kind, is_on_site
+from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
+from pages.decode import decode_html
+from pages.dom import first, has_ancestor, meta_content, node_text, parse_html, tag_of
+from pages.fragment import render_blocks
+from pages.images import parse_figure
+from pages.links import site_base
+from pages.text import clean_or_none, clean_text, to_utc_iso
+
+ARTICLE = "div.aalto-article"
+_TITLE_SUFFIX_RE = re.compile(
+    r"\s*[|–—-]\s*Aalto(?:\s+University|-yliopisto|-universitetet)\s*$", re.IGNORECASE
+)
+_PUBLISHED = ("published", "julkaistu", "publicerat", "publicerad")
+_UPDATED = ("updated", "päivitetty", "uppdaterad", "last modified", "modified")
+# Never body text: page chrome, teasers, cards, contacts, figures, info items.
+_CHROME_TAGS = ("header", "nav", "footer", "aside", "form", "figure", "figcaption", "button")
+_CHROME_HINTS = (
+    "breadcrumb", "related", "share", "further-information", "contact", "lift-up", "liftup",
+    "profile", "news-card", "teaser", "listing", "pager", "__info", "ingress", "caption",
+    "credit", "cookie", "menu", "sidebar", "visually-hidden",
+)  # fmt: skip
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")
+_CONTENT_TAGS = ("p", "ul", "ol", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table")
+
+
+def _reject_non_html(body: bytes | str, content_type: str | None) -> None:
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype and "html" not in ctype and "xml" not in ctype and not ctype.startswith("text/"):
+        raise ExtractionError(f"not an HTML page (Content-Type {ctype})")
+    head = (
+        body[:1024].lstrip()
+        if isinstance(body, bytes)
+        else body[:1024].lstrip().encode("utf-8", "surrogatepass")
+    )
+    if head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04")):
+        raise ExtractionError("not an HTML page (binary document)")
+
+
+def _item_url(sel: Selector, url: str, base_url: str | None) -> str:
+    """Canonical public URL: an on-site content rel=canonical, else the fetched URL mapped."""
+    base = site_base(url, base_url)
+    fetched = canonical_url(url, base)
+    for href in sel.xpath("//link[@rel='canonical']/@href").getall():
+        try:
+            target = absolute(href, url)
+        except ValueError:
+            continue
+        if is_on_site(target, base) and content_kind(canonical_url(target, base)):
+            return canonical_url(target, base)
+    return fetched
+
+
+def _title(sel: Selector, article: etree._Element | None) -> tuple[str | None, str]:
+    h1 = first(sel, f"{ARTICLE} .aalto-article__top h1")
+    if h1 is not None and node_text(h1):
+        return node_text(h1), "selector"
+    for scope in ("//main//h1", "//article//h1", "//h1"):
+        for el in sel.xpath(scope):
+            if not has_ancestor(el.root, _CHROME_TAGS, ()) and node_text(el.root):
+                return node_text(el.root), "fallback"
+    raw = meta_content(sel, "og:title", "twitter:title") or sel.xpath("string(//title)").get()
+    title = clean_text(_TITLE_SUFFIX_RE.sub("", clean_text(raw)))
+    return (title, "meta") if title else (None, "missing")
+
+
+def _lead(sel: Selector) -> tuple[str | None, str]:
+    """Lead candidate: the ingress, a generic ingress/lede block, else the meta description."""
+    ingress = first(sel, f"{ARTICLE} .aalto-article__ingress")
+    if ingress is not None:
+        text = node_text(ingress)
+        return (text, "selector") if text else (None, "missing")
+    generic = sel.xpath("//main//*[contains(@class, 'ingress') or contains(@class, 'lede')]")
+    if generic and node_text(generic[0].root):
+        return node_text(generic[0].root), "fallback"
+    meta = clean_text(meta_content(sel, "description", "og:description"))
+    return (meta, "meta") if meta else (None, "missing")
+
+
+def _selector_blocks(article: etree._Element) -> list[etree._Element]:
+    blocks = [
+        el
+        for el in article.xpath(".//div[contains(concat(' ', normalize-space(@class), ' '),"
+                                " ' aalto-user-generated-content ')]")
+        if not has_ancestor(el, _CHROME_TAGS, _CHROME_HINTS, stop=article)
+    ]  # fmt: skip
+    return [el for el in blocks if not any(o is not el and o in el.iterancestors() for o in blocks)]
+
+
+def _is_contact_section(el: etree._Element, stop: etree._Element) -> bool:
+    """True inside a block introduced by a "Further information:" style label."""
+    node: etree._Element | None = el
+    while node is not None and node is not stop:
+        heading = node.xpath("./*[1]")
+        if heading and LABEL_RE.match(node_text(heading[0])):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
+    """Generic body: the paragraphs of the container holding most of the <p> text in <main>."""
+    roots = sel.xpath("//main") or sel.xpath("//article") or sel.xpath("//body")
+    if not roots:
+        return []
+    root = roots[0].root
+    lead_text = clean_text(lead)
+
+    def qualifies(el: etree._Element) -> bool:
+        return not has_ancestor(el, _CHROME_TAGS, _CHROME_HINTS, stop=root) and not (
+            _is_contact_section(el, root)
+        )
+
+    paragraphs = [
+        p for p in root.iter("p") if qualifies(p) and node_text(p) and node_text(p) != lead_text
+    ]
+    if not paragraphs:
+        return []
+    weight: dict[etree._Element, int] = {}
+    for p in paragraphs:
+        size = len(node_text(p))
+        for anc in p.iterancestors():
+            weight[anc] = weight.get(anc, 0) + size
+            if anc is root:
+                break
+    total = sum(len(node_text(p)) for p in paragraphs)
+    container = root
+    for p in paragraphs:
+        for anc in p.iterancestors():
+            if weight.get(anc, 0) >= 0.95 * total and _depth(anc) > _depth(container):
+                container = anc
+            if anc is root:
+                break
+    chosen: list[etree._Element] = []
+    for el in container.iter(*_CONTENT_TAGS):
+        if any(c in el.iterancestors() for c in chosen) or not qualifies(el):
+            continue
+        text = node_text(el)
+        if not text or text == lead_text or LABEL_RE.match(text):
+            continue
+        if tag_of(el) in _HEADING_TAGS:
+            parent = el.getparent()
+            if parent is None or parent.find("p") is None:
+                continue
+        chosen.append(el)
+    return chosen
+
+
+def _depth(el: etree._Element) -> int:
+    return sum(1 for _ in el.iterancestors())
+
+
+def _body(
+    sel: Selector, article: etree._Element | None, lead: str | None, url: str, base_url: str | None
+) -> tuple[str, str, str]:
+    """(text, html, source) of the article body."""
+    blocks = _selector_blocks(article) if article is not None else []
+    if blocks:
+        inner = [
+            (el.text or "") + "".join(etree.tostring(c, encoding="unicode") for c in el)
+            for el in blocks
+        ]
+        text, html = render_blocks(inner, url, base_url)
+        return text, html, "selector"
+    fallback = _fallback_blocks(sel, lead)
+    text, html = render_blocks(
+        [etree.tostring(el, encoding="unicode", with_tail=False) for el in fallback], url, base_url
+    )
+    return text, html, "fallback" if text else "missing"
+
+
+def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str | None, str]]:
+    """Published/Updated from the labelled info items, by label (their order varies)."""
+    found: dict[str, tuple[str | None, str]] = {}
+
+    def take(label: str, stamp: str | None, source: str) -> None:
+        label = clean_text(label).lower().rstrip(":").strip()
+        value = to_utc_iso(stamp)
+        if not value:
+            return
+        for field, words in (("published", _PUBLISHED), ("updated", _UPDATED)):
+            if field not in found and any(label.startswith(w) for w in words):
+                found[field] = (value, source)
+
+    if article is not None:
+        for item in article.xpath(".//*[contains(@class, 'aalto-article__info-item')]"):
+            label = item.xpath(".//*[contains(@class, 'aalto-article__info-title')]")
+            stamp = item.xpath(".//time/@datetime")
+            if label and stamp:
+                take(node_text(label[0]), stamp[0], "selector")
+    roots = sel.xpath("//main") or sel.xpath("//body")
+    for time in roots[0].root.iter("time") if roots and len(found) < 2 else ():
+        if has_ancestor(time, _CHROME_TAGS, ("related", "news-card", "teaser", "listing", "card")):
+            continue
+        holder = time.getparent()
+        for _ in range(3):
+            if holder is None:
+                break
+            label = node_text(holder).replace(node_text(time), "")
+            if clean_text(label):
+                take(label, time.get("datetime"), "fallback")
+                break
+            holder = holder.getparent()
+    metas = {
+        "published": meta_content(sel, "article:published_time", "datePublished"),
+        "updated": meta_content(sel, "og:updated_time", "article:modified_time", "dateModified"),
+    }
+    for field, value in metas.items():
+        if field not in found:
+            stamp = to_utc_iso(value)
+            found[field] = (stamp, "meta") if stamp else (None, "missing")
+    return found
+
+
+def _contacts(sel: Selector, article: etree._Element | None) -> list[dict[str, Any]]:
+    scope = article
+    if scope is None:
+        roots = sel.xpath("//main") or sel.xpath("//body")
+        scope = roots[0].root if roots else None
+    if scope is None:
+        return []
+    out: list[dict[str, Any]] = []
+    blocks = scope.xpath(
+        ".//*[contains(@class, 'further-information__content')]"
+        " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' aalto-profile-card ')]"
+    )
+    for block in blocks:
+        if "profile-card" in (block.get("class") or ""):
+            card = parse_profile_card(block)
+            out.extend([card] if card else [])
+        else:
+            out.extend(parse_contact_block(block))
+    if not blocks:
+        out.extend(_labelled_contacts(scope))
+    return out
+
+
+def _labelled_contacts(scope: etree._Element) -> list[dict[str, Any]]:
+    """Drifted markup: the siblings after a "Further information:" heading."""
+    out: list[dict[str, Any]] = []
+    for label in scope.iter("h2", "h3", "h4", "strong", "b"):
+        if not LABEL_RE.match(node_text(label)):
+            continue
+        for sibling in label.itersiblings():
+            if tag_of(sibling) in ("h2", "h3", "h4"):
+                break
+            if sibling.xpath(".//li | .//p") or tag_of(sibling) == "p":
+                out.extend(parse_contact_block(sibling))
+            else:
+                out.extend(parse_card_list(sibling))
+    return out
+
+
+def _images(
+    sel: Selector, article: etree._Element | None, url: str, base_url: str | None
+) -> list[dict[str, Any]]:
+    if article is not None:
+        figures = article.xpath(
+            ".//*[contains(@class, 'aalto-article__hero')]//figure"
+            " | .//figure[contains(@class, 'aalto-figure--hero')]"
+            " | .//*[contains(@class, 'paragraph--type--image')]//figure"
+        )
+    else:
+        roots = sel.xpath("//main") or sel.xpath("//body")
+        figures = [
+            fig
+            for fig in (roots[0].root.iter("figure") if roots else ())
+            if not has_ancestor(
+                fig.getparent(), ("header", "nav", "footer", "aside"), _CHROME_HINTS
+            )
+        ]
+    images = [parse_figure(fig, url, base_url) for fig in figures]
+    return [image for image in images if image]
+
+
+def _translations(sel: Selector, url: str, base_url: str | None, lang: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    base = site_base(url, base_url)
+    for link in sel.xpath("//link[@rel='alternate'][@hreflang][@href]"):
+        code = (link.attrib.get("hreflang") or "").strip().lower().split("-")[0]
+        if not code or code == lang or code == "x" or code in out:
+            continue
+        try:
+            out[code] = canonical_url(absolute(link.attrib["href"], url), base)
+        except ValueError:
+            continue
+    return out
+
+
+def parse_article(
+    body: bytes | str,
+    url: str,
+    *,
+    content_type: str | None = None,
+    base_url: str | None = None,
+) -> PageItem:
+    """Turn one fetched news or collaboration page into a PageItem keyed by its public URL."""
+    _reject_non_html(body, content_type)
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", errors="surrogatepass")
+    sel = parse_html(decode_html(raw, content_type) if isinstance(body, bytes) else body)
+    item_url = _item_url(sel, url, base_url)
+    kind_lang = content_kind(item_url)
+    if kind_lang is None:
+        raise ExtractionError(f"not a news or collaboration page: {item_url}")
+    kind, lang = kind_lang
+    article = first(sel, ARTICLE)
+    title, title_src = _title(sel, article)
+    lead, lead_src = _lead(sel)
+    text, html, body_src = _body(sel, article, lead, url, base_url)
+    if lead_src == "meta" and lead and clean_text(lead.rstrip(".…")) in text:
+        # Drupal fills a missing description with the start of the body: that is no lead.
+        lead, lead_src = None, "missing"
+    if title is None and not text:
+        raise ExtractionError(f"no article found in {url}")
+    dates = _dates(sel, article)
+    return PageItem(
+        url=item_url,
+        kind=kind,
+        lang=lang,
+        title=clean_or_none(title),
+        lead=clean_or_none(lead),
+        body=text,
+        body_html=html,
+        published=dates["published"][0],
+        updated=dates["updated"][0],
+        contacts=_contacts(sel, article),
+        images=_images(sel, article, url, base_url),
+        translations=_translations(sel, url, base_url, lang),
+        http_status=200,
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        fetched_url=url,
+        flags=[] if re.search(r"\w", text) else ["empty_body"],
+        extraction={
+            "title": title_src,
+            "lead": lead_src,
+            "body": body_src,
+            "published": dates["published"][1],
+            "updated": dates["updated"][1],
+        },
+    )

@@ -1,0 +1,63 @@
+"""Hero and in-body figures: public src without cache-busters, alt, caption and credit."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from pages.dom import node_text
+from pages.links import image_url
+from pages.text import clean_or_none, clean_text
+
+# A credit starts with its label: "Photo: …", "Kuva: …", "Bild: …", "Photo by …", ...
+_CREDIT_RE = re.compile(
+    r"(?:^|(?<=\s))((?:Photos?|Photograph|Photographer|Picture|Image|Illustration|Graphic|Video|"
+    r"Kuva|Kuvat|Kuvaaja|Kuvitus|Piirros|Bild|Bilder|Foto|Fotograf|Illustration)\s*:\s*\S.*"
+    r"|Photo(?:graph)?s? by\s+\S.*)$",
+    re.DOTALL,
+)
+
+
+def split_credit(caption: str) -> tuple[str | None, str | None]:
+    """(caption, credit) when the credit is written at the end of the caption text itself."""
+    match = _CREDIT_RE.search(caption)
+    if not match:
+        return clean_or_none(caption), None
+    return clean_or_none(caption[: match.start()]), clean_or_none(match.group(1))
+
+
+def _src(img: etree._Element) -> str | None:
+    for attr in ("src", "data-src"):
+        value = (img.get(attr) or "").strip()
+        if value and not value.startswith("data:"):
+            return value
+    srcset = (img.get("srcset") or "").strip()
+    return srcset.split()[0] if srcset else None
+
+
+def parse_figure(fig: etree._Element, page_url: str, base_url: str | None) -> dict[str, Any] | None:
+    """One figure as {src, alt, caption, credit}; None when it holds no image."""
+    imgs = fig.xpath(".//img")
+    if not imgs:
+        return None
+    img = imgs[0]
+    src = _src(img)
+    credit_el = fig.xpath(".//*[contains(@class, '__credit') or contains(@class, 'credit')]")
+    caption_el = fig.xpath(".//*[contains(@class, 'caption-text')]")
+    credit = node_text(credit_el[0]) if credit_el else ""
+    if caption_el:
+        caption = node_text(caption_el[0])
+    else:
+        figcaption = fig.xpath(".//figcaption")
+        caption = node_text(figcaption[0]) if figcaption else ""
+        if credit and caption.endswith(credit):
+            caption = caption[: -len(credit)]
+    caption_text, inline_credit = split_credit(clean_text(caption))
+    return {
+        "src": image_url(src, page_url, base_url) if src else None,
+        "alt": clean_or_none(img.get("alt")),
+        "caption": caption_text,
+        "credit": clean_or_none(credit) or inline_credit,
+    }

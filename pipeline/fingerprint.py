@@ -1,0 +1,78 @@
+"""Content fingerprints: what counts as "the same page" for versions and for duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aaltowatch.text import words
+
+# Image src carries cache-busters (itok) that rotate without any content change.
+IMAGE_KEYS = ("alt", "caption", "credit")
+VERSION_FIELDS = (
+    "title",
+    "lead",
+    "body",
+    "published",
+    "categories",
+    "contacts",
+    "images",
+    "translations",
+)
+DUPLICATE_FIELDS = ("title", "lead", "body", "published", "contacts")
+
+
+def comparable(field: str, value: Any) -> Any:
+    """The part of a field that matters: whitespace-insensitive body, images without src."""
+    if field == "body":
+        return " ".join(words(value))
+    if field == "images":
+        return [{k: (img or {}).get(k) for k in IMAGE_KEYS} for img in value or []]
+    if field in ("categories", "contacts"):
+        return list(value or [])
+    if field == "translations":
+        return dict(sorted((value or {}).items()))
+    return value
+
+
+def _hash(fields: tuple[str, ...], record: dict[str, Any]) -> str:
+    payload = {f: comparable(f, record.get(f)) for f in fields}
+    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    """Moves only with content: `updated` and boilerplate are not part of it."""
+    return _hash(VERSION_FIELDS, record)
+
+
+def duplicate_hash(record: dict[str, Any]) -> str:
+    return _hash(DUPLICATE_FIELDS, record)
+
+
+def simhash(text: str, bits: int = 64) -> int:
+    """Charikar simhash over word 3-shingles, as a signed 64-bit int (SQLite INTEGER)."""
+    tokens = [w.lower() for w in words(text)]
+    shingles = (
+        [" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))] if tokens else []
+    )
+    if not shingles:
+        return 0
+    counts = [0] * bits
+    for shingle in shingles:
+        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
+        for i in range(bits):
+            counts[i] += 1 if h >> i & 1 else -1
+    value = sum(1 << i for i in range(bits) if counts[i] > 0)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def simhash_bands(value: int) -> tuple[int, int, int, int]:
+    """Four 16-bit bands: two hashes within distance 3 share at least one band exactly."""
+    unsigned = value & ((1 << 64) - 1)
+    return tuple((unsigned >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
+
+
+def hamming(a: int, b: int) -> int:
+    return ((a ^ b) & ((1 << 64) - 1)).bit_count()

@@ -1,0 +1,316 @@
+"""Apply the pure stages to the archive: one transaction per observed page.
+
+This is where the history rules live (DESIGN.md §4): a version only when the fingerprint
+moved, `moved` continues a history under a new URL, `removed` only on 404/410, duplicates
+point at the original, suspicious versions become alerts instead of changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aaltowatch.items import Gone, PageItem, Unchanged
+from pipeline.classify import classify, unified_diff
+from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands
+from storage import Archive
+from storage.archive import utcnow
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE_DISTANCE = 3
+VERSION_COLUMNS = (
+    "title",
+    "lead",
+    "body",
+    "body_html",
+    "published",
+    "updated",
+    "categories",
+    "contacts",
+    "images",
+    "translations",
+    "http_status",
+    "raw_sha256",
+)
+
+
+@dataclass
+class Outcome:
+    """What one observation did to the archive, for run counters and health checks."""
+
+    url: str
+    change: str | None = None  # new | modified | moved | restored | removed | duplicate | None
+    fields: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+
+
+def _record(item: PageItem) -> dict[str, Any]:
+    return {k: getattr(item, k) for k in VERSION_COLUMNS}
+
+
+class Recorder:
+    """Stores observations of one run."""
+
+    def __init__(self, archive: Archive, run_id: int | None) -> None:
+        self.archive = archive
+        self.run_id = run_id
+
+    # -- pages ----------------------------------------------------------------------------
+    def page(self, item: PageItem) -> Outcome:
+        archive = self.archive
+        now = item.fetched_at or utcnow()
+        with archive.transaction():
+            page = archive.page(item.url)
+            outcome = Outcome(item.url)
+            if item.moved_from:
+                page = self._moved(item, page, now, outcome)
+            if page is None:
+                return self._new_page(item, now, outcome)
+            prev = archive.version(page["id"])
+            record = _record(item)
+            if not item.categories and prev and prev["categories"]:
+                # Categories come only from teasers; an article off the listings keeps its own.
+                record["categories"] = prev["categories"]
+            verdict = classify(
+                prev, record, old_extraction=page["extraction"], new_extraction=item.extraction
+            )
+            touch: dict[str, Any] = {"last_seen": now, "http_status": item.http_status}
+            if page["status"] != "live":
+                touch.update(status="live", moved_to=None)
+                outcome.change = outcome.change or "restored"
+            if verdict.change == "flagged":
+                outcome.flagged = verdict.reasons
+                archive.update_page(page["id"], **touch)
+                archive.add_alert(
+                    self.run_id,
+                    "suspicious_version",
+                    f"{item.url}: new version not stored ({', '.join(verdict.reasons)};"
+                    f" fields {', '.join(verdict.fields)})",
+                    severity="warning",
+                    url=item.url,
+                )
+                if outcome.change:
+                    self._change(page["id"], item.url, outcome.change, now, [], page, prev)
+                return outcome
+            if verdict.change == "modified":
+                version = self._version(page, record, item, now)
+                touch.update(self._fingerprints(page["id"], item, record))
+                touch.update(
+                    current_version=version,
+                    version_count=page["version_count"] + 1,
+                    last_changed=now,
+                    extraction=item.extraction,
+                )
+                archive.update_page(page["id"], **touch)
+                kind = "restored" if outcome.change == "restored" else "modified"
+                if outcome.change == "moved":
+                    self._change(
+                        page["id"], item.url, "modified", now, verdict.fields, page, prev, version
+                    )
+                else:
+                    self._change(
+                        page["id"], item.url, kind, now, verdict.fields, page, prev, version
+                    )
+                outcome.change = outcome.change if outcome.change == "moved" else kind
+                outcome.fields = verdict.fields
+            else:
+                archive.update_page(page["id"], **touch)
+                if outcome.change == "restored":
+                    self._change(page["id"], item.url, "restored", now, [], page, prev)
+            self._remember_lastmod(item.url, item.sitemap_lastmod)
+            return outcome
+
+    def _new_page(self, item: PageItem, now: str, outcome: Outcome) -> Outcome:
+        archive = self.archive
+        page_id = archive.insert_page(
+            {
+                "url": item.url,
+                "kind": item.kind,
+                "lang": item.lang,
+                "first_seen": now,
+                "last_seen": now,
+                "last_changed": now,
+                "http_status": item.http_status,
+                "extraction": item.extraction,
+            }
+        )
+        page = archive.page_by_id(page_id)
+        assert page is not None
+        record = _record(item)
+        version = self._version(page, record, item, now)
+        fingerprints = self._fingerprints(page_id, item, record)
+        archive.update_page(page_id, current_version=version, version_count=1, **fingerprints)
+        change = "duplicate" if fingerprints["duplicate_of"] else "new"
+        self._change(page_id, item.url, change, now, [], page, None, version)
+        self._remember_lastmod(item.url, item.sitemap_lastmod)
+        outcome.change = change
+        return outcome
+
+    def _moved(
+        self, item: PageItem, page: dict[str, Any] | None, now: str, outcome: Outcome
+    ) -> dict[str, Any] | None:
+        """A 301 from a stored page: its history continues under the new URL.
+
+        If the target was already stored earlier in this same run (found through a listing
+        before the old URL answered 301), that fresh copy is folded back into the old history.
+        """
+        source = self.archive.page(item.moved_from)  # type: ignore[arg-type]
+        if source is None or source["status"] == "moved" or (page and page["id"] == source["id"]):
+            return page
+        if page is not None and not self._fresh_this_run(page):
+            # Both have their own history: the old page points at the new one.
+            self.archive.update_page(source["id"], status="moved", moved_to=item.url)
+            self._change(source["id"], source["url"], "moved", now, [], source, None,
+                         moved_from=source["url"])  # fmt: skip
+            outcome.change = "moved"
+            return page
+        if page is not None:
+            self.archive.discard_page(page["id"])
+        self.archive.update_page(source["id"], url=item.url, status="live", moved_to=None)
+        moved = self.archive.page_by_id(source["id"])
+        self._change(
+            source["id"], item.url, "moved", now, [], moved, None, moved_from=source["url"]
+        )
+        outcome.change = "moved"
+        return moved
+
+    def _fresh_this_run(self, page: dict[str, Any]) -> bool:
+        first = self.archive.version(page["id"], 1)
+        return page["version_count"] == 1 and first is not None and first["run_id"] == self.run_id
+
+    def _version(self, page: dict, record: dict[str, Any], item: PageItem, now: str) -> int:
+        version = (page.get("version_count") or 0) + 1
+        self.archive.add_version(
+            {
+                "page_id": page["id"],
+                "version": version,
+                "run_id": self.run_id,
+                "url": item.url,
+                "fetched_at": now,
+                "content_hash": content_hash(record),
+                **record,
+            }
+        )
+        return version
+
+    def _fingerprints(self, page_id: int, item: PageItem, record: dict[str, Any]) -> dict[str, Any]:
+        """Content hash, duplicate link (first URL is the original) and simhash near-duplicate."""
+        archive = self.archive
+        dup = duplicate_hash(record)
+        twins = archive.live_pages_with_dup_hash(dup, page_id)
+        duplicate_of = None
+        if twins and twins[0]["url"] < item.url:
+            duplicate_of = twins[0]["url"]
+        else:
+            for twin in twins:  # this page is the original now
+                archive.update_page(twin["id"], duplicate_of=item.url)
+        sh = simhash(record.get("body") or "")
+        bands = simhash_bands(sh)
+        near = None
+        if sh and not duplicate_of:
+            for cand in archive.near_duplicate_candidates(bands, item.lang, page_id):
+                if cand["simhash"] and hamming(cand["simhash"], sh) <= NEAR_DUPLICATE_DISTANCE:
+                    near = cand["url"]
+                    break
+        return {
+            "content_hash": content_hash(record),
+            "dup_hash": dup,
+            "duplicate_of": duplicate_of,
+            "near_duplicate_of": near,
+            "simhash": sh,
+            "sh0": bands[0],
+            "sh1": bands[1],
+            "sh2": bands[2],
+            "sh3": bands[3],
+        }
+
+    def _change(
+        self,
+        page_id: int,
+        url: str,
+        change: str,
+        now: str,
+        fields: list[str],
+        page: dict | None,
+        prev: dict | None,
+        version: int | None = None,
+        moved_from: str | None = None,
+    ) -> None:
+        diff = None
+        if change in ("modified", "restored") and version is not None:
+            new = self.archive.version(page_id, version)
+            diff = unified_diff(
+                prev, new or {}, f"v{prev['version']}" if prev else "", f"v{version}"
+            )
+        self.archive.add_change(
+            {
+                "page_id": page_id,
+                "run_id": self.run_id,
+                "url": url,
+                "change": change,
+                "fields": fields,
+                "detected_at": now,
+                "version": version if version is not None else (page or {}).get("current_version"),
+                "previous_version": prev["version"] if prev else None,
+                "moved_from": moved_from,
+                "diff": diff,
+            }
+        )
+
+    def _remember_lastmod(self, url: str, lastmod: str | None) -> None:
+        if lastmod:
+            self.archive.set_sitemap_lastmods({url: lastmod})
+
+    # -- unchanged / gone ---------------------------------------------------------------------
+    def unchanged(self, item: Unchanged, now: str | None = None) -> Outcome:
+        """A 304 or an unmoved sitemap lastmod: only last_seen moves (categories may still)."""
+        now = now or utcnow()
+        archive = self.archive
+        with archive.transaction():
+            page = archive.page(item.url)
+            if page is None:
+                return Outcome(item.url)
+            archive.update_page(page["id"], last_seen=now)
+            self._remember_lastmod(item.url, item.sitemap_lastmod)
+            prev = archive.version(page["id"])
+            if item.categories and prev and sorted(item.categories) != sorted(prev["categories"]):
+                record = {k: prev[k] for k in VERSION_COLUMNS}
+                record["categories"] = list(item.categories)
+                fake = PageItem(url=page["url"], kind=page["kind"], lang=page["lang"])
+                version = self._version(page, record, fake, now)
+                archive.update_page(
+                    page["id"],
+                    current_version=version,
+                    version_count=page["version_count"] + 1,
+                    last_changed=now,
+                    content_hash=content_hash(record),
+                )
+                self._change(
+                    page["id"], page["url"], "modified", now, ["categories"], page, prev, version
+                )
+                return Outcome(item.url, "modified", ["categories"])
+            return Outcome(item.url)
+
+    def gone(self, item: Gone) -> Outcome:
+        """404/410 on a live page: removed. The caller guards against mass disappearance."""
+        now = item.fetched_at or utcnow()
+        archive = self.archive
+        with archive.transaction():
+            page = archive.page(item.url)
+            if page is None or page["status"] != "live":
+                return Outcome(item.url)
+            archive.update_page(
+                page["id"], status="removed", http_status=item.http_status, last_seen=now
+            )
+            # A removed original hands its role to its first remaining twin.
+            if page.get("dup_hash"):
+                twins = [t for t in archive.live_pages_with_dup_hash(page["dup_hash"], page["id"])]
+                if twins:
+                    archive.update_page(twins[0]["id"], duplicate_of=None)
+                    for twin in twins[1:]:
+                        archive.update_page(twin["id"], duplicate_of=twins[0]["url"])
+            prev = archive.version(page["id"])
+            self._change(page["id"], page["url"], "removed", now, [], page, prev)
+            return Outcome(item.url, "removed")

@@ -1,0 +1,1 @@
+"""Scrapy spiders: navigation only. Page objects in `pages` turn responses into items."""

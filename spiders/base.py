@@ -1,0 +1,223 @@
+"""Shared navigation: robots Crawl-delay, fetching content pages, phases, revisiting known pages.
+
+A crawl runs in phases driven by `spider_idle`: discovery first (so categories and sitemap
+lastmods are known before articles are fetched), then pages found only in sitemaps, then every
+known page that nothing linked to this time (that is how 404/410/301 are noticed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import scrapy
+from protego import Protego
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from aaltowatch.errors import ExtractionError
+from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
+from pages import parse_article
+
+log = logging.getLogger(__name__)
+
+CONTENT_STATUSES = [301, 302, 303, 307, 308, 404, 410]
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class AaltoSpider(scrapy.Spider):
+    """Base for the news and partnership spiders; subclasses define `kind` and `discover()`."""
+
+    kind = ""
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requested: set[str] = set()  # canonical URLs of content pages asked for
+        self.categories: dict[str, list[str]] = {}
+        self.lastmods: dict[str, str] = {}
+        self.phases: list[str] = ["deferred", "known"]
+        self.deferred: list[str] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AaltoSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = crawler.settings.get("AALTOWATCH_CONFIG")
+        spider.base_url = spider.config.base_url.rstrip("/")
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        return spider
+
+    @property
+    def archive(self) -> Any:
+        """The open archive (duck-typed), attached to the crawler by the runner or pipeline."""
+        return getattr(self.crawler, "aaltowatch_archive", None)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def fetch_url(self, url: str) -> str:
+        return to_fetch_url(url, self.base_url)
+
+    def canonical(self, url: str) -> str:
+        return canonical_url(url, self.base_url)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"aaltowatch/{key}", n)
+
+    # -- start ------------------------------------------------------------------------------
+    async def start(self) -> Any:
+        yield Request(
+            self.fetch_url("/robots.txt"),
+            callback=self.parse_robots,
+            errback=self.on_error,
+            priority=100,
+            dont_filter=True,
+            meta={"no_conditional": True, "dont_obey_robotstxt": True},
+        )
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        """Honour Crawl-delay (capped by config): Scrapy's robots support ignores it."""
+        if response.status == 200:
+            robots = Protego.parse(response.text)
+            delay = robots.crawl_delay(self.config.user_agent) or robots.crawl_delay("*")
+            if delay:
+                effective = min(float(delay), self.config.crawl_delay_cap)
+                if effective > getattr(self, "download_delay", 0):
+                    self.download_delay = effective
+                    for slot in self.crawler.engine.downloader.slots.values():
+                        slot.delay = max(slot.delay, effective)
+                    log.info(
+                        "robots.txt Crawl-delay %ss (cap %ss)", delay, self.config.crawl_delay_cap
+                    )
+        yield from self.discover()
+
+    def discover(self) -> Iterator[Request]:
+        raise NotImplementedError
+
+    # -- content pages ------------------------------------------------------------------------
+    def page_request(
+        self, url: str, *, priority: int = 0, moved_from: str | None = None
+    ) -> Request:
+        key = self.canonical(url)
+        self.requested.add(key)
+        return Request(
+            self.fetch_url(key),
+            callback=self.parse_page,
+            errback=self.on_error,
+            priority=priority,
+            dont_filter=moved_from is not None,
+            meta={"dont_redirect": True, "handle_httpstatus_list": CONTENT_STATUSES},
+            cb_kwargs={"moved_from": moved_from},
+        )
+
+    def want(self, url: str, *, lastmod: str | None = None) -> Iterator[Any]:
+        """Ask for a content page once, unless its sitemap lastmod says it did not move."""
+        key = self.canonical(url)
+        if key in self.requested or content_kind(key) is None or content_kind(key)[0] != self.kind:
+            return
+        lastmod = lastmod or self.lastmods.get(key)
+        if lastmod and self._lastmod_unmoved(key, lastmod):
+            self.requested.add(key)
+            self.count("skipped_lastmod")
+            yield Unchanged(key, "lastmod", self.categories.get(key), lastmod)
+            return
+        yield self.page_request(key)
+
+    def _lastmod_unmoved(self, key: str, lastmod: str) -> bool:
+        max_age_h = self.config.lastmod_skip_max_age_h
+        if max_age_h <= 0 or self.archive is None:
+            return False
+        page = self.archive.page(key)
+        info = self.archive.fetch_info(key)
+        if not page or page["status"] != "live" or not info or not info.get("fetched_at"):
+            return False
+        if info.get("sitemap_lastmod") != lastmod:
+            return False
+        fetched = datetime.fromisoformat(info["fetched_at"].replace("Z", "+00:00"))
+        return datetime.now(UTC) - fetched < timedelta(hours=max_age_h)
+
+    def parse_page(self, response: Response, moved_from: str | None = None) -> Iterator[Any]:
+        status = response.status
+        key = self.canonical(response.url)
+        if status in (301, 302, 303, 307, 308):
+            target = response.headers.get("Location", b"").decode("latin-1")
+            target_key = self.canonical(response.urljoin(target))
+            if content_kind(target_key) and content_kind(target_key)[0] == self.kind:
+                self.count("redirects")
+                yield self.page_request(target_key, moved_from=moved_from or key)
+            else:
+                log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
+            return
+        if status in (404, 410):
+            self.count(f"status_{status}")
+            yield Gone(key, status)
+            return
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+        if content_type and not content_type.startswith(HTML_TYPES):
+            log.info("skipping %s: not HTML (%s)", key, content_type)
+            self.count("skipped_not_html")
+            return
+        if response.meta.get("not_modified"):
+            self.count("not_modified")
+            if moved_from is None and self.archive is not None and self._is_current(key):
+                yield Unchanged(key, "304", self.categories.get(key), self.lastmods.get(key))
+                return
+        try:
+            item: PageItem = parse_article(
+                response.body,
+                response.url,
+                content_type=content_type or None,
+                base_url=self.base_url,
+            )
+        except ExtractionError as exc:
+            log.warning("extraction failed for %s: %s", key, exc)
+            self.count("extraction_errors")
+            return
+        if item.url != key and content_kind(item.url) is None:
+            item.url = key  # a canonical link off the watched sections is not trusted
+        item.categories = self.categories.get(item.url, item.categories)
+        item.moved_from = moved_from
+        item.fetched_url = response.url
+        item.sitemap_lastmod = self.lastmods.get(item.url)
+        self.count("pages")
+        yield item
+
+    def _is_current(self, key: str) -> bool:
+        page = self.archive.page(key)
+        info = self.archive.fetch_info(key)
+        if not page or not info or page["status"] != "live":
+            return False
+        current = self.archive.version(page["id"])
+        return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
+
+    def on_error(self, failure: Failure) -> None:
+        """5xx after retries, timeouts, resets: counted, logged, never a removal."""
+        request = failure.request if hasattr(failure, "request") else None
+        url = request.url if request is not None else "?"
+        self.count("errors")
+        log.warning("request failed: %s: %s", url, failure.getErrorMessage())
+
+    # -- phases -----------------------------------------------------------------------------
+    def on_idle(self, spider: scrapy.Spider) -> None:
+        """Start the next phase through a data: request, so its callback may yield items too."""
+        if self.phases:
+            phase = self.phases.pop(0)
+            self.crawler.engine.crawl(
+                Request(
+                    "data:,", callback=self.run_phase, cb_kwargs={"phase": phase}, dont_filter=True
+                )
+            )
+            raise DontCloseSpider
+
+    def run_phase(self, response: Response, phase: str) -> Iterator[Any]:
+        if phase == "deferred":
+            for url in self.deferred:
+                yield from self.want(url)
+        elif phase == "known" and self.config.revisit_known and self.archive is not None:
+            for url in self.archive.known_urls(self.kind):
+                if url not in self.requested:
+                    self.count("revisits")
+                    yield self.page_request(url, priority=-10)

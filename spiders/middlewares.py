@@ -1,0 +1,138 @@
+"""Downloader middlewares: conditional GET from stored validators, and Retry-After on 429."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from aaltowatch.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+RAW_TYPES = ("text/", "application/xml", "application/rss", "application/atom", "application/xhtml")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ConditionalGetMiddleware:
+    """Sends If-None-Match / If-Modified-Since and turns a 304 back into the stored body.
+
+    Listings and sitemaps must still be parsed on a 304 (they carry the links and categories),
+    so the stored bytes stand in; `meta["not_modified"]` tells callbacks it was a 304.
+    The archive is duck-typed (fetch_info, record_fetch, cached_response) so spiders need not
+    import storage.
+    """
+
+    def __init__(self, crawler: Crawler, base_url: str) -> None:
+        self.crawler = crawler
+        self.base_url = base_url
+
+    @property
+    def archive(self) -> Any:
+        return getattr(self.crawler, "aaltowatch_archive", None)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        config = crawler.settings.get("AALTOWATCH_CONFIG")
+        return cls(crawler, config.base_url if config else "")
+
+    def _key(self, request: Request) -> str:
+        return canonical_url(request.url, self.base_url)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if (
+            self.archive is None
+            or request.method != "GET"
+            or not request.url.startswith("http")
+            or request.meta.get("no_conditional")
+            or request.url.endswith("/robots.txt")
+        ):
+            return None
+        info = self.archive.fetch_info(self._key(request))
+        if info and info.get("raw_sha256"):
+            if info.get("etag"):
+                request.headers.setdefault("If-None-Match", info["etag"])
+            if info.get("last_modified"):
+                request.headers.setdefault("If-Modified-Since", info["last_modified"])
+        return None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        if self.archive is None or request.method != "GET" or not request.url.startswith("http"):
+            return response
+        key = self._key(request)
+        if response.status == 304:
+            cached = self.archive.cached_response(key)
+            if cached is None:
+                # Validators without a body (a lost write): fetch it whole once more.
+                log.info("304 without a stored body for %s; refetching", key)
+                retry = request.replace(dont_filter=True)
+                retry.meta["no_conditional"] = True
+                return retry  # type: ignore[return-value]
+            body, content_type = cached
+            headers = dict(response.headers)
+            if content_type:
+                headers[b"Content-Type"] = content_type.encode()
+            request.meta["not_modified"] = True
+            self.archive.record_fetch(
+                key,
+                status=304,
+                fetched_at=_now(),
+                etag=response.headers.get("ETag", b"").decode() or None,
+                last_modified=response.headers.get("Last-Modified", b"").decode() or None,
+            )
+            return response.replace(status=200, body=body, headers=headers, flags=["cached"])
+        if response.status == 200:
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            if content_type.startswith(RAW_TYPES) or not content_type:
+                body = response.body
+                self.archive.record_fetch(
+                    key,
+                    status=200,
+                    fetched_at=_now(),
+                    body=body,
+                    sha256=hashlib.sha256(body).hexdigest(),
+                    content_type=content_type or None,
+                    etag=response.headers.get("ETag", b"").decode("latin-1") or None,
+                    last_modified=response.headers.get("Last-Modified", b"").decode("latin-1")
+                    or None,
+                )
+        return response
+
+
+class RetryAfterMiddleware:
+    """Honours a 429's Retry-After (capped) before Scrapy's retry sends the request again."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
+        config = crawler.settings.get("AALTOWATCH_CONFIG")
+        return cls(config.crawl_delay_cap if config else 10.0)
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        if response.status in (429, 503) and self.cap > 0:
+            value = response.headers.get("Retry-After", b"").decode("latin-1").strip()
+            if value.isdigit():
+                delay = min(float(value), self.cap)
+                log.info(
+                    "%s answered %s; waiting %.1fs (Retry-After)",
+                    request.url,
+                    response.status,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        return response

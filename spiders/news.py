@@ -1,0 +1,93 @@
+"""News: listings of all three languages (pager to the end), the site RSS and the sitemaps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+
+from aaltowatch.errors import ExtractionError
+from aaltowatch.items import Teaser
+from aaltowatch.urls import FEED_PATH, LISTING_PATHS, content_kind
+from pages import parse_feed, parse_listing, parse_sitemap
+from spiders.base import AaltoSpider
+
+log = logging.getLogger(__name__)
+
+
+class NewsSpider(AaltoSpider):
+    name = "news"
+    kind = "news"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Sitemaps first (their lastmods let later phases skip unmoved pages), then listings.
+        self.phases = ["listings", "deferred", "known"]
+        self.listing_pages = 0
+
+    def discover(self) -> Iterator[Request]:
+        yield self._aux(self.fetch_url("/sitemap.xml"), self.parse_sitemap, priority=50)
+
+    def _aux(self, url: str, callback: Any, priority: int = 10) -> Request:
+        return Request(url, callback=callback, errback=self.on_error, priority=priority)
+
+    def run_phase(self, response: Response, phase: str) -> Iterator[Any]:
+        if phase == "listings":
+            yield self._aux(self.fetch_url(FEED_PATH), self.parse_feed)
+            for path in LISTING_PATHS.values():
+                yield self._aux(self.fetch_url(path), self.parse_listing)
+            return
+        yield from super().run_phase(response, phase)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        try:
+            sitemap = parse_sitemap(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("sitemap %s unreadable: %s", response.url, exc)
+            self.count("extraction_errors")
+            return
+        for child in sitemap.sitemaps:
+            yield self._aux(self.fetch_url(child.loc), self.parse_sitemap, priority=50)
+        for entry in sitemap.entries:
+            kind = content_kind(entry.loc)
+            if kind and kind[0] == self.kind:
+                if entry.lastmod:
+                    self.lastmods[entry.loc] = entry.lastmod
+                self.deferred.append(entry.loc)
+
+    def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
+        for teaser in teasers:
+            if teaser.categories:
+                known = self.categories.setdefault(teaser.url, [])
+                known.extend(c for c in teaser.categories if c not in known)
+        for teaser in teasers:
+            yield from self.want(teaser.url)
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        try:
+            teasers = parse_feed(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("feed %s unreadable: %s", response.url, exc)
+            self.count("extraction_errors")
+            return
+        yield from self._teasers(teasers)
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        try:
+            listing = parse_listing(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("listing %s unreadable: %s", response.url, exc)
+            self.count("extraction_errors")
+            return
+        self.listing_pages += 1
+        self.count("listing_pages")
+        if not listing.teasers:
+            self.count("empty_listings")
+        yield from self._teasers(listing.teasers)
+        limit = self.config.max_listing_pages
+        for url in listing.next_urls:
+            if not limit or self.listing_pages < limit:
+                yield self._aux(url, self.parse_listing)

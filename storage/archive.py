@@ -1,0 +1,445 @@
+"""Archive API: every read and write of the SQLite archive goes through here.
+
+Writers hold one transaction per page (`with archive.transaction():`), so a crawl killed at any
+point leaves whole pages or nothing; readers work alongside a crawl thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage import migrations
+
+JSON_COLUMNS = ("categories", "contacts", "images", "translations", "fields", "extraction", "stats")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out = dict(row)
+    for key in JSON_COLUMNS:
+        if key in out and isinstance(out[key], str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=False)
+
+
+def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
+    return Archive(Path(path), readonly=readonly)
+
+
+class Archive:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                from aaltowatch.errors import AaltowatchError
+
+                raise AaltowatchError(f"no archive at {self.path}: run `aaltowatch crawl` first")
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        self.db = Database(conn)
+        self.conn = conn
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(self.db)
+        self._in_tx = False
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit (a page); nested use joins the outer transaction."""
+        if self._in_tx:
+            yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        return _decode_row(self.conn.execute(sql, params).fetchone())
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        return [_decode_row(r) for r in self.conn.execute(sql, params).fetchall()]  # type: ignore[misc]
+
+    # -- runs -----------------------------------------------------------------------------
+    def start_run(self, spider: str, base_url: str) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs (spider, base_url, started_at) VALUES (?, ?, ?)",
+                (spider, base_url, utcnow()),
+            )
+        return int(cur.lastrowid)
+
+    def bump_run(self, run_id: int, **counters: int) -> None:
+        sets = ", ".join(f"{k} = {k} + ?" for k in counters)
+        with self.transaction():
+            self.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*counters.values(), run_id))
+
+    def finish_run(
+        self, run_id: int, *, status: str, exit_code: int, stats: dict[str, Any] | None = None
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, stats = ?"
+                " WHERE id = ?",
+                (utcnow(), status, exit_code, _dumps(stats or {}), run_id),
+            )
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+
+    def close_interrupted_runs(self) -> int:
+        """Runs left 'running' by a killed process are marked interrupted, never silently ok."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?),"
+                " exit_code = COALESCE(exit_code, 1) WHERE status = 'running'",
+                (utcnow(),),
+            )
+        return cur.rowcount
+
+    # -- alerts ---------------------------------------------------------------------------
+    def add_alert(
+        self,
+        run_id: int | None,
+        check: str,
+        message: str,
+        *,
+        severity: str = "error",
+        url: str | None = None,
+    ) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO alerts (run_id, created_at, check_name, severity, message, url)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, utcnow(), check, severity, message, url),
+            )
+        return int(cur.lastrowid)
+
+    def alerts(self, limit: int = 50, run_id: int | None = None) -> list[dict[str, Any]]:
+        if run_id is not None:
+            return self._all("SELECT * FROM alerts WHERE run_id = ? ORDER BY id DESC", (run_id,))
+        return self._all("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
+
+    # -- raw responses and HTTP validators -------------------------------------------------
+    def record_fetch(
+        self,
+        url: str,
+        *,
+        status: int,
+        fetched_at: str,
+        body: bytes | None = None,
+        sha256: str | None = None,
+        content_type: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """Keep the raw bytes (compressed, by sha256) and the validators for conditional GET."""
+        with self.transaction():
+            if body is not None and sha256:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO responses (sha256, url, content_type, size, body,"
+                    " first_fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (sha256, url, content_type, len(body), zlib.compress(body, 6), fetched_at),
+                )
+            self.conn.execute(
+                "INSERT INTO fetches (url, etag, last_modified, raw_sha256, content_type,"
+                " http_status, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
+                " last_modified = excluded.last_modified,"
+                " raw_sha256 = COALESCE(excluded.raw_sha256, fetches.raw_sha256),"
+                " content_type = COALESCE(excluded.content_type, fetches.content_type),"
+                " http_status = excluded.http_status, fetched_at = excluded.fetched_at",
+                (url, etag, last_modified, sha256, content_type, status, fetched_at),
+            )
+
+    def fetch_info(self, url: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM fetches WHERE url = ?", (url,))
+
+    def raw_body(self, sha256: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM responses WHERE sha256 = ?", (sha256,)).fetchone()
+        return zlib.decompress(row[0]) if row else None
+
+    def cached_response(self, url: str) -> tuple[bytes, str | None] | None:
+        """The last 200 body for a URL: what a 304 means."""
+        info = self.fetch_info(url)
+        if not info or not info["raw_sha256"]:
+            return None
+        body = self.raw_body(info["raw_sha256"])
+        return (body, info["content_type"]) if body is not None else None
+
+    def set_sitemap_lastmods(self, lastmods: dict[str, str]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO fetches (url, sitemap_lastmod) VALUES (?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET sitemap_lastmod = excluded.sitemap_lastmod",
+                list(lastmods.items()),
+            )
+
+    def stored_responses(self) -> Iterator[dict[str, Any]]:
+        """Latest raw 200 body per fetched URL, for `reextract`."""
+        for row in self.conn.execute(
+            "SELECT f.url, f.fetched_at, f.raw_sha256, f.content_type FROM fetches f"
+            " WHERE f.raw_sha256 IS NOT NULL ORDER BY f.url"
+        ):
+            yield dict(row)
+
+    # -- pages, versions, changes ------------------------------------------------------------
+    def page(self, url: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM pages WHERE url = ?", (url,))
+
+    def page_by_id(self, page_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM pages WHERE id = ?", (page_id,))
+
+    def known_urls(self, kind: str | None = None, status: str = "live") -> list[str]:
+        if kind:
+            rows = self.conn.execute(
+                "SELECT url FROM pages WHERE status = ? AND kind = ? ORDER BY url", (status, kind)
+            )
+        else:
+            rows = self.conn.execute(
+                "SELECT url FROM pages WHERE status = ? ORDER BY url", (status,)
+            )
+        return [r[0] for r in rows]
+
+    def count_pages(self, kind: str | None = None, status: str = "live") -> int:
+        if kind:
+            sql, params = "SELECT COUNT(*) FROM pages WHERE status = ? AND kind = ?", (status, kind)
+        else:
+            sql, params = "SELECT COUNT(*) FROM pages WHERE status = ?", (status,)
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def version(self, page_id: int, version: int | None = None) -> dict[str, Any] | None:
+        if version is None:
+            return self._one(
+                "SELECT * FROM versions WHERE page_id = ? ORDER BY version DESC LIMIT 1", (page_id,)
+            )
+        return self._one(
+            "SELECT * FROM versions WHERE page_id = ? AND version = ?", (page_id, version)
+        )
+
+    def versions(self, page_id: int) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM versions WHERE page_id = ? ORDER BY version", (page_id,))
+
+    def insert_page(self, row: dict[str, Any]) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        values = [_dumps(v) if isinstance(v, dict | list) else v for v in row.values()]
+        cur = self.conn.execute(f"INSERT INTO pages ({cols}) VALUES ({marks})", values)
+        return int(cur.lastrowid)
+
+    def update_page(self, page_id: int, **values: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        params = [_dumps(v) if isinstance(v, dict | list) else v for v in values.values()]
+        self.conn.execute(f"UPDATE pages SET {sets} WHERE id = ?", (*params, page_id))
+
+    def discard_page(self, page_id: int) -> None:
+        """Forget a page stored earlier in the current run (a 301 target seen before its 301)."""
+        url = self.conn.execute("SELECT url FROM pages WHERE id = ?", (page_id,)).fetchone()[0]
+        self.conn.execute("UPDATE pages SET duplicate_of = NULL WHERE duplicate_of = ?", (url,))
+        self.conn.execute("DELETE FROM changes WHERE page_id = ?", (page_id,))
+        self.conn.execute("DELETE FROM versions WHERE page_id = ?", (page_id,))
+        self.conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (page_id,))
+        self.conn.execute("DELETE FROM pages WHERE id = ?", (page_id,))
+
+    def add_version(self, row: dict[str, Any]) -> int:
+        values = {k: (_dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur = self.conn.execute(
+            f"INSERT INTO versions ({cols}) VALUES ({marks})", list(values.values())
+        )
+        page_id = row["page_id"]
+        # Keep full-text search on the current text, in the same transaction.
+        self.conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (page_id,))
+        self.conn.execute(
+            "INSERT INTO pages_fts (rowid, title, lead, body) VALUES (?, ?, ?, ?)",
+            (page_id, row.get("title") or "", row.get("lead") or "", row.get("body") or ""),
+        )
+        return int(cur.lastrowid)
+
+    def add_change(self, row: dict[str, Any]) -> int:
+        values = {k: (_dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur = self.conn.execute(
+            f"INSERT INTO changes ({cols}) VALUES ({marks})", list(values.values())
+        )
+        return int(cur.lastrowid)
+
+    def changes_of_page(self, page_id: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT c.*, p.kind, p.lang FROM changes c JOIN pages p ON p.id = c.page_id"
+            " WHERE c.page_id = ? ORDER BY c.id DESC",
+            (page_id,),
+        )
+
+    def page_moved_from(self, url: str) -> dict[str, Any] | None:
+        """The page that now lives elsewhere after a 301 from `url`."""
+        return self._one(
+            "SELECT * FROM pages WHERE id = (SELECT page_id FROM changes WHERE moved_from = ?"
+            " ORDER BY id DESC LIMIT 1)",
+            (url,),
+        )
+
+    def near_duplicate_candidates(
+        self, bands: tuple[int, int, int, int], lang: str, exclude_id: int | None
+    ) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT id, url, simhash FROM pages WHERE status = 'live' AND lang = ? AND id != ?"
+            " AND (sh0 = ? OR sh1 = ? OR sh2 = ? OR sh3 = ?)",
+            (lang, exclude_id or -1, *bands),
+        )
+
+    def live_pages_with_dup_hash(
+        self, dup_hash: str, exclude_id: int | None
+    ) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT id, url, duplicate_of FROM pages WHERE dup_hash = ? AND status = 'live'"
+            " AND id != ? ORDER BY url",
+            (dup_hash, exclude_id or -1),
+        )
+
+    # -- queries for the CLI, feeds and exports ----------------------------------------------
+    def changes(
+        self,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        lang: str | None = None,
+        change: str | None = None,
+        run_id: int | None = None,
+        limit: int | None = None,
+        include_duplicates: bool = True,
+    ) -> list[dict[str, Any]]:
+        where, params = ["1 = 1"], []
+        if since:
+            where.append("c.detected_at >= ?")
+            params.append(since)
+        if kind:
+            where.append("p.kind = ?")
+            params.append(kind)
+        if lang:
+            where.append("p.lang = ?")
+            params.append(lang)
+        if change:
+            where.append("c.change = ?")
+            params.append(change)
+        if run_id is not None:
+            where.append("c.run_id = ?")
+            params.append(run_id)
+        if not include_duplicates:
+            where.append("p.duplicate_of IS NULL AND c.change != 'duplicate'")
+        sql = (
+            "SELECT c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
+            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url"
+            f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {' AND '.join(where)}"
+            " ORDER BY c.id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._all(sql, params)
+
+    def current_pages(
+        self,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        lang: str | None = None,
+        status: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Pages joined with their current version, streamed (exports can be large)."""
+        where, params = ["1 = 1"], []
+        if since:
+            where.append("p.last_changed >= ?")
+            params.append(since)
+        if kind:
+            where.append("p.kind = ?")
+            params.append(kind)
+        if lang:
+            where.append("p.lang = ?")
+            params.append(lang)
+        if status:
+            where.append("p.status = ?")
+            params.append(status)
+        sql = (
+            "SELECT p.*, v.title, v.lead, v.body, v.body_html, v.published, v.updated,"
+            " v.categories, v.contacts, v.images, v.translations, v.fetched_at,"
+            " v.http_status AS version_http_status, v.raw_sha256"
+            " FROM pages p LEFT JOIN versions v"
+            " ON v.page_id = p.id AND v.version = p.current_version"
+            f" WHERE {' AND '.join(where)} ORDER BY p.url"
+        )
+        for row in self.conn.execute(sql, params):
+            yield _decode_row(row)  # type: ignore[misc]
+
+    def news_entries(self, lang: str, limit: int) -> list[dict[str, Any]]:
+        """Live, non-duplicate news of one language, newest published first."""
+        return self._all(
+            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
+            " WHERE p.kind = 'news' AND p.lang = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
+            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            (lang, limit),
+        )
+
+    def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
+            " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
+            " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"
+            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            (category, limit),
+        )
+
+    def categories(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT json_each.value FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,"
+            " json_each(v.categories) WHERE p.status = 'live' ORDER BY 1"
+        )
+        return [r[0] for r in rows]

@@ -1,0 +1,134 @@
+"""Numbered schema migrations (sqlite-utils Migrations): an archive only ever moves forward."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("aaltowatch")
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            spider TEXT NOT NULL,
+            base_url TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            -- running | ok | failed | unhealthy | interrupted
+            status TEXT NOT NULL DEFAULT 'running',
+            exit_code INTEGER,
+            requests INTEGER NOT NULL DEFAULT 0,
+            pages_fetched INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            modified INTEGER NOT NULL DEFAULT 0,
+            removed INTEGER NOT NULL DEFAULT 0,
+            moved INTEGER NOT NULL DEFAULT 0,
+            restored INTEGER NOT NULL DEFAULT 0,
+            stats TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE pages (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'live',       -- live | removed | moved
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL,
+            version_count INTEGER NOT NULL DEFAULT 0,
+            current_version INTEGER,
+            content_hash TEXT,
+            dup_hash TEXT,
+            simhash INTEGER,
+            sh0 INTEGER, sh1 INTEGER, sh2 INTEGER, sh3 INTEGER,
+            duplicate_of TEXT,
+            near_duplicate_of TEXT,
+            moved_to TEXT,
+            http_status INTEGER,
+            extraction TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX pages_kind_lang ON pages(kind, lang, status);
+        CREATE INDEX pages_dup_hash ON pages(dup_hash);
+        CREATE INDEX pages_sh0 ON pages(sh0);
+        CREATE INDEX pages_sh1 ON pages(sh1);
+        CREATE INDEX pages_sh2 ON pages(sh2);
+        CREATE INDEX pages_sh3 ON pages(sh3);
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            version INTEGER NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            url TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT,
+            lead TEXT,
+            body TEXT NOT NULL DEFAULT '',
+            body_html TEXT NOT NULL DEFAULT '',
+            published TEXT,
+            updated TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            contacts TEXT NOT NULL DEFAULT '[]',
+            images TEXT NOT NULL DEFAULT '[]',
+            translations TEXT NOT NULL DEFAULT '{}',
+            http_status INTEGER,
+            raw_sha256 TEXT,
+            UNIQUE(page_id, version)
+        );
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            run_id INTEGER REFERENCES runs(id),
+            url TEXT NOT NULL,
+            change TEXT NOT NULL,    -- new | modified | removed | restored | moved | duplicate
+            fields TEXT NOT NULL DEFAULT '[]',
+            detected_at TEXT NOT NULL,
+            version INTEGER,
+            previous_version INTEGER,
+            moved_from TEXT,
+            diff TEXT
+        );
+        CREATE INDEX changes_detected ON changes(detected_at);
+        CREATE INDEX changes_page ON changes(page_id);
+        CREATE TABLE responses (
+            sha256 TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            content_type TEXT,
+            size INTEGER NOT NULL,
+            body BLOB NOT NULL,       -- zlib-compressed raw bytes
+            first_fetched_at TEXT NOT NULL
+        );
+        CREATE TABLE fetches (
+            url TEXT PRIMARY KEY,     -- canonical public URL of what was requested
+            etag TEXT,
+            last_modified TEXT,
+            raw_sha256 TEXT,
+            content_type TEXT,
+            http_status INTEGER,
+            fetched_at TEXT,
+            sitemap_lastmod TEXT
+        );
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            created_at TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            severity TEXT NOT NULL DEFAULT 'error',
+            message TEXT NOT NULL,
+            url TEXT
+        );
+        CREATE VIRTUAL TABLE pages_fts USING fts5(
+            title, lead, body, tokenize='unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)
