@@ -1,0 +1,286 @@
+"""History rules of DESIGN.md §4, table-driven, on a real SQLite archive in a tmp dir."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.snapshot_server import SnapshotServer
+from pipeline.normalise import normalise
+from pipeline.store import Recorder
+from storage import Archive, open_archive
+from tests.conftest import CLI, cli_env, crawl
+
+URL = "https://www.aalto.fi/en/news/example-story"
+OTHER = "https://www.aalto.fi/en/news/zz-other-story"
+SELECTORS = {f: "selector" for f in ("title", "lead", "body", "published", "updated")}
+
+
+def item(**changes: Any) -> PageItem:
+    base = PageItem(
+        url=URL,
+        kind="news",
+        lang="en",
+        title="Mäkelä: Aalto and Espoo sign an agreement",
+        lead="A short lead.",
+        body="First paragraph of the story.\n\nSecond paragraph with more words.",
+        published="2026-01-20T10:00:00Z",
+        updated="2026-01-20T10:00:00Z",
+        categories=["Cooperation"],
+        contacts=[
+            {
+                "name": "Ann Example",
+                "title": "Director",
+                "organisation": None,
+                "email": None,
+                "phone": None,
+            }
+        ],
+        images=[
+            {
+                "src": "https://www.aalto.fi/a.jpg",
+                "alt": "Alt",
+                "caption": "Cap",
+                "credit": "Photo: X",
+            }
+        ],
+        translations={"fi": "https://www.aalto.fi/fi/uutiset/esimerkki"},
+        extraction=dict(SELECTORS),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    with open_archive(tmp_path / "a.db") as a:
+        yield a
+
+
+def record(archive: Archive, *items: PageItem, run: str = "news") -> list[Any]:
+    recorder = Recorder(archive, archive.start_run(run, "http://127.0.0.1"))
+    return [recorder.page(normalise(i)) for i in items]
+
+
+def count(archive: Archive, table: str) -> int:
+    return archive.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+SECOND_OBSERVATION = [
+    # (case, changes to the second observation, expected change, expected fields)
+    ("identical", {}, None, []),
+    ("updated only", {"updated": "2026-02-01T00:00:00Z"}, None, []),
+    (
+        "whitespace in body",
+        {"body": "  First   paragraph of the\nstory.\n\n\nSecond paragraph with  more words. "},
+        None,
+        [],
+    ),
+    (
+        "image cache-buster",
+        {
+            "images": [
+                {
+                    "src": "https://www.aalto.fi/a.jpg?itok=new",
+                    "alt": "Alt",
+                    "caption": "Cap",
+                    "credit": "Photo: X",
+                }
+            ]
+        },
+        None,
+        [],
+    ),
+    ("title", {"title": "Mäkelä: Aalto and Espoo signed an agreement"}, "modified", ["title"]),
+    (
+        "body and updated",
+        {"body": "Rewritten.", "updated": "2026-02-01T00:00:00Z"},
+        "modified",
+        ["body", "updated"],
+    ),
+    ("contacts", {"contacts": []}, "modified", ["contacts"]),
+    (
+        "caption",
+        {"images": [{"src": "x", "alt": "Alt", "caption": "New", "credit": "Photo: X"}]},
+        "modified",
+        ["images"],
+    ),
+    ("categories kept when unknown", {"categories": []}, None, []),
+    (
+        "categories changed",
+        {"categories": ["Cooperation", "University"]},
+        "modified",
+        ["categories"],
+    ),
+    (
+        "NFC vs NFD title",
+        {"title": unicodedata.normalize("NFD", "Mäkelä: Aalto and Espoo sign an agreement")},
+        None,
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "change", "fields"), SECOND_OBSERVATION)
+def test_second_observation(
+    archive: Archive, case: str, changes: dict, change: str | None, fields: list[str]
+) -> None:
+    first, second = record(archive, item(), item(**changes))
+    assert first.change == "new"
+    assert second.change == change, case
+    assert second.fields == fields, case
+    versions = count(archive, "versions")
+    assert versions == (2 if change else 1), case
+    page = archive.page(URL)
+    assert page["version_count"] == versions
+    assert page["current_version"] == versions
+
+
+def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
+    fallback = dict(SELECTORS, body="fallback", title="fallback")
+    outcomes = record(
+        archive,
+        item(),
+        item(body="", flags=["empty_body"]),
+        item(body="Something else entirely.", extraction=fallback),
+    )
+    assert [o.change for o in outcomes] == ["new", None, None]
+    assert outcomes[1].flagged == ["empty_body"]
+    assert outcomes[2].flagged == ["layout_drift:title", "layout_drift:body"]
+    assert count(archive, "versions") == 1
+    assert archive.version(archive.page(URL)["id"])["body"].startswith("First paragraph")
+    assert [a["check_name"] for a in archive.alerts()] == ["suspicious_version"] * 2
+
+
+def test_removed_on_404_and_410_then_restored(archive: Archive) -> None:
+    record(archive, item(), item(url=OTHER, title="Other"))
+    recorder = Recorder(archive, archive.start_run("news", "x"))
+    assert recorder.gone(Gone(URL, 404)).change == "removed"
+    assert recorder.gone(Gone(OTHER, 410)).change == "removed"
+    assert recorder.gone(Gone(URL, 404)).change is None  # once only
+    assert archive.page(URL)["status"] == "removed"
+    back = record(archive, item())
+    assert back[0].change == "restored"
+    assert archive.page(URL)["status"] == "live"
+    changes = [c["change"] for c in reversed(archive.changes())]
+    assert changes == ["new", "new", "removed", "removed", "restored"]
+
+
+def test_duplicates_point_at_the_first_url(archive: Archive) -> None:
+    twin = URL + "-1"
+    outcomes = record(archive, item(url=twin), item(url=URL))
+    assert [o.change for o in outcomes] == ["new", "new"]
+    assert archive.page(twin)["duplicate_of"] == URL
+    assert archive.page(URL)["duplicate_of"] is None
+    later = record(archive, item(url=URL + "-2"))
+    assert later[0].change == "duplicate"
+    assert archive.page(URL + "-2")["duplicate_of"] == URL
+
+
+def test_near_duplicates_are_flagged(archive: Archive) -> None:
+    body = " ".join(f"word{i}" for i in range(300))
+    record(archive, item(body=body), item(url=OTHER, title="Other", body=body + " extra"))
+    assert archive.page(OTHER)["near_duplicate_of"] == URL
+
+
+def test_moved_page_keeps_its_history(archive: Archive) -> None:
+    new_url = URL + "-renamed"
+    record(archive, item(), item(title="Second title"))
+    outcomes = record(archive, item(url=new_url, title="Second title", moved_from=URL))
+    assert outcomes[0].change == "moved"
+    assert archive.page(URL) is None
+    page = archive.page(new_url)
+    assert page["version_count"] == 2
+    moved = archive.changes(change="moved")[0]
+    assert moved["moved_from"] == URL and moved["url"] == new_url
+
+
+def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive) -> None:
+    new_url = URL + "-renamed"
+    record(archive, item())
+    recorder = Recorder(archive, archive.start_run("news", "x"))
+    assert recorder.page(normalise(item(url=new_url))).change == "duplicate"
+    assert recorder.page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
+    assert archive.page(URL) is None
+    assert count(archive, "pages") == 1
+    assert [c["change"] for c in reversed(archive.changes())] == ["new", "moved"]
+
+
+def test_unchanged_page_with_new_categories(archive: Archive) -> None:
+    record(archive, item())
+    recorder = Recorder(archive, archive.start_run("news", "x"))
+    same = recorder.unchanged(Unchanged(URL, "304", ["Cooperation"]))
+    assert same.change is None
+    moved = recorder.unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
+    assert (moved.change, moved.fields) == ("modified", ["categories"])
+    assert archive.version(archive.page(URL)["id"])["categories"] == ["Cooperation", "Campus"]
+
+
+def test_search_index_follows_the_current_version(archive: Archive) -> None:
+    record(archive, item(), item(body="Vantaa is a growing city."))
+    hits = archive.conn.execute("SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'vantaa'")
+    assert [h[0] for h in hits] == [archive.page(URL)["id"]]
+    old = archive.conn.execute("SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'paragraph'")
+    assert list(old) == []
+
+
+def _slow(path: str, body: bytes) -> bytes:
+    if "/news/" in path or "/collaboration/" in path:
+        time.sleep(0.15)
+    return body
+
+
+def test_sigkill_mid_crawl_leaves_a_consistent_archive(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with SnapshotServer("state-1", transform=_slow) as server:
+        cmd = [*CLI, "--db", str(db), "--base-url", server.url, "crawl", "--no-progress"]
+        proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                conn = sqlite3.connect(db, timeout=5)
+                stored = conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+                conn.close()
+            except sqlite3.OperationalError:
+                continue
+            if stored >= 5:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert stored >= 5, "the crawl did not get far enough to be killed mid-way"
+
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        broken = conn.execute(
+            "SELECT COUNT(*) FROM pages p WHERE p.version_count !="
+            " (SELECT COUNT(*) FROM versions v WHERE v.page_id = p.id)"
+            " OR NOT EXISTS (SELECT 1 FROM versions v WHERE v.page_id = p.id"
+            " AND v.version = p.current_version)"
+        ).fetchone()[0]
+        assert broken == 0
+        conn.close()
+
+        done = crawl(db, server.url)
+        assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db)
+    per_page = conn.execute(
+        "SELECT url, COUNT(*) FROM changes WHERE change IN ('new', 'duplicate') GROUP BY page_id"
+    ).fetchall()
+    assert per_page and all(n == 1 for _, n in per_page)
+    assert conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == 60
+    statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY id")]
+    assert "interrupted" in statuses
+    assert json.loads(conn.execute("SELECT stats FROM runs ORDER BY id DESC").fetchone()[0])
