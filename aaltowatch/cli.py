@@ -73,43 +73,21 @@ def cli(
         overrides["log_level"] = "DEBUG"
     config = load_config(config_file, overrides)
     _setup_logging(config.log_level if verbose else "WARNING")
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "config_file": config_file}
 
 
 def _print_summaries(summaries: list[Any]) -> None:
     from rich.table import Table
 
     table = Table(title="Crawl", title_justify="left")
-    for col in (
-        "spider",
-        "run",
-        "requests",
-        "pages",
-        "304",
-        "skipped",
-        "new",
-        "modified",
-        "removed",
-        "moved",
-        "errors",
-        "alerts",
-    ):
-        table.add_column(col, justify="right" if col not in ("spider",) else "left")
+    columns = ("spider", "run", "req", "304", "pages", "new", "mod", "rm", "moved", "err",
+               "alerts")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="left" if col == "spider" else "right", no_wrap=True)
     for s in summaries:
-        table.add_row(
-            s.spider,
-            str(s.run_id),
-            str(s.requests),
-            str(s.pages),
-            str(s.not_modified),
-            str(s.skipped),
-            str(s.new + s.duplicates),
-            str(s.modified),
-            str(s.removed),
-            str(s.moved),
-            str(s.errors),
-            str(len(s.alerts)),
-        )
+        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.new + s.duplicates, s.modified,
+                 s.removed, s.moved, s.errors, len(s.alerts))  # fmt: skip
+        table.add_row(s.spider, *(str(c) for c in cells))
     err_console.print(table)
     for s in summaries:
         for alert in s.alerts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import Request
 from scrapy.http import Response
@@ -27,6 +28,7 @@ class NewsSpider(AaltoSpider):
         # Sitemaps first (their lastmods let later phases skip unmoved pages), then listings.
         self.phases = ["listings", "deferred", "known"]
         self.listing_pages = 0
+        self.listings_seen: set[str] = set()
 
     def discover(self) -> Iterator[Request]:
         yield self._aux(self.fetch_url("/sitemap.xml"), self.parse_sitemap, priority=50)
@@ -38,7 +40,7 @@ class NewsSpider(AaltoSpider):
         if phase == "listings":
             yield self._aux(self.fetch_url(FEED_PATH), self.parse_feed)
             for path in LISTING_PATHS.values():
-                yield self._aux(self.fetch_url(path), self.parse_listing)
+                yield from self._listing(self.fetch_url(path))
             return
         yield from super().run_phase(response, phase)
 
@@ -90,4 +92,13 @@ class NewsSpider(AaltoSpider):
         limit = self.config.max_listing_pages
         for url in listing.next_urls:
             if not limit or self.listing_pages < limit:
-                yield self._aux(url, self.parse_listing)
+                yield from self._listing(url)
+
+    def _listing(self, url: str) -> Iterator[Request]:
+        """Each listing page once: Drupal serves `?page=0` as the bare listing too."""
+        parts = urlsplit(self.canonical(url))
+        query = [(k, v) for k, v in parse_qsl(parts.query) if (k, v) != ("page", "0")]
+        key = urlunsplit(parts._replace(query=urlencode(query)))
+        if key not in self.listings_seen:
+            self.listings_seen.add(key)
+            yield self._aux(url, self.parse_listing)
