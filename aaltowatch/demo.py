@@ -16,11 +16,10 @@ DEMO_DIR = Path("data/demo")
 
 
 def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
-    from feeds.build import build_feeds
-
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
     from aaltowatch.progress import CrawlProgress
     from aaltowatch.snapshot_server import SnapshotServer
+    from feeds.build import build_feeds
     from storage import open_archive
 
     db = config.db if explicit_db else DEMO_DIR / "aaltowatch.db"
@@ -100,7 +99,8 @@ def _print_summary(
         )
     console.print(f"database: {db.resolve()}")
     console.print(
-        f"feeds:    {feeds_dir.resolve()}  (open index.html, or `aaltowatch --feeds-dir {feeds_dir} serve`)"
+        f"feeds:    {feeds_dir.resolve()}"
+        f"  (open index.html, or `aaltowatch --feeds-dir {feeds_dir} serve`)"
     )
     console.print(f"done in {elapsed:.1f}s")
     for s in summaries:
