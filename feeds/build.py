@@ -1,0 +1,150 @@
+"""Build every feed from the archive (DESIGN.md §6) and write only what changed.
+
+Called by `aaltowatch feeds`, `run --once` and `demo`. Output is a pure function of the
+archive: rebuilding without new data leaves every file, its mtime and its ETag untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from feeds.atomic import write_if_changed
+from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry
+from feeds.index import render_index
+from feeds.opml import render_opml
+from feeds.render import render
+from feeds.sanitize import PUBLIC_ORIGIN, clean_text
+from storage import Archive
+
+NEWS = {
+    "en": ("English", "/en/news"),
+    "fi": ("Finnish", "/fi/uutiset"),
+    "sv": ("Swedish", "/sv/nyheter"),
+}
+PARTNERSHIP_HUB = "/en/collaboration/collaboration-with-cities-and-regions"
+INDEX_CHANGES = 20
+INDEX_ALERTS = 10
+
+
+@dataclass
+class FeedReport:
+    """Which files a build wrote and which it left alone (bytes identical)."""
+
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+    def write(self, path: Path, data: bytes) -> None:
+        (self.written if write_if_changed(path, data) else self.unchanged).append(path)
+
+
+def slugify(name: str) -> str:
+    """ASCII file-name slug: "Research & Art" -> "research-and-art", "Yhteistyö" -> "yhteistyo"."""
+    text = unicodedata.normalize("NFKD", name.replace("&", " and "))
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[Entry]:
+    """Stable sort, so equal dates keep the archive's order (newest id first)."""
+
+    def key(entry: Entry) -> datetime:
+        return (entry.published or entry.updated) if by_published else entry.updated
+
+    return sorted(entries, key=key, reverse=True)
+
+
+def _category_specs(archive: Archive, max_entries: int) -> list[FeedSpec]:
+    specs, used = [], set()
+    for category in archive.categories():
+        label = clean_text(category)
+        slug = slugify(label) or hashlib.sha1(category.encode()).hexdigest()[:10]
+        unique, n = slug, 1
+        while unique in used:
+            n += 1
+            unique = f"{slug}-{n}"
+        used.add(unique)
+        entries = [page_entry(r) for r in archive.category_entries(category, max_entries)]
+        specs.append(
+            FeedSpec(
+                name=f"category-{unique}",
+                title=f"Aalto University: {label}",
+                description=f"Pages of www.aalto.fi in the category {label}, newest first.",
+                link=PUBLIC_ORIGIN + "/en/news",
+                entries=_newest_first(entries, by_published=True),
+            )
+        )
+    return specs
+
+
+def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec], list[Entry]]:
+    """Every feed, plus the newest change entries (for the index page)."""
+    specs = []
+    for lang, (language, path) in NEWS.items():
+        entries = [page_entry(r) for r in archive.news_entries(lang, max_entries)]
+        specs.append(
+            FeedSpec(
+                name=f"news-{lang}",
+                title=f"Aalto University news ({language})",
+                description=f"News articles of www.aalto.fi in {language}, newest first.",
+                link=PUBLIC_ORIGIN + path,
+                language=lang,
+                entries=_newest_first(entries, by_published=True),
+            )
+        )
+    cache: dict[int, Entry] = {}
+
+    def changes(kind: str | None) -> list[Entry]:
+        rows = archive.changes(kind=kind, limit=max_entries, include_duplicates=False)
+        entries = [cache.setdefault(r["id"], change_entry(archive, r)) for r in rows]
+        return _newest_first(entries)
+
+    all_changes = changes(None)
+    specs.append(
+        FeedSpec(
+            name="changes",
+            title="www.aalto.fi: all changes",
+            description="New, modified, removed, restored and moved news and partnership pages.",
+            entries=all_changes,
+        )
+    )
+    specs.append(
+        FeedSpec(
+            name="partnerships",
+            title="www.aalto.fi: partnership page changes",
+            description="Changes to the collaboration (partnership) pages of www.aalto.fi.",
+            link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
+            entries=changes("partnership"),
+        )
+    )
+    specs += _category_specs(archive, max_entries)
+    specs.append(
+        FeedSpec(
+            name="health",
+            title="aaltowatch health alerts",
+            description="Crawl problems, layout drift and suspicious versions, newest first.",
+            entries=_newest_first([alert_entry(a) for a in archive.alerts(limit=max_entries)]),
+        )
+    )
+    return specs, all_changes
+
+
+def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> FeedReport:
+    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs, all_changes = feed_specs(archive, max_entries)
+    report = FeedReport()
+    for spec in specs:
+        rss, atom = render(spec)
+        report.write(out_dir / f"{spec.name}.xml", rss)
+        report.write(out_dir / f"{spec.name}.atom", atom)
+    report.write(out_dir / "feeds.opml", render_opml(specs))
+    health = next(s for s in specs if s.name == "health")
+    index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
+    report.write(out_dir / "index.html", index)
+    return report

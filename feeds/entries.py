@@ -1,0 +1,189 @@
+"""Archive rows -> feed entries: one neutral shape that RSS, Atom, OPML and index.html share.
+
+Ids are tag URIs that never depend on time or database ids of pages: a news entry is named by
+its canonical URL (an edit updates it, never duplicates it); a change or alert by its own id,
+which the archive never reuses.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.htmldiff import version_diff_html
+from feeds.sanitize import PUBLIC_ORIGIN, clean_html, clean_text, safe_url
+from storage import Archive
+
+TAG_PREFIX = "tag:www.aalto.fi,2026:"
+# A feed with no entries still needs a fixed `updated` so rebuilding it is byte-identical.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+CHANGE_LABELS = {
+    "new": "New",
+    "modified": "Modified",
+    "removed": "Removed",
+    "restored": "Restored",
+    "moved": "Moved",
+}
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item; `summary` and `content` are sanitised HTML."""
+
+    id: str
+    title: str
+    updated: datetime
+    link: str | None = None
+    published: datetime | None = None
+    summary: str = ""
+    content: str = ""
+    categories: tuple[str, ...] = ()
+    enclosure: Enclosure | None = None
+
+
+@dataclass
+class FeedSpec:
+    """One feed, written as `<name>.xml` (RSS 2.0) and `<name>.atom`."""
+
+    name: str
+    title: str
+    description: str
+    link: str = PUBLIC_ORIGIN + "/"
+    language: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def updated(self) -> datetime:
+        """Newest entry date: derived from the data, so an unchanged archive rebuilds the same."""
+        return max((e.updated for e in self.entries), default=EPOCH)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string (naive means UTC), or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def url_tag(url: str) -> str:
+    """Stable entry id from the canonical URL alone."""
+    parts = urlsplit(url)
+    if parts.netloc == "www.aalto.fi":
+        return TAG_PREFIX + parts.path + (f"?{parts.query}" if parts.query else "")
+    return TAG_PREFIX + "url/" + url
+
+
+def _enclosure(images: list[dict[str, Any]] | None) -> Enclosure | None:
+    for image in images or []:
+        url = safe_url(image.get("src"))
+        if url:
+            guessed = mimetypes.guess_type(urlsplit(url).path)[0]
+            kind = guessed if guessed and guessed.startswith("image/") else "image/jpeg"
+            return Enclosure(url, kind)
+    return None
+
+
+def _page_dates(row: dict[str, Any]) -> tuple[datetime, datetime]:
+    """(published, updated): the site's own dates, and the archive's when it saw an edit."""
+    first_seen = parse_time(row.get("first_seen")) or EPOCH
+    published = parse_time(row.get("published")) or first_seen
+    updated = max(published, parse_time(row.get("updated")) or published)
+    if (row.get("version") or 1) > 1:
+        updated = max(updated, parse_time(row.get("fetched_at")) or updated)
+    return published, updated
+
+
+def page_entry(row: dict[str, Any]) -> Entry:
+    """A current page (news_entries / category_entries row) as a full-content entry."""
+    published, updated = _page_dates(row)
+    lead = clean_text(row.get("lead"))
+    summary = f"<p>{escape(lead)}</p>" if lead else ""
+    return Entry(
+        id=url_tag(row["url"]),
+        title=clean_text(row.get("title")) or row["url"],
+        link=safe_url(row["url"]),
+        published=published,
+        updated=updated,
+        summary=summary,
+        content=clean_html(row.get("body_html")) or summary,
+        categories=tuple(c for c in (clean_text(c) for c in row.get("categories") or []) if c),
+        enclosure=_enclosure(row.get("images")),
+    )
+
+
+def _link(url: str | None) -> str:
+    """A link to an http(s) URL; anything else is left out rather than shown."""
+    safe = safe_url(url)
+    return f'<a href="{escape(safe)}">{escape(safe)}</a>' if safe else ""
+
+
+def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
+    """A change event with what changed: field list, moved-from link and a text diff."""
+    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    current = archive.version(change["page_id"], change.get("version"))
+    previous = (
+        archive.version(change["page_id"], change["previous_version"])
+        if change.get("previous_version")
+        else None
+    )
+    title = clean_text((current or previous or {}).get("title")) or change["url"]
+    fields = [f for f in change.get("fields") or [] if isinstance(f, str)]
+    parts = [f"<p><strong>{escape(label)}</strong>: {_link(change['url'])}</p>"]
+    if change.get("moved_from"):
+        parts.append(f"<p>Moved from {_link(change['moved_from'])}</p>")
+    if fields:
+        items = "".join(f"<li>{escape(clean_text(f))}</li>" for f in fields)
+        parts.append(f"<p>Changed fields:</p><ul>{items}</ul>")
+    if change["change"] in ("modified", "restored") and previous and current:
+        parts.append(version_diff_html(previous, current, fields))
+    elif change["change"] == "new" and current and current.get("lead"):
+        parts.append(f"<p>{escape(clean_text(current['lead']))}</p>")
+    detected = parse_time(change["detected_at"]) or EPOCH
+    return Entry(
+        id=f"{TAG_PREFIX}change/{int(change['id'])}",
+        title=f"{label}: {title}",
+        link=safe_url(change["url"]),
+        published=detected,
+        updated=detected,
+        content=clean_html("\n".join(parts)),
+        categories=tuple(
+            clean_text(c) for c in (change["change"], change.get("kind"), change.get("lang")) if c
+        ),
+    )
+
+
+def alert_entry(alert: dict[str, Any]) -> Entry:
+    """A health alert (crawl problem, layout drift, suspicious version)."""
+    created = parse_time(alert["created_at"]) or EPOCH
+    severity = clean_text(alert.get("severity")) or "error"
+    check = clean_text(alert.get("check_name"))
+    parts = [f"<p>{escape(clean_text(alert.get('message')))}</p>"]
+    if safe_url(alert.get("url")):
+        parts.append(f"<p>{_link(alert['url'])}</p>")
+    if alert.get("run_id") is not None:
+        parts.append(f"<p>Run {int(alert['run_id'])}</p>")
+    return Entry(
+        id=f"{TAG_PREFIX}alert/{int(alert['id'])}",
+        title=f"{severity.capitalize()}: {check}",
+        link=safe_url(alert.get("url")),
+        published=created,
+        updated=created,
+        content=clean_html("\n".join(parts)),
+        categories=tuple(c for c in (severity, check) if c),
+    )

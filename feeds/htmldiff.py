@@ -1,0 +1,93 @@
+"""Readable HTML diffs between two versions of a page, for the changes feeds and index page.
+
+Paragraphs are aligned first, then words inside changed paragraphs, so an edited sentence shows
+as a few <del>/<ins> words rather than a whole rewritten body. Inputs are plain text; output is
+built from escaped text only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from html import escape
+from typing import Any
+
+from feeds.sanitize import clean_text
+
+# Fields with a readable text form, in the order they are shown.
+DIFF_FIELDS = ("title", "lead", "body", "published", "categories", "contacts", "images")
+_TOKENS = re.compile(r"\s+|[^\s]+")
+_ELLIPSIS = "<p>…</p>"
+
+
+def field_text(name: str, value: Any) -> str:
+    """A field as plain text with one paragraph per item (lists diff item by item)."""
+    if value is None:
+        return ""
+    if name == "contacts":
+        keys = ("name", "title", "organisation", "email", "phone")
+        return "\n\n".join(" – ".join(str(c[k]) for k in keys if c.get(k)) for c in value)
+    if name == "images":
+        keys = ("src", "alt", "caption", "credit")
+        return "\n\n".join(" – ".join(str(i[k]) for k in keys if i.get(k)) for i in value)
+    if isinstance(value, list):
+        return "\n\n".join(str(v) for v in value)
+    return str(value)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [clean_text(p) for p in re.split(r"\n\s*\n", text or "") if clean_text(p)]
+
+
+def _words(old: str, new: str) -> str:
+    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    out = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.append(escape("".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
+        if j2 > j1:
+            out.append(f"<ins>{escape(''.join(b[j1:j2]))}</ins>")
+    return "".join(out)
+
+
+def _whole(paragraphs: Sequence[str], tag: str) -> list[str]:
+    return [f"<p><{tag}>{escape(p)}</{tag}></p>" for p in paragraphs]
+
+
+def text_diff_html(old: str, new: str) -> str:
+    """Changed paragraphs of `old` -> `new` with <del>/<ins>; unchanged runs collapse to …."""
+    a, b = _paragraphs(old), _paragraphs(new)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.append(_ELLIPSIS)
+        elif tag == "delete":
+            out += _whole(a[i1:i2], "del")
+        elif tag == "insert":
+            out += _whole(b[j1:j2], "ins")
+        else:
+            pairs = min(i2 - i1, j2 - j1)
+            out += [f"<p>{_words(a[i1 + k], b[j1 + k])}</p>" for k in range(pairs)]
+            out += _whole(a[i1 + pairs : i2], "del") + _whole(b[j1 + pairs : j2], "ins")
+    return "\n".join(out)
+
+
+def version_diff_html(
+    old: dict[str, Any] | None, new: dict[str, Any] | None, fields: Sequence[str]
+) -> str:
+    """One headed section per changed field that has a text form."""
+    sections = []
+    for name in DIFF_FIELDS:
+        if name not in fields:
+            continue
+        before = field_text(name, (old or {}).get(name))
+        after = field_text(name, (new or {}).get(name))
+        if before == after:
+            continue
+        body = text_diff_html(before, after)
+        sections.append(f"<h4>{escape(name.capitalize())}</h4>\n{body}")
+    return "\n".join(sections)

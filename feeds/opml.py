@@ -1,0 +1,34 @@
+"""feeds.opml: one file a feed reader imports to subscribe to every feed at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.utils import format_datetime
+
+from lxml import etree
+
+from feeds.entries import EPOCH, FeedSpec
+from feeds.sanitize import strip_invalid_chars
+
+
+def render_opml(specs: Sequence[FeedSpec], title: str = "aaltowatch feeds") -> bytes:
+    """OPML 2.0 listing the RSS file of every feed (relative to where the OPML is served)."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    newest = max((s.updated for s in specs), default=EPOCH)
+    etree.SubElement(head, "dateModified").text = format_datetime(newest)
+    body = etree.SubElement(root, "body")
+    for spec in specs:
+        name = strip_invalid_chars(spec.title)
+        etree.SubElement(
+            body,
+            "outline",
+            type="rss",
+            text=name,
+            title=name,
+            xmlUrl=f"{spec.name}.xml",
+            htmlUrl=spec.link,
+        )
+    etree.indent(root, space="  ")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -1,0 +1,77 @@
+"""FeedSpec -> RSS 2.0 and Atom bytes with feedgen.
+
+Every date feedgen would default to "now" is set from the data, so the output is a pure
+function of the archive.
+"""
+
+from __future__ import annotations
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feeds.entries import FeedSpec
+from feeds.sanitize import PUBLIC_ORIGIN, strip_invalid_chars
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _generator(spec: FeedSpec) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(f"tag:www.aalto.fi,2026:feed/{spec.name}")
+    fg.title(strip_invalid_chars(spec.title))
+    fg.subtitle(strip_invalid_chars(spec.description))
+    fg.description(strip_invalid_chars(spec.description))
+    fg.link(href=spec.link, rel="alternate")
+    fg.author({"name": "Aalto University", "uri": PUBLIC_ORIGIN + "/"})
+    fg.generator("aaltowatch")
+    if spec.language:
+        fg.language(spec.language)
+    fg.updated(spec.updated)
+    fg.lastBuildDate(spec.updated)
+    for entry in spec.entries:
+        fe = fg.add_entry(order="append")
+        fe.id(entry.id)
+        fe.guid(entry.id, permalink=False)
+        fe.title(entry.title)
+        if entry.link:
+            fe.link(href=entry.link, rel="alternate")
+        if entry.published:
+            fe.published(entry.published)
+        fe.updated(entry.updated)
+        if entry.summary:
+            fe.summary(entry.summary, type="html")
+        if entry.content:
+            fe.content(entry.content, type="html")
+        for category in entry.categories:
+            fe.category(term=category, label=category)
+        if entry.enclosure:
+            fe.enclosure(entry.enclosure.url, "0", entry.enclosure.type)
+    return fg
+
+
+def _atom_links(atom: bytes, spec: FeedSpec) -> bytes:
+    """Rewrite entry links: feedgen 1.0 drops rel/type on Atom entry links, which would turn
+    the image enclosure into a second `alternate` link."""
+    root = etree.fromstring(atom)
+    for element, entry in zip(root.findall(f"{{{ATOM}}}entry"), spec.entries, strict=True):
+        for link in element.findall(f"{{{ATOM}}}link"):
+            element.remove(link)
+        if entry.link:
+            etree.SubElement(element, f"{{{ATOM}}}link", href=entry.link, rel="alternate")
+        if entry.enclosure:
+            etree.SubElement(
+                element,
+                f"{{{ATOM}}}link",
+                href=entry.enclosure.url,
+                rel="enclosure",
+                type=entry.enclosure.type,
+                length="0",
+            )
+    etree.indent(root, space="  ")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def render(spec: FeedSpec) -> tuple[bytes, bytes]:
+    """(RSS 2.0, Atom) documents for one feed."""
+    fg = _generator(spec)
+    return fg.rss_str(pretty=True), _atom_links(fg.atom_str(pretty=True), spec)

@@ -1,0 +1,255 @@
+"""Feeds built from a real two-state archive: validity, order, stable ids, idempotence, safety."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from aaltowatch.items import PageItem
+from feeds.build import build_feeds, slugify
+from pipeline.store import VERSION_COLUMNS, Recorder
+from storage import Archive
+from tests.conftest import run_cli
+
+FEED_FILES = ("news-en", "news-fi", "news-sv", "changes", "partnerships", "health")
+HOSTILE = (
+    '<script>alert(1)</script> <img src=x onerror=alert(1)> <a href="javascript:alert(1)">x</a>'
+    " \x00\x07\x1b"
+)
+
+
+def _parse(path: Path) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse(path.read_bytes())
+    assert parsed.bozo == 0, (path.name, parsed.get("bozo_exception"))
+    return parsed
+
+
+def _html(entry: feedparser.FeedParserDict) -> str:
+    """The entry's HTML: Atom content, RSS content:encoded, or an RSS description alone."""
+    return entry.content[0].value if entry.get("content") else entry.summary
+
+
+def _feed_files(out: Path) -> list[Path]:
+    return sorted([*out.glob("*.xml"), *out.glob("*.atom")])
+
+
+@pytest.fixture
+def built(two_state_copy: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "feeds"
+    with Archive(two_state_copy) as archive:
+        build_feeds(archive, out, max_entries=50)
+    return out
+
+
+def _record(archive: Archive, url: str, fetched_at: str, **changes: object):
+    """Record a new observation of `url` (its current version with `changes`) via the pipeline."""
+    page = archive.page(url)
+    assert page is not None
+    current = archive.version(page["id"])
+    fields = {k: current[k] for k in VERSION_COLUMNS} | changes
+    item = PageItem(
+        url=url, kind=page["kind"], lang=page["lang"], fetched_at=fetched_at,
+        extraction=page["extraction"], **fields,
+    )  # fmt: skip
+    run_id = archive.start_run("test", "http://test")
+    return Recorder(archive, run_id).page(item)
+
+
+def test_every_feed_parses_and_is_newest_first(built: Path) -> None:
+    names = {p.name for p in built.iterdir()}
+    for stem in FEED_FILES:
+        assert {f"{stem}.xml", f"{stem}.atom"} <= names
+    assert {"feeds.opml", "index.html"} <= names
+    assert any(n.startswith("category-research-and-art.") for n in names)
+    for path in _feed_files(built):
+        parsed = _parse(path)
+        ids = [e.id for e in parsed.entries]
+        assert len(ids) == len(set(ids)), path.name
+        assert len(ids) <= 50
+        key = (
+            "published_parsed" if path.stem.startswith(("news-", "category-")) else "updated_parsed"
+        )
+        dates = [e.get(key) or e.get("published_parsed") for e in parsed.entries]
+        assert all(dates), path.name
+        assert dates == sorted(dates, reverse=True), path.name
+        assert all(e.id.startswith("tag:www.aalto.fi,2026:") for e in parsed.entries)
+
+
+def test_news_links_and_language(built: Path) -> None:
+    for suffix in ("xml", "atom"):
+        parsed = _parse(built / f"news-en.{suffix}")
+        assert len(parsed.entries) > 10
+        for entry in parsed.entries:
+            assert entry.link.startswith("https://www.aalto.fi/en/news/")
+            assert entry.id == "tag:www.aalto.fi,2026:" + entry.link.removeprefix(
+                "https://www.aalto.fi"
+            )
+            assert entry.published_parsed and entry.title
+        fi = _parse(built / f"news-fi.{suffix}")
+        assert all(e.link.startswith("https://www.aalto.fi/fi/") for e in fi.entries)
+    rss = _parse(built / "news-en.xml")
+    assert any(e.get("content") for e in rss.entries)
+    assert any(e.get("enclosures") for e in rss.entries)
+    assert any(e.get("tags") for e in rss.entries)
+
+
+def test_duplicates_are_not_in_news(built: Path, expected: dict) -> None:
+    links = {e.link for e in _parse(built / "news-en.atom").entries}
+    for dup in expected["changes_1_to_2"]["duplicates"]:
+        assert dup["url"] not in links
+        assert dup["duplicate_of"] in links
+
+
+def test_changes_feed_has_day_two_events(built: Path, expected: dict) -> None:
+    want = expected["changes_1_to_2"]
+    for suffix in ("xml", "atom"):
+        entries = _parse(built / f"changes.{suffix}").entries
+        seen = {(e.title.split(":", 1)[0], e.link) for e in entries}
+        for url in want["new"]:
+            assert ("New", url) in seen
+        for item in want["modified"]:
+            assert ("Modified", item["url"]) in seen
+        for url in want["removed"]:
+            assert ("Removed", url) in seen
+        for move in want["moved"]:
+            assert ("Moved", move["to"]) in seen
+            moved = next(e for e in entries if e.link == move["to"] and e.title.startswith("Moved"))
+            assert move["from"] in _html(moved)
+    atom = _parse(built / "changes.atom").entries
+    slug = "call-for-applications-aalto-creatives-pre-incubator-programme-sping-2026"
+    pre = next(e for e in atom if e.link.endswith(slug) and e.title.startswith("Modified"))
+    html = _html(pre)
+    assert "<ins>" in html and "<del>" in html and "title" in html
+    assert re.fullmatch(r"tag:www\.aalto\.fi,2026:change/\d+", pre.id)
+    partnerships = _parse(built / "partnerships.atom").entries
+    hubs = re.compile(r"^https://www\.aalto\.fi/(en/collaboration|fi/yhteistyo|sv/samarbete)/")
+    assert partnerships and all(hubs.match(e.link) for e in partnerships)
+    assert not any("/news/" in e.link for e in partnerships)
+
+
+def test_index_and_opml(built: Path) -> None:
+    index = (built / "index.html").read_text(encoding="utf-8")
+    for stem in FEED_FILES:
+        assert f'href="{stem}.xml"' in index and f'href="{stem}.atom"' in index
+    assert "<ins>" in index and "<del>" in index
+    # Self-contained: no scripts, no external stylesheets, images or frames.
+    assert "<script" not in index.lower() and " src=" not in index
+    assert 'rel="stylesheet"' not in index and "<style>" in index
+    opml = _parse_opml(built / "feeds.opml")
+    assert {f"{s}.xml" for s in FEED_FILES} <= opml
+
+
+def _parse_opml(path: Path) -> set[str]:
+    from lxml import etree
+
+    root = etree.parse(str(path)).getroot()
+    assert root.tag == "opml"
+    return {o.get("xmlUrl") for o in root.iter("outline")}
+
+
+def test_rebuild_changes_nothing(two_state_copy: Path, built: Path) -> None:
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in built.iterdir()}
+    ids = {p.name: [e.id for e in _parse(p).entries] for p in _feed_files(built)}
+    with Archive(two_state_copy) as archive:
+        report = build_feeds(archive, built, max_entries=50)
+    assert report.written == []
+    assert sorted(report.unchanged) == sorted(before)
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in built.iterdir()}
+    assert after == before
+    assert ids == {p.name: [e.id for e in _parse(p).entries] for p in _feed_files(built)}
+
+
+def test_edited_article_keeps_its_entry(two_state_copy: Path, built: Path) -> None:
+    old = _parse(built / "news-en.atom").entries
+    target = old[3]
+    with Archive(two_state_copy) as archive:
+        page = archive.page(target.link)
+        current = archive.version(page["id"])
+        outcome = _record(
+            archive,
+            target.link,
+            "2026-12-24T12:00:00Z",
+            body=current["body"] + "\n\nA correction was added.",
+            body_html=current["body_html"] + "<p>A correction was added.</p>",
+        )
+        assert outcome.change == "modified"
+        report = build_feeds(archive, built, max_entries=50)
+    assert built / "news-en.atom" in report.written
+    assert built / "changes.atom" in report.written
+    new = _parse(built / "news-en.atom").entries
+    assert [e.id for e in new] == [e.id for e in old]
+    edited = next(e for e in new if e.id == target.id)
+    assert "A correction was added." in _html(edited)
+    assert edited.updated.startswith("2026-12-24T12:00:00")
+    assert _parse(built / "news-en.atom").feed.updated.startswith("2026-12-24T12:00:00")
+    first_change = _parse(built / "changes.atom").entries[0]
+    assert first_change.title.startswith("Modified") and first_change.link == target.link
+    assert "<ins>A correction was added.</ins>" in _html(first_change)
+
+
+def test_hostile_content_never_becomes_active(two_state_copy: Path, tmp_path: Path) -> None:
+    url = "https://www.aalto.fi/en/news/hostile"
+    item = PageItem(
+        url=url, kind="news", lang="en", title=f"Hostile {HOSTILE} title", lead=f"Lead {HOSTILE}",
+        body=f"Body {HOSTILE}\n\nSecond &lt;script&gt;alert(2)&lt;/script&gt; paragraph.",
+        body_html=f"<p>Body {HOSTILE}</p><p onclick=alert(1)>Second</p><iframe src=x></iframe>"
+        '<style>p{}</style><a href="JAVASCRIPT:alert(1)">y</a><img src="javascript:alert(1)">',
+        published="2030-01-01T00:00:00Z", categories=[f"Cat {HOSTILE}"],
+        images=[{"src": "javascript:alert(1)"}, {"src": "/x.png", "alt": HOSTILE}],
+        fetched_at="2026-12-25T00:00:00Z",
+    )  # fmt: skip
+    with Archive(two_state_copy) as archive:
+        run_id = archive.start_run("test", "http://test")
+        assert Recorder(archive, run_id).page(item).change == "new"
+        _record(archive, url, "2026-12-26T00:00:00Z", body=f"Changed {HOSTILE}")
+        archive.add_alert(run_id, f"check {HOSTILE}", f"message {HOSTILE}", url="javascript:x")
+        out = tmp_path / "hostile"
+        build_feeds(archive, out, max_entries=50)
+    news = _parse(out / "news-en.atom").entries
+    assert news[0].link == url and news[0].title.startswith("Hostile")
+    assert any(e.link == url for e in _parse(out / "changes.xml").entries)
+    assert _parse(out / "health.atom").entries
+    files = [p for p in out.iterdir() if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        text = path.read_text(encoding="utf-8").lower()
+        for bad in ("<script", "&lt;script", "&amp;lt;script", "onerror", "onclick",
+                    "javascript:", "<iframe", "&lt;iframe", "<style>p"):  # fmt: skip
+            assert bad not in text, (path.name, bad)
+        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text), path.name
+        if path.suffix in (".xml", ".atom"):
+            _parse(path)
+
+
+def test_cli_builds_then_leaves_feeds_alone(two_state_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli-feeds"
+    first = run_cli("--feeds-dir", str(out), "feeds", db=two_state_copy, check=True)
+    # The CLI's console may wrap its message: compare with whitespace collapsed.
+    assert " 0 unchanged" in " ".join(first.stderr.split()) and (out / "index.html").is_file()
+    second = run_cli("--feeds-dir", str(out), "feeds", db=two_state_copy, check=True)
+    assert ": 0 written, " in " ".join(second.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Research & Art", "research-and-art"),
+        ("Yhteistyö", "yhteistyo"),
+        ("Åbo Ärende", "abo-arende"),
+        ("  Press releases!! ", "press-releases"),
+    ],
+)
+def test_slugify(name: str, slug: str) -> None:
+    assert slugify(name) == slug
+
+
+def test_empty_archive_builds_valid_feeds(tmp_path: Path) -> None:
+    with Archive(tmp_path / "empty.db") as archive:
+        first = build_feeds(archive, tmp_path / "out")
+        second = build_feeds(archive, tmp_path / "out")
+    assert len(first.written) == 2 * len(FEED_FILES) + 2 and second.written == []
+    for path in _feed_files(tmp_path / "out"):
+        assert _parse(path).entries == []
