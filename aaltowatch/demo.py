@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch.config import Config
@@ -85,14 +86,21 @@ def _print_summary(
     pages = conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
     versions = conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
     changes = conn.execute("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()
-    day2 = summaries[-1].run_id if summaries else None
     console.print(f"pages: {pages}   versions: {versions}")
     console.print("changes: " + ", ".join(f"{c} {n}" for c, n in changes))
-    if day2:
-        for row in archive.changes(since=None):
-            if row["run_id"] in {s.run_id for s in summaries[-2:]}:
-                fields = f" [{', '.join(row['fields'])}]" if row["fields"] else ""
-                console.print(f"  day 2: {row['change']:<9} {row['url']}{fields}")
+    day2_runs = [s.run_id for s in summaries[2:]]
+    if day2_runs:
+        day2 = Table(title="What changed on day 2", title_justify="left", expand=True)
+        day2.add_column("change", no_wrap=True)
+        day2.add_column("page (https://www.aalto.fi…)", overflow="fold", ratio=3)
+        day2.add_column("fields", overflow="fold", ratio=1)
+        for run_id in day2_runs:
+            for row in archive.changes(run_id=run_id):
+                path = row["url"].removeprefix("https://www.aalto.fi")
+                if row["moved_from"]:
+                    path += " (was " + row["moved_from"].removeprefix("https://www.aalto.fi") + ")"
+                day2.add_row(row["change"], escape(path), ", ".join(row["fields"]))
+        console.print(day2)
     for label, report in feed_reports:
         console.print(
             f"feeds after {label}: {len(report.written)} written, {len(report.unchanged)} unchanged"
