@@ -261,13 +261,19 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
 @click.argument("query")
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
 @click.option("--kind", type=click.Choice(["news", "partnership"]))
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def search(
     ctx: click.Context, query: str, lang: str | None, kind: str | None, limit: int, as_json: bool
 ) -> None:
-    """Full-text search over the current text of every page."""
+    """Full-text search over the current text of live pages, best matches first.
+
+    QUERY is words (all must occur), "exact phrases", prefix* and AND / OR / NOT.
+    """
+    from rich.text import Text
+
+    from storage.search import MARK
     from storage.search import search as run_search
 
     with _archive(ctx, readonly=True) as archive:
@@ -276,8 +282,14 @@ def search(
         click.echo(json.dumps(hits, indent=2, ensure_ascii=False))
         return
     for hit in hits:
-        console.print(f"[bold]{hit['title']}[/bold]  {hit['url']}", markup=True, highlight=False)
-        console.print(f"  {hit['snippet']}", markup=False, highlight=False)
+        # Text, not markup: titles and snippets may contain [brackets].
+        published = (hit["published"] or "")[:10]
+        meta = Text(f"  {hit['url']}  {hit['kind']} {hit['lang']} {published}".rstrip(), "dim")
+        snippet = Text("  ")
+        for i, part in enumerate(hit["snippet"].split(MARK)):
+            snippet.append(part, style="bold yellow" if i % 2 else "")
+        for line in (Text(hit["title"] or "(no title)", style="bold"), meta, snippet):
+            console.print(line, highlight=False, soft_wrap=True)
     if not hits:
         err_console.print("no matches")
 
@@ -372,7 +384,8 @@ def _db_given(ctx: click.Context) -> bool:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of raising it.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -386,7 +399,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

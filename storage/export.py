@@ -60,8 +60,11 @@ def change_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def iter_pages(archive: Archive, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Live and removed pages; an old URL whose page now lives on elsewhere (status `moved`) is
+    not a page of its own, and §7 promises status live|removed only."""
     for row in archive.current_pages(**filters):
-        yield page_record(row)
+        if row["status"] != "moved":
+            yield page_record(row)
 
 
 def write_export(records: Iterator[dict[str, Any]], fmt: str, out: IO[str]) -> int:

@@ -130,5 +130,48 @@ def m0001_initial(db: Database) -> None:
     )
 
 
+# Views for analysts (Datasette, sqlite3, exports): the current state without hand-written joins.
+VIEWS = {
+    "current_pages": """
+        SELECT p.id, p.url, p.kind, p.lang, p.status, v.title, v.lead, v.body, v.published,
+            v.updated, v.categories, p.first_seen, p.last_seen, p.last_changed, p.version_count,
+            p.current_version, p.content_hash, p.duplicate_of
+        FROM pages p
+        LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.current_version
+    """,
+    "news": """
+        SELECT * FROM current_pages
+        WHERE kind = 'news' AND status = 'live' AND duplicate_of IS NULL
+    """,
+    "partnership_pages": """
+        SELECT * FROM current_pages
+        WHERE kind = 'partnership' AND status = 'live' AND duplicate_of IS NULL
+    """,
+    "change_log": """
+        SELECT c.id, COALESCE(v.title, cur.title) AS title, c.url, p.kind, p.lang, c.change,
+            c.fields, c.detected_at, c.version, c.previous_version, c.moved_from, c.diff,
+            c.page_id, c.run_id
+        FROM changes c
+        JOIN pages p ON p.id = c.page_id
+        LEFT JOIN versions v ON v.page_id = c.page_id AND v.version = c.version
+        LEFT JOIN versions cur ON cur.page_id = p.id AND cur.version = p.current_version
+    """,
+    "category_counts_by_month": """
+        SELECT cat.value AS category, substr(n.published, 1, 7) AS month, n.lang,
+            COUNT(*) AS count
+        FROM news n, json_each(n.categories) AS cat
+        WHERE n.published IS NOT NULL
+        GROUP BY cat.value, month, n.lang
+        ORDER BY month DESC, count DESC, category, n.lang
+    """,
+}
+
+
+@migrations(name="0002_views")
+def m0002_views(db: Database) -> None:
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql.strip())
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

@@ -1,0 +1,77 @@
+"""A browsable, read-only web view of the archive: Datasette with descriptions and canned queries.
+
+The database is opened `mode=ro`, not `immutable=1`: the archive is in WAL mode and a crawl may be
+writing, and an immutable open ignores the WAL (recent pages would be missing or torn). Writes
+stay impossible: SQLite refuses them on a `mode=ro` connection, the metadata defines no writable
+canned query, and Datasette's own write connection is refused below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from aaltowatch.errors import AaltowatchError
+from storage import Archive, migrations
+from storage.schema_doc import TABLES, column_doc, migrated_database
+
+DB_NAME = "archive"  # stable URLs (/archive/news_mentioning) whatever the file is called
+SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "default_page_size": 50,
+    "suggest_facets": False,  # facet suggestions scan whole tables: slow on a big archive
+}
+
+
+def metadata() -> dict[str, Any]:
+    """Title, canned queries (datasette_metadata.json) plus table and column descriptions taken
+    from storage.schema_doc, so the web view and the README describe the schema alike."""
+    meta = json.loads(files("aaltowatch").joinpath("datasette_metadata.json").read_text("utf-8"))
+    tables = meta["databases"][DB_NAME].setdefault("tables", {})
+    schema = migrated_database()
+    names = set(schema.table_names()) | set(schema.view_names())
+    for name, description in TABLES.items():
+        if name not in names:
+            continue
+        entry = tables.setdefault(name, {})
+        entry.setdefault("description", description)
+        entry["columns"] = {
+            col.name: column_doc(name, col.name)
+            for col in schema[name].columns
+            if column_doc(name, col.name)
+        }
+    return meta
+
+
+def browse(db: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Serve the archive at http://host:port/ until interrupted."""
+    try:
+        import uvicorn
+        from datasette.app import Datasette
+        from datasette.database import Database
+    except ImportError:
+        raise AaltowatchError("the web view needs Datasette: pip install -e '.[web]'") from None
+    db = Path(db)
+    if not db.exists():
+        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
+    # The views come from migration 0002: bring an archive written by an older version up to
+    # date first (the only write, and only when a migration is pending).
+    with Archive(db, readonly=True) as archive:
+        pending = migrations.migrations.pending(archive.db)
+    if pending:
+        Archive(db).close()
+
+    class ReadOnlyDatabase(Database):
+        def connect(self, write: bool = False) -> Any:
+            if write:
+                raise AaltowatchError("the web view is read-only")
+            return super().connect()
+
+    ds = Datasette(metadata=metadata(), settings=SETTINGS)
+    ds.add_database(ReadOnlyDatabase(ds, path=str(db), is_mutable=True), name=DB_NAME)
+    asyncio.run(ds.invoke_startup())
+    print(f"Browsing {db} read-only at http://{host}:{port}/{DB_NAME}", flush=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")

@@ -1,0 +1,219 @@
+"""Describe the archive's tables and views in Markdown: `python -m storage.schema_doc`.
+
+The columns come from the real schema (a fresh in-memory database with every migration applied),
+so the README cannot drift from the code; the prose lives here, next to the migrations, and the
+Datasette web view (`aaltowatch browse`) reuses it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from sqlite_utils import Database
+
+from storage import migrations
+
+TABLES: dict[str, str] = {
+    "pages": "One row per page, keyed by its canonical public URL; the page's current state.",
+    "versions": "Every stored version of every page (a new one only when the content moved).",
+    "changes": "Change events: new, modified, removed, restored, moved, duplicate.",
+    "runs": "One row per crawl run of one spider, with its counters and outcome.",
+    "alerts": "Health-check alerts and suspicious versions that were not stored.",
+    "responses": "Raw fetched bytes, zlib-compressed, stored once per sha256 (for reextract).",
+    "fetches": "HTTP validators per requested URL, for conditional GET, and sitemap lastmod.",
+    "pages_fts": "FTS5 full-text index over the current title, lead and body (rowid = pages.id).",
+    "_sqlite_migrations": "Which numbered schema migrations have been applied.",
+    "current_pages": "Every page joined with the fields of its current version.",
+    "news": "Live news items that are not duplicates, with their current fields.",
+    "partnership_pages": "Live partnership (collaboration) pages that are not duplicates.",
+    "change_log": "Change events with the page's title, kind and language.",
+    "category_counts_by_month": "Live news per category, publication month and language.",
+}
+
+# Column descriptions; views reuse these by column name (see `column_doc`).
+COLUMNS: dict[str, dict[str, str]] = {
+    "pages": {
+        "id": "Page id (stable across moves: history continues under a new URL).",
+        "url": "Canonical public URL (https://www.aalto.fi/...).",
+        "kind": "news or partnership.",
+        "lang": "en, fi or sv.",
+        "status": "live, removed (404/410) or moved (301 to a page with its own history).",
+        "first_seen": "When the page was first stored (ISO 8601 UTC).",
+        "last_seen": "When a crawl last saw the page (200 or 304).",
+        "last_changed": "When the page last got a new version.",
+        "version_count": "Number of stored versions.",
+        "current_version": "Number of the current version (versions.version).",
+        "content_hash": "Fingerprint of the normalised content fields of the current version.",
+        "dup_hash": "Fingerprint used to find exact duplicates across URLs.",
+        "simhash": "64-bit simhash of the body, for near-duplicates.",
+        "sh0": "Simhash band 0 (index for near-duplicate lookup).",
+        "sh1": "Simhash band 1.",
+        "sh2": "Simhash band 2.",
+        "sh3": "Simhash band 3.",
+        "duplicate_of": "URL of the original when this page is an exact duplicate, else null.",
+        "near_duplicate_of": "URL of a near-duplicate (simhash), flagged only.",
+        "moved_to": "Where a moved page now lives.",
+        "http_status": "HTTP status of the last observation.",
+        "extraction": "JSON: how each field was extracted (selector notes).",
+    },
+    "versions": {
+        "id": "Version row id.",
+        "page_id": "The page (pages.id).",
+        "version": "1, 2, ... per page.",
+        "run_id": "The run that stored it (runs.id).",
+        "url": "URL the version was fetched under.",
+        "fetched_at": "When it was fetched (ISO 8601 UTC).",
+        "content_hash": "Fingerprint of the normalised content fields.",
+        "title": "Title.",
+        "lead": "Lead paragraph.",
+        "body": "Plain-text body, paragraphs separated by a blank line.",
+        "body_html": "Sanitised body HTML.",
+        "published": "Publication time from the page (ISO 8601 UTC).",
+        "updated": "Update time from the page (ISO 8601 UTC).",
+        "categories": "JSON list of categories (from listings and the site feed).",
+        "contacts": "JSON list of {name, title, organisation, email, phone}.",
+        "images": "JSON list of {src, alt, caption, credit}.",
+        "translations": "JSON object {lang: url}.",
+        "http_status": "HTTP status of the fetch.",
+        "raw_sha256": "sha256 of the raw response (responses.sha256).",
+    },
+    "changes": {
+        "id": "Change id (increasing).",
+        "page_id": "The page (pages.id).",
+        "run_id": "The run that detected it (runs.id).",
+        "url": "The page's URL when the change was detected.",
+        "change": "new, modified, removed, restored, moved or duplicate.",
+        "fields": "JSON list of the fields that changed (modified).",
+        "detected_at": "When it was detected (ISO 8601 UTC).",
+        "version": "The version the change produced (or the current one).",
+        "previous_version": "The version before the change.",
+        "moved_from": "The old URL of a moved page.",
+        "diff": "Unified diff of the text (modified, restored).",
+    },
+    "runs": {
+        "id": "Run id.",
+        "spider": "news or partnerships.",
+        "base_url": "Where the site was fetched from.",
+        "started_at": "Start time (ISO 8601 UTC).",
+        "finished_at": "End time.",
+        "status": "running, ok, failed, unhealthy or interrupted.",
+        "exit_code": "0 ok, 1 failed, 3 unhealthy.",
+        "requests": "HTTP requests made.",
+        "pages_fetched": "Content pages fetched with 200.",
+        "not_modified": "Pages answered 304 (or skipped by sitemap lastmod).",
+        "skipped": "Pages skipped (not content, off-site).",
+        "errors": "Failed requests or extractions.",
+        "new": "New pages.",
+        "modified": "Modified pages.",
+        "removed": "Removed pages.",
+        "moved": "Moved pages.",
+        "restored": "Restored pages.",
+        "stats": "JSON: Scrapy stats and health-check details.",
+    },
+    "alerts": {
+        "id": "Alert id.",
+        "run_id": "The run that raised it.",
+        "created_at": "When (ISO 8601 UTC).",
+        "check_name": "Which health check (zero_items, error_rate, layout_drift, ...).",
+        "severity": "error or warning.",
+        "message": "What went wrong, for people.",
+        "url": "The page concerned, if any.",
+    },
+    "responses": {
+        "sha256": "sha256 of the raw bytes.",
+        "url": "First URL these bytes were fetched from.",
+        "content_type": "Content-Type header.",
+        "size": "Uncompressed size in bytes.",
+        "body": "zlib-compressed raw bytes.",
+        "first_fetched_at": "When these bytes were first fetched.",
+    },
+    "fetches": {
+        "url": "Canonical public URL of what was requested.",
+        "etag": "Last ETag, sent as If-None-Match.",
+        "last_modified": "Last Last-Modified, sent as If-Modified-Since.",
+        "raw_sha256": "sha256 of the last 200 body.",
+        "content_type": "Content-Type of the last 200.",
+        "http_status": "Status of the last fetch.",
+        "fetched_at": "When it was last fetched.",
+        "sitemap_lastmod": "lastmod from the sitemap, to skip unchanged pages.",
+    },
+    "pages_fts": {
+        "title": "Current title.",
+        "lead": "Current lead.",
+        "body": "Current body.",
+    },
+    "_sqlite_migrations": {
+        "id": "Row id.",
+        "migration_set": "Always aaltowatch.",
+        "name": "Migration name, e.g. 0002_views.",
+        "applied_at": "When it was applied.",
+    },
+    "change_log": {
+        "title": "Title of the version the change produced, else the current title.",
+        "kind": "news or partnership.",
+        "lang": "en, fi or sv.",
+    },
+    "category_counts_by_month": {
+        "category": "A category as shown on the site.",
+        "month": "Publication month, YYYY-MM.",
+        "lang": "en, fi or sv.",
+        "count": "Number of live, non-duplicate news items.",
+    },
+}
+
+# Where a view's columns come from, for descriptions.
+VIEW_SOURCES: dict[str, tuple[str, ...]] = {
+    "current_pages": ("pages", "versions"),
+    "news": ("pages", "versions"),
+    "partnership_pages": ("pages", "versions"),
+    "change_log": ("changes", "pages"),
+}
+
+
+def column_doc(table: str, column: str) -> str:
+    for source in (table, *VIEW_SOURCES.get(table, ())):
+        if column in COLUMNS.get(source, {}):
+            return COLUMNS[source][column]
+    return ""
+
+
+def migrated_database() -> Database:
+    """A fresh in-memory archive schema: exactly what `Archive` creates."""
+    db = Database(memory=True)
+    migrations.apply(db)
+    return db
+
+
+def _is_shadow(db: Database, name: str) -> bool:
+    """FTS5 keeps its index in `<table>_data`, `_idx`, ... tables: internals, not schema."""
+    return any(name.startswith(f"{fts}_") for fts in db.table_names(fts5=True))
+
+
+def schema_markdown(db: Database | None = None) -> str:
+    db = db or migrated_database()
+    out = ["## Database schema", ""]
+    out.append(
+        "Generated by `python -m storage.schema_doc` from the migrations in"
+        " `storage/migrations.py`. Times are ISO 8601 UTC text; JSON columns hold JSON text"
+        " (use `json_each()`)."
+    )
+    order = {name: i for i, name in enumerate(TABLES)}
+    tables = [t for t in db.table_names() if not _is_shadow(db, t)]
+    sections = [("Tables", tables), ("Views", db.view_names())]
+    for heading, names in sections:
+        out += ["", f"### {heading}"]
+        for name in sorted(names, key=lambda n: order.get(n, len(order))):
+            out += ["", f"#### `{name}`", "", TABLES.get(name, ""), ""]
+            out += ["| column | type | description |", "|---|---|---|"]
+            for col in db[name].columns:
+                out.append(f"| `{col.name}` | {col.type or ''} | {column_doc(name, col.name)} |")
+    return "\n".join(out) + "\n"
+
+
+def main(out: TextIO = sys.stdout) -> None:
+    out.write(schema_markdown())
+
+
+if __name__ == "__main__":
+    main()

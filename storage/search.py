@@ -1,0 +1,125 @@
+"""Ranked full-text search over the current text of live pages (FTS5 `pages_fts`, rowid = page id).
+
+Users type plain words more often than FTS5 syntax, so a query that FTS5 rejects is retried with
+every bare word quoted as a phrase (`Aalto-yliopisto`, `C++`, `e.g.` then just work). A query whose
+syntax is clearly meant but broken (unbalanced quotes, a dangling `AND`, a lone `*`) is answered
+with a QueryError that says what to fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from itertools import pairwise
+from typing import Any
+
+from aaltowatch.errors import QueryError
+from storage.archive import Archive
+
+# Title hits matter most, then the lead; bm25 weights follow the pages_fts column order.
+WEIGHTS = (10.0, 3.0, 1.0)
+COLUMNS = ("title", "lead", "body")
+MARK = "**"
+SNIPPET_TOKENS = 16
+OPERATORS = {"AND", "OR", "NOT"}
+
+# Tokens of a query: a quoted phrase (possibly followed by `*`), or a run of non-space characters.
+_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\S+')
+_COLUMN_FILTER = re.compile(r"(?<!\S)([A-Za-z_]+):(?=\w)")
+
+# Phase 1 ranks the matches and keeps `limit` page ids; phase 2 builds snippets for those only,
+# so snippet() never runs over every match. CROSS JOIN keeps FTS as the driving table: the
+# planner must not walk pages by (kind, lang) and probe the index once per page.
+_RANKED = """
+    SELECT pages_fts.rowid AS id, bm25(pages_fts, {weights}) AS rank
+    FROM pages_fts CROSS JOIN pages p ON p.id = pages_fts.rowid
+    WHERE pages_fts MATCH :query AND p.status = 'live' {filters}
+    ORDER BY rank LIMIT :limit
+"""
+_HITS = """
+    SELECT p.url, v.title, p.kind, p.lang, v.published, top.rank,
+        snippet(pages_fts, -1, :mark, :mark, '…', :tokens) AS snippet
+    FROM ({ranked}) AS top
+    CROSS JOIN pages_fts ON pages_fts.rowid = top.id
+    JOIN pages p ON p.id = top.id
+    LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.current_version
+    WHERE pages_fts MATCH :query
+    ORDER BY top.rank, p.url
+"""
+
+
+def search(
+    archive: Archive,
+    query: str,
+    *,
+    lang: str | None = None,
+    kind: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Best matches first (bm25, lower rank is better) with `**`-marked snippets."""
+    text = query.strip()
+    if not text:
+        raise QueryError("empty search query: give one or more words, e.g. Vantaa")
+    filters, params = "", {"limit": max(1, int(limit)), "mark": MARK, "tokens": SNIPPET_TOKENS}
+    if lang:
+        filters += " AND p.lang = :lang"
+        params["lang"] = lang
+    if kind:
+        filters += " AND p.kind = :kind"
+        params["kind"] = kind
+    ranked = _RANKED.format(weights=", ".join(map(str, WEIGHTS)), filters=filters)
+    sql = _HITS.format(ranked=ranked)
+    try:
+        return _run(archive, sql, {**params, "query": text})
+    except sqlite3.OperationalError as first:
+        problem = syntax_problem(text)
+        if problem:
+            raise QueryError(f"malformed search query {query!r}: {problem}") from None
+        try:
+            return _run(archive, sql, {**params, "query": as_phrases(text)})
+        except sqlite3.OperationalError:
+            raise QueryError(
+                f'malformed search query {query!r} ({first}); use words, "exact phrases",'
+                " prefix* and AND / OR / NOT"
+            ) from None
+
+
+def _run(archive: Archive, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(row) for row in archive.conn.execute(sql, params)]
+
+
+def as_phrases(query: str) -> str:
+    """Quote every bare word so punctuation inside it is ordinary text; keep operators, phrases
+    and a trailing prefix `*`."""
+    out = []
+    for token in _TOKEN.findall(query):
+        if token in OPERATORS or token.startswith('"'):
+            out.append(token)
+            continue
+        star = "*" if token.endswith("*") and len(token) > 1 else ""
+        word = token[: -1 if star else None].replace('"', '""')
+        out.append(f'"{word}"{star}')
+    return " ".join(out)
+
+
+def syntax_problem(query: str) -> str | None:
+    """Why a query that FTS5 rejected was meant as search syntax, or None if it reads as plain
+    words (then it is retried as phrases)."""
+    if query.count('"') % 2:
+        return 'unbalanced double quote: close the "exact phrase"'
+    bare = re.sub(r'"(?:[^"]|"")*"', " x ", query)
+    if "(" in bare or ")" in bare:
+        return "check the parentheses, e.g. (Espoo OR Vantaa) or NEAR(city campus, 5)"
+    tokens = bare.split()
+    if tokens[0] in OPERATORS or tokens[-1] in OPERATORS:
+        return "AND / OR / NOT need a search term on each side, e.g. Espoo NOT Helsinki"
+    if any(a in OPERATORS and b in OPERATORS for a, b in pairwise(tokens)):
+        return "two operators in a row: put a search term between AND / OR / NOT"
+    if any(t.startswith("*") for t in tokens):
+        return "'*' only works at the end of a word, e.g. sustain*"
+    if any(t.startswith(("-", "+")) for t in tokens):
+        return "'-' and '+' are not operators here: use NOT to exclude, e.g. Espoo NOT Helsinki"
+    for column in _COLUMN_FILTER.findall(bare):
+        if column not in COLUMNS:
+            return f"no column {column!r}: filter with {', '.join(COLUMNS)}, e.g. title:Vantaa"
+    return None

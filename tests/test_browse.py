@@ -1,0 +1,133 @@
+"""The read-only Datasette web view (`aaltowatch browse`), started for real on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aaltowatch.browse import browse, metadata
+from aaltowatch.errors import AaltowatchError
+from storage.schema_doc import migrated_database
+from tests.conftest import CLI, cli_env
+
+pytest.importorskip("datasette", reason="Datasette is not installed: pip install -e '.[web]'")
+
+CANNED = {"news_mentioning", "changes_since", "category_counts_by_month", "partner_page_changes"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def get_json(url: str) -> object:
+    status, body = get(url)
+    assert status == 200, body[:500]
+    return json.loads(body)
+
+
+@pytest.fixture
+def server(two_state_copy: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=cli_env(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(f"{base}/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stdout.read().decode() if proc.poll() is not None else ""
+                pytest.fail(f"datasette did not come up on {base}: {output}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_canned_queries_answer_as_json(server, two_state_copy, expected):
+    before = hashlib.sha256(two_state_copy.read_bytes()).hexdigest()
+    vantaa = {u for u in expected["changes_1_to_2"]["new"] if "/news/" in u and "vantaa" in u}
+    hits = get_json(f"{server}/archive/news_mentioning.json?term=Vantaa&_shape=array")
+    assert vantaa and vantaa <= {h["url"] for h in hits}
+    assert all("**Vantaa**" in h["snippet"] for h in hits)
+    empty = get_json(f"{server}/archive/news_mentioning.json?term=&_shape=array")
+    assert empty == []
+
+    partners = get_json(f"{server}/archive/partner_page_changes.json?since=2000-01-01&_shape=array")
+    modified = {m["url"] for m in expected["changes_1_to_2"]["modified"]}
+    changed = {p["url"] for p in partners if p["change"] == "modified"}
+    assert changed == {u for u in modified if "/collaboration/" in u}
+    assert all(p["diff"] for p in partners if p["change"] == "modified")
+    assert (
+        get_json(f"{server}/archive/partner_page_changes.json?since=2999-01-01&_shape=array") == []
+    )
+
+    since = get_json(f"{server}/archive/changes_since.json?since=2000-01-01&_shape=array")
+    assert {c["change"] for c in since} >= {"new", "modified", "removed", "moved"}
+    months = get_json(f"{server}/archive/category_counts_by_month.json?_shape=array")
+    assert months and set(months[0]) == {"month", "category", "lang", "count"}
+
+    # Read-only: arbitrary SQL may only read, and the file is untouched.
+    status, _ = get(f"{server}/archive.json?sql=DELETE+FROM+pages")
+    assert status == 400
+    assert get_json(f"{server}/archive/pages.json?_size=0")["filtered_table_rows_count"] > 0
+    assert hashlib.sha256(two_state_copy.read_bytes()).hexdigest() == before
+
+
+def test_descriptions_are_served(server):
+    meta = get_json(f"{server}/-/metadata.json")
+    assert meta["title"] == "aaltowatch archive"
+    tables = meta["databases"]["archive"]["tables"]
+    assert tables["pages"]["columns"]["duplicate_of"]
+    status, body = get(f"{server}/archive/change_log")
+    assert status == 200 and b"moved_from" in body
+
+
+def test_metadata_describes_every_table_view_and_column():
+    meta = metadata()
+    tables = meta["databases"]["archive"]["tables"]
+    assert set(meta["databases"]["archive"]["queries"]) == CANNED
+    schema = migrated_database()
+    for name in ("pages", "versions", "changes", "runs", "alerts", *schema.view_names()):
+        assert tables[name]["description"], name
+        assert set(tables[name]["columns"]) == {c.name for c in schema[name].columns}, name
+
+
+def test_missing_archive_is_a_clear_error(tmp_path):
+    with pytest.raises(AaltowatchError, match="no archive"):
+        browse(tmp_path / "none.db")
+
+
+def test_without_datasette_the_error_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "datasette.app", None)
+    with pytest.raises(AaltowatchError, match=r"pip install -e '\.\[web\]'"):
+        browse(tmp_path / "archive.db")
