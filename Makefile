@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format run bench golden browse clean
+.PHONY: demo test lint format run bench golden schema-doc browse clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.regen_golden
+
+schema-doc: $(STAMP)
+	$(BIN)/python -m storage.schema_doc --update README.md
 
 browse: $(STAMP)
 	$(BIN)/aaltowatch browse

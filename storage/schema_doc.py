@@ -8,6 +8,7 @@ Datasette web view (`aaltowatch browse`) reuses it.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from sqlite_utils import Database
@@ -211,7 +212,23 @@ def schema_markdown(db: Database | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(out: TextIO = sys.stdout) -> None:
+START, END = "<!-- schema:start -->", "<!-- schema:end -->"
+
+
+def with_schema(readme: str) -> str:
+    """The README with its schema section regenerated between the markers."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{schema_markdown()}{END}{tail}"
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> None:
+    """Print the schema; `--update README.md` rewrites the README's schema section."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--update"] and len(args) == 2:
+        path = Path(args[1])
+        path.write_text(with_schema(path.read_text(encoding="utf-8")), encoding="utf-8")
+        return
     out.write(schema_markdown())
 
 

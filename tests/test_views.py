@@ -148,3 +148,12 @@ def test_schema_doc_describes_every_table_and_view(tmp_path):
                 row = next(x for x in section if x.startswith(f"| `{column.name}` |"))
                 assert not row.endswith("|  |"), f"{name}.{column.name} has no description"
     assert "pages_fts_data" not in doc
+
+
+def test_readme_schema_section_is_generated_from_the_real_schema():
+    from pathlib import Path
+
+    from storage.schema_doc import with_schema
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert with_schema(readme) == readme, "run: python -m storage.schema_doc --update README.md"
