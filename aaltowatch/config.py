@@ -37,6 +37,11 @@ class Schedule:
     partnerships: str = "15 6 * * *"
     misfire_grace_s: int = 300
     crawl_timeout_s: int = 3600
+    # Seconds a running crawl may take to finish after SIGTERM/SIGINT before it is signalled.
+    stop_grace_s: float = 30.0
+    # > 0 replaces the cron expression with a fixed interval in seconds (tests, demos).
+    news_interval_s: float = 0.0
+    partnerships_interval_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ class RunSummary:
     def healthy(self) -> bool:
         return not self.alerts
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by SIGTERM/SIGINT: what was stored is consistent, but the crawl is partial."""
+        return self.finish_reason == "shutdown"
+
 
 @dataclass
 class CrawlStep:
@@ -67,8 +72,10 @@ def spider_names(choice: str) -> tuple[str, ...]:
     return tuple(SPIDERS) if choice == "all" else (choice,)
 
 
-def _summarise(archive: Any, crawler: Any, config: Config) -> RunSummary:
+def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False) -> RunSummary:
     stats = crawler.stats.get_stats()
+    if stopped and not stats.get("finish_reason"):  # stopped before the engine even ran
+        stats = {**stats, "finish_reason": "shutdown"}
     spider = crawler.spider
     run_id = stats.get("aaltowatch/run_id") or getattr(spider, "run_id", None)
 
@@ -93,18 +100,6 @@ def _summarise(archive: Any, crawler: Any, config: Config) -> RunSummary:
         finish_reason=str(stats.get("finish_reason", "")),
     )
     summary.alerts = check_run(spider.kind, stats, config.health)
-    if summary.flagged:
-        summary.alerts.append(
-            Alert(
-                "suspicious_versions",
-                f"{spider.name}: {summary.flagged} pages changed suspiciously (e.g. empty body,"
-                " selectors missed); their new versions were not stored",
-            )
-        )
-    if summary.finish_reason not in ("finished", ""):
-        summary.alerts.append(
-            Alert("crawl_incomplete", f"{spider.name}: crawl ended with {summary.finish_reason}")
-        )
     if run_id is not None:
         for alert in summary.alerts:
             archive.add_alert(run_id, alert.check, alert.message, severity=alert.severity)
@@ -122,12 +117,11 @@ def _summarise(archive: Any, crawler: Any, config: Config) -> RunSummary:
             restored=summary.restored,
         )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
-        archive.finish_run(
-            run_id,
-            status="ok" if summary.healthy else "unhealthy",
-            exit_code=0 if summary.healthy else 3,
-            stats=keep,
-        )
+        if summary.interrupted:
+            status, exit_code = "interrupted", 1
+        else:
+            status, exit_code = ("ok", 0) if summary.healthy else ("unhealthy", 3)
+        archive.finish_run(run_id, status=status, exit_code=exit_code, stats=keep)
     return summary
 
 
@@ -141,6 +135,7 @@ def run_steps(
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from scrapy.crawler import CrawlerRunner
     from scrapy.utils.misc import load_object
+    from scrapy.utils.ossignal import install_shutdown_handlers
     from twisted.internet import defer, reactor
 
     from spiders.settings import scrapy_settings
@@ -150,14 +145,35 @@ def run_steps(
     archive.close_interrupted_runs()
     summaries: list[RunSummary] = []
     failure: list[BaseException] = []
+    runners: list[Any] = []
+    stop_requested: list[int] = []
+    stopped: Any = defer.Deferred()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        """First SIGTERM/SIGINT closes the spiders cleanly (runs get finished); second: now."""
+        if stop_requested:
+            reactor.callFromThread(reactor.stop)
+            return
+        stop_requested.append(signum)
+        log.warning("signal %d: closing the crawl (again to stop at once)", signum)
+        reactor.callFromThread(stop_current)
+
+    def stop_current() -> None:
+        # Scrapy's join() may never fire for a crawl stopped mid-way; stop() does, once the
+        # spider is closed and the pipeline has finished its run.
+        if runners:
+            runners[-1].stop().addBoth(lambda _: stopped.called or stopped.callback(None))
 
     @defer.inlineCallbacks
     def sequence() -> Any:
         try:
             for step in steps:
+                if stop_requested:
+                    break
                 if step.before:
                     step.before()
                 runner = CrawlerRunner(scrapy_settings(step.config))
+                runners.append(runner)
                 crawlers = []
                 for name in step.spiders:
                     crawler = runner.create_crawler(load_object(SPIDERS[name]))
@@ -166,8 +182,10 @@ def run_steps(
                         progress.attach(crawler, name)
                     crawlers.append(crawler)
                     runner.crawl(crawler)
-                yield runner.join()
-                step_summaries = [_summarise(archive, c, step.config) for c in crawlers]
+                yield defer.DeferredList([runner.join(), stopped], fireOnOneCallback=True)
+                step_summaries = [
+                    _summarise(archive, c, step.config, bool(stop_requested)) for c in crawlers
+                ]
                 summaries.extend(step_summaries)
                 if step.after:
                     step.after(step_summaries)
@@ -177,7 +195,8 @@ def run_steps(
             reactor.stop()
 
     reactor.callWhenRunning(sequence)
-    reactor.run(installSignalHandlers=True)
+    install_shutdown_handlers(on_signal)
+    reactor.run(installSignalHandlers=False)
     if failure:
         raise failure[0]
     return summaries

@@ -1,7 +1,9 @@
 """Health checks after every crawl: the signals that the site changed under the spiders.
 
 Each check reads the run's Scrapy stats (what was fetched, how it was extracted, what the
-pipeline did) and returns alerts; any alert makes the run unhealthy (exit code 3).
+pipeline did) and returns alerts; any alert makes the run unhealthy (exit code 3). This is the
+one place that decides: the Spidermon monitors (spiders/monitors.py) call `check_run` too, so
+the thresholds in `[health]` are never restated elsewhere.
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ from aaltowatch.config import HealthThresholds
 
 REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
 TRUSTED = ("selector", "meta")
+# Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT): not judged at all.
+STOPPED = "shutdown"
+CHECKS = (
+    "zero_items",
+    "error_rate",
+    "layout_drift",
+    "mass_disappearance",
+    "suspicious_versions",
+    "crawl_incomplete",
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,10 @@ def _stat(stats: dict[str, Any], key: str) -> int:
 
 
 def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> list[Alert]:
+    """All alerts for one spider's run, from its final Scrapy stats; [] means healthy."""
+    reason = str(stats.get("finish_reason") or "")
+    if reason == STOPPED:
+        return []  # a partial crawl someone stopped says nothing about the site
     alerts: list[Alert] = []
     pages = _stat(stats, "aaltowatch/outcome/pages")
     unchanged = _stat(stats, "aaltowatch/outcome/unchanged")
@@ -59,12 +75,29 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
                     )
                 )
     if _stat(stats, "aaltowatch/outcome/mass_disappearance"):
+        gone = _stat(stats, "aaltowatch/outcome/gone")
+        known = _stat(stats, "aaltowatch/known_live")
         alerts.append(
-            Alert("mass_disappearance", f"{kind}: a large share of known pages vanished at once")
+            Alert(
+                "mass_disappearance",
+                f"{kind}: {gone} of {known} known pages answered 404/410 at once (limit"
+                f" {limits.max_missing_share:.0%}); not marking them removed",
+            )
         )
     empty = _stat(stats, "aaltowatch/empty_listings")
     if empty:
         alerts.append(
             Alert("layout_drift", f"{kind}: {empty} listing pages had no recognisable teasers")
         )
+    flagged = _stat(stats, "aaltowatch/outcome/flagged")
+    if flagged:
+        alerts.append(
+            Alert(
+                "suspicious_versions",
+                f"{kind}: {flagged} pages changed suspiciously (e.g. empty body, selectors"
+                " missed); their new versions were not stored",
+            )
+        )
+    if reason not in ("finished", ""):
+        alerts.append(Alert("crawl_incomplete", f"{kind}: crawl ended with {reason}"))
     return alerts

@@ -1,4 +1,9 @@
-"""Prometheus textfile metrics after each run (node_exporter's textfile collector reads them)."""
+"""Prometheus textfile metrics after each run (node_exporter's textfile collector reads them).
+
+The scheduler crawls one spider per run, so a run rewrites only its own spiders' series and
+carries the others over from the previous file: the file always describes every spider's last
+run, and alert rules can look at `aaltowatch_run_healthy{spider="..."}` per spider.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,52 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client.parser import text_string_to_metric_families
+
+PREFIX = "aaltowatch_run_"
+PER_SPIDER = (
+    ("requests", "HTTP requests made by the last run"),
+    ("pages", "Pages fetched and parsed by the last run"),
+    ("not_modified", "Responses answered 304 in the last run"),
+    ("new", "New pages found by the last run"),
+    ("modified", "Modified pages found by the last run"),
+    ("removed", "Pages removed (404/410) in the last run"),
+    ("errors", "Failed requests and extractions in the last run"),
+    ("alerts", "Health alerts raised by the last run"),
+    ("healthy", "1 when the last run raised no alert and completed, else 0"),
+    ("exit_code", "Exit code of the last `run --once` that crawled this spider"),
+    ("finished_timestamp_seconds", "When the last run of this spider finished (Unix time)"),
+)
+
+
+def _previous(path: Path) -> dict[str, dict[str, float]]:
+    """Per-spider values from the last file: {metric suffix: {spider: value}}."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            spider = sample.labels.get("spider")
+            if spider and sample.name.startswith(PREFIX):
+                values.setdefault(sample.name.removeprefix(PREFIX), {})[spider] = sample.value
+    return values
 
 
 def write_metrics(path: Path, summaries: list[Any], *, exit_code: int, finished_at: float) -> None:
+    """Write the textfile atomically (write_to_textfile renames a temporary file into place)."""
     registry = CollectorRegistry()
-    labels = ["spider"]
     gauges = {
-        name: Gauge(f"aaltowatch_run_{name}", help_text, labels, registry=registry)
-        for name, help_text in (
-            ("requests", "HTTP requests made by the last run"),
-            ("pages", "Pages fetched and parsed by the last run"),
-            ("not_modified", "Responses answered 304 in the last run"),
-            ("new", "New pages found by the last run"),
-            ("modified", "Modified pages found by the last run"),
-            ("removed", "Pages removed (404/410) in the last run"),
-            ("errors", "Failed requests and extractions in the last run"),
-            ("alerts", "Health alerts raised by the last run"),
-        )
+        name: Gauge(PREFIX + name, help_text, ["spider"], registry=registry)
+        for name, help_text in PER_SPIDER
     }
+    this_run = {s.spider for s in summaries}
+    for name, by_spider in _previous(path).items():
+        if name in gauges:
+            for spider, value in by_spider.items():
+                if spider not in this_run:
+                    gauges[name].labels(spider).set(value)
     for s in summaries:
         values = {
             "requests": s.requests,
@@ -34,6 +67,9 @@ def write_metrics(path: Path, summaries: list[Any], *, exit_code: int, finished_
             "removed": s.removed,
             "errors": s.errors,
             "alerts": len(s.alerts),
+            "healthy": int(s.healthy and not s.interrupted),
+            "exit_code": exit_code,
+            "finished_timestamp_seconds": finished_at,
         }
         for name, value in values.items():
             gauges[name].labels(s.spider).set(value)

@@ -11,6 +11,14 @@ from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
 
 log = logging.getLogger(__name__)
+EXIT_OK, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
+
+
+def exit_code_for(summaries: list[Any]) -> int:
+    """A stopped (SIGTERM) crawl did not finish its job: failed, not healthy, not unhealthy."""
+    if any(s.interrupted for s in summaries):
+        return EXIT_FAILED
+    return EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY
 
 
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
@@ -29,7 +37,7 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
         with open_archive(config.db) as archive:
             report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
-        exit_code = 0 if all(s.healthy for s in summaries) else 3
+        exit_code = exit_code_for(summaries)
         write_metrics(
             config.effective_metrics_file, summaries, exit_code=exit_code, finished_at=time.time()
         )

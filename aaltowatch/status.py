@@ -1,10 +1,18 @@
-"""`status`: the last runs, what they did, and the alerts they raised."""
+"""`status`: the last runs, what they did, and the alerts they raised.
+
+Health is judged per spider on its latest *completed* run: a crawl still running has no verdict
+yet, and one stopped by SIGTERM (status `interrupted`) says nothing about the site, so both are
+skipped and the run before them decides.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from storage import Archive
@@ -14,11 +22,13 @@ RUN_FIELDS = (
     "pages_fetched", "not_modified", "skipped", "errors", "new", "modified", "removed", "moved",
     "restored",
 )  # fmt: skip
+UNJUDGED = ("running", "interrupted")
+HEALTHY = "ok"
+LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
+STATUS_STYLE = {"ok": "green", "running": "cyan", "interrupted": "yellow"}
 
 
 def _duration(run: dict[str, Any]) -> float | None:
-    from datetime import datetime
-
     if not run.get("finished_at"):
         return None
     start = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
@@ -26,43 +36,72 @@ def _duration(run: dict[str, Any]) -> float | None:
     return (end - start).total_seconds()
 
 
+def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
+    record = {k: run.get(k) for k in RUN_FIELDS}
+    record["duration_s"] = _duration(run)
+    record["alerts"] = [
+        {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
+        for a in archive.alerts(run_id=run["id"])
+    ]
+    return record
+
+
 def status_report(archive: Archive, limit: int = 10) -> dict[str, Any]:
-    runs = []
-    for run in archive.runs(limit):
-        record = {k: run.get(k) for k in RUN_FIELDS}
-        record["duration_s"] = _duration(run)
-        record["alerts"] = [
-            {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
-            for a in archive.alerts(run_id=run["id"])
-        ]
-        runs.append(record)
+    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`."""
+    history = archive.runs(max(limit, LOOKBACK))
+    runs = [_record(archive, run) for run in history[:limit]]
     latest: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        latest.setdefault(run["spider"], run)
-    healthy = all(r["status"] in ("ok", "running") for r in latest.values())
+    for run in history:
+        if run["status"] not in UNJUDGED and run["spider"] not in latest:
+            latest[run["spider"]] = _record(archive, run)
     counts = {
         f"{kind}_{status}": archive.count_pages(kind, status)
         for kind in ("news", "partnership")
         for status in ("live", "removed")
     }
-    return {"healthy": healthy, "pages": counts, "runs": runs}
+    return {
+        "healthy": all(r["status"] == HEALTHY for r in latest.values()),
+        "latest": {
+            spider: {key: r[key] for key in ("id", "status", "finished_at", "alerts")}
+            for spider, r in sorted(latest.items())
+        },
+        "pages": counts,
+        "runs": runs,
+    }
 
 
 def print_status(report: dict[str, Any], console: Console) -> None:
-    table = Table(title="Recent runs", title_justify="left")
-    columns = ("id", "spider", "started_at", "duration_s", "status", "requests", "pages_fetched",
-               "not_modified", "new", "modified", "removed", "errors")  # fmt: skip
+    """A table for people; `--json` is for scripts."""
+    table = Table(
+        title="Recent runs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+    )
+    columns = ("id", "spider", "started_at", "duration_s", "status", "pages_fetched",
+               "not_modified", "new", "modified", "removed", "errors", "alerts")  # fmt: skip
+    headers = {"started_at": "started UTC", "duration_s": "took", "pages_fetched": "pages",
+               "not_modified": "304", "modified": "mod", "removed": "rm",
+               "errors": "err"}  # fmt: skip
     for col in columns:
-        table.add_column(col.replace("_", " "))
+        table.add_column(
+            headers.get(col, col), justify="left" if col in columns[1:5] else "right", no_wrap=True
+        )
     for run in report["runs"]:
-        style = "green" if run["status"] == "ok" else "red"
         cells = []
         for col in columns:
             value = run.get(col)
-            if col == "duration_s" and value is not None:
-                value = f"{value:.0f}s"
+            if col == "duration_s":
+                value = "-" if value is None else f"{value:.0f}s"
+            elif col == "started_at" and value:
+                value = value[5:16].replace("T", " ")  # MM-DD HH:MM
+            elif col == "alerts":
+                value = len(value)
+            elif col == "status":
+                style = STATUS_STYLE.get(value, "red")
+                value = f"[{style}]{value}[/{style}]"
             cells.append(str(value if value is not None else "-"))
-        cells[4] = f"[{style}]{cells[4]}[/{style}]"
         table.add_row(*cells)
     console.print(table)
     pages = report["pages"]
@@ -70,7 +109,10 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         f"pages: {pages['news_live']} news live ({pages['news_removed']} removed),"
         f" {pages['partnership_live']} partnership live ({pages['partnership_removed']} removed)"
     )
-    for run in report["runs"]:
-        for alert in run["alerts"]:
-            console.print(f"[red]ALERT[/red] run {run['id']} {alert['check']}: {alert['message']}")
+    for spider, latest in report["latest"].items():
+        for alert in latest["alerts"]:
+            console.print(
+                f"[red]ALERT[/red] {spider} (run {latest['id']}) {alert['check']}:"
+                f" {escape(alert['message'])}"
+            )
     console.print("[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]")

@@ -81,8 +81,9 @@ class ArchivePipeline:
                 f" at once ({share:.0%}); not marking them removed"
             )
             log.error(message)
-            self.archive.add_alert(self.run_id, "mass_disappearance", message)
+            # The alert itself is raised by aaltowatch.health.check_run from these stats.
             self.outcomes["mass_disappearance"] += 1
+            self.outcomes["gone"] = len(self.gone)
         else:
             for item in self.gone:
                 self._count(self.recorder.gone(item))

@@ -46,10 +46,16 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "DOWNLOADER_MIDDLEWARES": {
-            "spiders.middlewares.RetryAfterMiddleware": 545,
+            # Above RetryMiddleware (550): process_response runs high to low, so the wait
+            # must happen before the retry is scheduled.
+            "spiders.middlewares.RetryAfterMiddleware": 555,
             "spiders.middlewares.ConditionalGetMiddleware": 580,
         },
         "ITEM_PIPELINES": {"pipeline.scrapy_pipeline.ArchivePipeline": 300},
+        # Health checks also as Spidermon monitors (same function, same thresholds).
+        "SPIDERMON_ENABLED": True,
+        "EXTENSIONS": {"spidermon.contrib.scrapy.extensions.Spidermon": 500},
+        "SPIDERMON_SPIDER_CLOSE_MONITORS": ["spiders.monitors.SpiderCloseMonitorSuite"],
         "AALTOWATCH_CONFIG": config,
     }
     if local:
