@@ -206,6 +206,9 @@ class Recorder:
         else:
             for twin in twins:  # this page is the original now
                 archive.update_page(twin["id"], duplicate_of=item.url)
+                # A twin first seen in this same run was no news after all: whichever of
+                # the two was fetched first, the later URL is the one reported as duplicate.
+                archive.retag_new_as_duplicate(twin["id"], self.run_id)
         sh = simhash(record.get("body") or "")
         bands = simhash_bands(sh)
         near = None

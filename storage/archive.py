@@ -276,6 +276,13 @@ class Archive:
         params = [_dumps(v) if isinstance(v, dict | list) else v for v in values.values()]
         self.conn.execute(f"UPDATE pages SET {sets} WHERE id = ?", (*params, page_id))
 
+    def retag_new_as_duplicate(self, page_id: int, run_id: int | None) -> None:
+        self.conn.execute(
+            "UPDATE changes SET change = 'duplicate' WHERE page_id = ? AND run_id IS ?"
+            " AND change = 'new'",
+            (page_id, run_id),
+        )
+
     def discard_page(self, page_id: int) -> None:
         """Forget a page stored earlier in the current run (a 301 target seen before its 301)."""
         url = self.conn.execute("SELECT url FROM pages WHERE id = ?", (page_id,)).fetchone()[0]

@@ -103,9 +103,9 @@ def test_changes_json_matches_day_two(two_state_copy, expected):
     (moved,) = [r for r in records if r["change"] == "moved"]
     assert (moved["url"], moved["moved_from"]) == (move["to"], move["from"])
     assert not {u for c, u in events if c == "modified"} & set(changes["noise_only"])
-    # A duplicate's first event depends on crawl order (`duplicate`, or `new` if it came first).
+    # Whichever twin is fetched first, the later URL's first event is `duplicate`.
     for dup in changes["duplicates"]:
-        assert {c for c, u in events if u == dup["url"]} & {"duplicate", "new"}
+        assert {c for c, u in events if u == dup["url"]} == {"duplicate"}
 
 
 def test_changes_json_filters(two_state_copy):

@@ -180,6 +180,8 @@ def test_duplicates_point_at_the_first_url(archive: Archive) -> None:
     twin = URL + "-1"
     outcomes = record(archive, item(url=twin), item(url=URL))
     assert [o.change for o in outcomes] == ["new", "new"]
+    events = {c["url"]: c["change"] for c in archive.changes()}
+    assert events == {URL: "new", twin: "duplicate"}  # whatever the order of arrival
     assert archive.page(twin)["duplicate_of"] == URL
     assert archive.page(URL)["duplicate_of"] is None
     later = record(archive, item(url=URL + "-2"))
