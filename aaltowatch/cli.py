@@ -116,9 +116,14 @@ def do_crawl(config: Config, spider: str, *, show_progress: bool = True) -> list
 @click.pass_context
 def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     """One crawl into the archive, progress shown."""
-    summaries = do_crawl(_config(ctx), spider, show_progress=not no_progress)
+    from aaltowatch.lock import run_lock
+    from aaltowatch.runonce import exit_code_for
+
+    config = _config(ctx)
+    with run_lock(config.effective_lock_file):  # never two writers crawling one archive
+        summaries = do_crawl(config, spider, show_progress=not no_progress)
     _print_summaries(summaries)
-    ctx.exit(EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY)
+    ctx.exit(exit_code_for(summaries))
 
 
 @cli.command()
