@@ -99,7 +99,7 @@ class AaltoSpider(scrapy.Spider):
 
     # -- content pages ------------------------------------------------------------------------
     def page_request(
-        self, url: str, *, priority: int = 0, moved_from: str | None = None
+        self, url: str, *, priority: int = 0, moved_from: str | None = None, hops: int = 0
     ) -> Request:
         key = self.canonical(url)
         self.requested.add(key)
@@ -109,7 +109,11 @@ class AaltoSpider(scrapy.Spider):
             errback=self.on_error,
             priority=priority,
             dont_filter=moved_from is not None,
-            meta={"dont_redirect": True, "handle_httpstatus_list": CONTENT_STATUSES},
+            meta={
+                "dont_redirect": True,
+                "handle_httpstatus_list": CONTENT_STATUSES,
+                "redirect_hops": hops,
+            },
             cb_kwargs={"moved_from": moved_from},
         )
 
@@ -145,9 +149,15 @@ class AaltoSpider(scrapy.Spider):
         if status in (301, 302, 303, 307, 308):
             target = response.headers.get("Location", b"").decode("latin-1")
             target_key = self.canonical(response.urljoin(target))
+            # Redirects are followed here (dont_filter), so only this cap ends a redirect loop.
+            hops = response.meta.get("redirect_hops", 0) + 1
+            if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
+                log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
+                self.count("errors")
+                return
             if content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
-                yield self.page_request(target_key, moved_from=moved_from or key)
+                yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
                 log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from html import escape
 from aaltowatch.snapshot_server import (
     BackgroundHTTPServer,
     RequestHandler,
+    RequestRecord,
     etag_for,
     is_not_modified,
     split_target,
@@ -169,11 +171,39 @@ STORIES = {
 }
 """slug -> (title, published UTC, displayed date, category) of the news on :func:`site_pages`."""
 
+NORDIC_STORIES = {
+    "/fi/uutiset/paivan-uutinen": (
+        "Päivän uutinen Otaniemestä – kesä",
+        "2026-01-17T07:15:00Z",
+        "17.1.2026",
+        "Kampus",
+    ),
+    "/sv/nyheter/dagens-nyhet": (
+        "Dagens nyhet från Otnäs – vår",
+        "2026-01-16T10:00:00Z",
+        "16.1.2026",
+        "Forskning",
+    ),
+}
+"""path -> story of the fi and sv listings: non-ASCII titles, for the charset cases."""
 
-def _shell(path: str, title: str, main: str) -> str:
+LISTINGS = {"en": "/en/news", "fi": "/fi/uutiset", "sv": "/sv/nyheter"}
+SITEMAP_LASTMOD = "2026-01-19T09:00:00+00:00"
+
+
+def _all_stories() -> dict[str, tuple[str, str, str, str]]:
+    """path -> story, for every article of the site."""
+    stories = {f"/en/news/{slug}": story for slug, story in STORIES.items()}
+    stories.update(NORDIC_STORIES)
+    return stories
+
+
+def _shell(path: str, title: str, main: str, charset: str | None = "utf-8") -> str:
     canonical = f"https://www.aalto.fi{path}"
+    lang = path.split("/")[1] if path.count("/") > 1 else "en"
+    meta = f'<meta charset="{charset}" />\n' if charset else ""
     return (
-        '<!DOCTYPE html>\n<html lang="en" dir="ltr">\n<head>\n<meta charset="utf-8" />\n'
+        f'<!DOCTYPE html>\n<html lang="{lang}" dir="ltr">\n<head>\n{meta}'
         f'<link rel="canonical" href="{canonical}" />\n'
         f'<meta property="og:url" content="{canonical}" />\n'
         f"<title>{escape(title)} | Aalto University</title>\n</head>\n<body>\n"
@@ -183,8 +213,9 @@ def _shell(path: str, title: str, main: str) -> str:
     )
 
 
-def _article(slug: str) -> str:
-    title, published, shown, _ = STORIES[slug]
+def article_html(path: str, charset: str | None = "utf-8") -> str:
+    """The article at ``path`` (any story of the site); ``charset=None`` drops its <meta>."""
+    title, published, shown, _ = _all_stories()[path]
     info = "".join(
         '<div class="aalto-article__info-item">'
         f'<div class="aalto-article__info-title">{label}</div>'
@@ -205,10 +236,10 @@ def _article(slug: str) -> str:
         '<p>See the <a href="/en/news">news listing</a>.</p></div></div>'
         f'<div class="aalto-article__info">{info}</div></div></div>'
     )
-    return _shell(f"/en/news/{slug}", title, main)
+    return _shell(path, title, main, charset)
 
 
-def _listing() -> str:
+def _listing(path: str = "/en/news") -> str:
     rows = "".join(
         '<div class="aalto-listing-row aalto-listing-row--news">'
         '<div class="aalto-listing-row__content-column"><div class="aalto-listing-row__meta">'
@@ -217,24 +248,55 @@ def _listing() -> str:
         '<span class="aalto-listing-row__meta-item aalto-listing-row__meta-item--date">'
         f'Published: <time datetime="{published}">{shown}</time></span></div>'
         '<h2 class="aalto-listing-row__title"><a class="aalto-listing-row__link" '
-        f'href="/en/news/{slug}">{escape(title)}</a></h2>'
+        f'href="{story_path}">{escape(title)}</a></h2>'
         f'<div class="aalto-listing-row__summary">The lead of {escape(title)}.</div></div></div>'
-        for slug, (title, published, shown, category) in STORIES.items()
+        for story_path, (title, published, shown, category) in _all_stories().items()
+        if story_path.rsplit("/", 1)[0] == path
     )
-    return _shell("/en/news", "News", f'<div class="aalto-listing">{rows}</div>')
+    return _shell(path, "News", f'<div class="aalto-listing">{rows}</div>')
+
+
+def _sitemap() -> str:
+    urls = "".join(
+        f"<url><loc>https://www.aalto.fi{path}</loc><lastmod>{SITEMAP_LASTMOD}</lastmod></url>"
+        for path in _all_stories()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>\n'
+    )
+
+
+def _feed() -> str:
+    items = "".join(
+        f"<item><title>{escape(title)}</title><link>https://www.aalto.fi/en/news/{slug}</link>"
+        f"<description>&lt;p&gt;The lead of {escape(title)}.&lt;/p&gt;</description>"
+        f"<category>{category}</category><guid>{slug}</guid></item>"
+        for slug, (title, _, _, category) in STORIES.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Aalto University news</title><link>https://www.aalto.fi/en/news</link>{items}"
+        "</channel></rss>\n"
+    )
 
 
 def site_pages(disallow: Iterable[str] = ("/en/search",)) -> dict[str, Page]:
-    """A fresh tiny site: robots.txt, the /en/news listing, its two stories and a search page.
+    """A fresh tiny site shaped like aalto.fi for the news spider.
 
-    ``/en/search`` exists but robots.txt disallows it, so fetching it is a politeness bug.
+    robots.txt, the sitemap, the site feed, the en/fi/sv listings, their four stories and a
+    search page. ``/en/search`` exists but robots.txt disallows it, so fetching it is a
+    politeness bug.
     """
+    xml = "application/xml; charset=utf-8"
     pages = {
         "/robots.txt": robots_page(disallow),
-        "/en/news": Page(Fault.ok(_listing())),
+        "/sitemap.xml": Page(Fault.ok(_sitemap(), xml)),
+        "/en/news/feed": Page(Fault.ok(_feed(), "application/rss+xml; charset=utf-8")),
         "/en/search": Page(Fault.ok(_shell("/en/search", "Search", "<p>Search results</p>"))),
     }
-    pages.update({f"/en/news/{slug}": Page(Fault.ok(_article(slug))) for slug in STORIES})
+    pages.update({path: Page(Fault.ok(_listing(path))) for path in LISTINGS.values()})
+    pages.update({path: Page(Fault.ok(article_html(path))) for path in _all_stories()})
     return pages
 
 
@@ -271,6 +333,7 @@ class FaultServer(BackgroundHTTPServer):
         self.max_requests = max_requests
         self._handled = 0
         self._routes: dict[str, tuple[Fault, deque[Fault]]] = {}
+        self._times: list[tuple[str, float]] = []
         for path, page in (site_pages() if pages is None else pages).items():
             self.set_page(path, page)
 
@@ -296,6 +359,16 @@ class FaultServer(BackgroundHTTPServer):
         """How many queued faults of ``path`` are still unused."""
         with self._lock:
             return len(self._routes[path][1])
+
+    def times(self, path: str) -> list[float]:
+        """Monotonic times of the requests for exactly ``path`` (to check back-off waits)."""
+        with self._lock:
+            return [t for p, t in self._times if p == path]
+
+    def _record(self, record: RequestRecord, extra: str) -> None:
+        with self._lock:
+            self._times.append((record.path, time.monotonic()))
+        super()._record(record, extra)
 
     def _take(self, target: str) -> tuple[Fault, Fault] | None:
         """(fault for this request, route default), or None for an unknown route."""

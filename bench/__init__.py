@@ -1,0 +1,1 @@
+"""Benchmarks (speed, memory), printed as JSON; never part of the test run."""

@@ -1,0 +1,280 @@
+"""`make bench`: crawl, recrawl, feeds, search and memory figures as JSON (bench/RESULTS.json).
+
+Everything runs against 127.0.0.1: a generated 5,000-article site served by a separate process
+(bench/server.py), and a generated 20,000-page archive. Working files go to bench/work/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import archive_gen, sitegen
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+ARTICLES = int(os.environ.get("BENCH_ARTICLES", "5000"))
+SCHEDULER_CYCLES = 100
+CRAWL_ENV = {
+    "AALTOWATCH_CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "AALTOWATCH_CRAWL_DELAY_CAP": "0",
+    "AALTOWATCH_DOWNLOAD_DELAY": "0",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def site_server(root: Path) -> Iterator[str]:
+    """The site server in its own process (its own GIL); yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=HERE.parent,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def server_counts(url: str, reset: bool = False) -> dict[str, int]:
+    from urllib.request import urlopen
+
+    with urlopen(f"{url}/__reset" if reset else f"{url}/__stats") as response:
+        return json.loads(response.read())
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a running process, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def timed_run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of a child; RSS sampled until it exits."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=HERE.parent,
+    )
+    peak = [0.0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], peak_rss_mb(proc.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 3):
+        raise RuntimeError(f"{cmd} exited {proc.returncode}:\n{err[-3000:]}")
+    return seconds, peak[0], out
+
+
+def crawl_cmd(db: Path, url: str) -> list[str]:
+    return [sys.executable, "-m", "aaltowatch.cli", "--db", str(db), "--base-url", url,
+            "crawl", "--spider", "news", "--no-progress"]  # fmt: skip
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def crawl_figures(results: dict[str, Any]) -> None:
+    root = WORK / f"site-{ARTICLES}"
+    if not (root / "manifest.json").exists():
+        log(f"generating a {ARTICLES}-article site in {root}")
+        sitegen.write_site(root, ARTICLES)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    articles = sitegen.article_paths(manifest)
+    urls_file = WORK / "articles.txt"
+    urls_file.write_text("\n".join(articles) + "\n")
+    db = WORK / "crawl.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    with site_server(root) as url:
+        log("full crawl")
+        full_s, rss, _ = timed_run(crawl_cmd(db, url), CRAWL_ENV)
+        stored = count(db, "SELECT COUNT(*) FROM pages")
+        log(f"full crawl: {stored} pages in {full_s:.1f}s; bare spider")
+        bare_s, _, out = timed_run(
+            [sys.executable, "-m", "bench.bare_spider", url, str(urls_file)], CRAWL_ENV
+        )
+        ours_pps, bare_pps = stored / full_s, int(out.split()[-1]) / bare_s
+        versions = count(db, "SELECT COUNT(*) FROM versions")
+        server_counts(url, reset=True)
+        log("recrawl (default: always revalidate)")
+        re_s, _, _ = timed_run(crawl_cmd(db, url), CRAWL_ENV)
+        answers = server_counts(url, reset=True)
+        article_requests = sum(v for k, v in answers.items() if k.startswith("article "))
+        new_versions = count(db, "SELECT COUNT(*) FROM versions") - versions
+        log("recrawl with the sitemap lastmod skip (24 h)")
+        skip_s, _, _ = timed_run(
+            crawl_cmd(db, url), {**CRAWL_ENV, "AALTOWATCH_LASTMOD_SKIP_MAX_AGE_H": "24"}
+        )
+        skip_answers = server_counts(url)
+    results.update(
+        {
+            "crawl_pages": stored,
+            "crawl_s": round(full_s, 2),
+            "crawl_pages_per_s": round(ours_pps, 1),
+            "bare_pages_per_s": round(bare_pps, 1),
+            "crawl_ratio_vs_bare": round(ours_pps / bare_pps, 3),
+            "recrawl_s": round(re_s, 2),
+            "recrawl_ratio": round(re_s / full_s, 3),
+            "recrawl_304_share": round(answers.get("article 304", 0) / article_requests, 4)
+            if article_requests
+            else 0.0,
+            "recrawl_new_versions": new_versions,
+            "recrawl_lastmod_skip_s": round(skip_s, 2),
+            "recrawl_lastmod_skip_ratio": round(skip_s / full_s, 3),
+            "recrawl_lastmod_skip_article_requests": sum(
+                v for k, v in skip_answers.items() if k.startswith("article ")
+            ),
+            "crawl_peak_rss_mb": round(rss, 1),
+        }
+    )
+
+
+def archive_figures(results: dict[str, Any]) -> None:
+    from feeds.build import build_feeds
+    from storage import open_archive
+    from storage.search import search
+
+    db = WORK / "archive.db"
+    log("generating a 20,000-page / 100,000-version archive")
+    archive_gen.generate(db)
+    out = WORK / "feeds"
+    with open_archive(db) as archive:
+        started = time.perf_counter()
+        build_feeds(archive, out, max_entries=50)
+        results["feeds_build_s"] = round(time.perf_counter() - started, 3)
+    rng = random.Random(1)
+    content = archive_gen.VOCAB[50:2000]  # past the 50 stop-word-like most frequent words
+    queries = {
+        "search_p95_ms": [" ".join(rng.sample(content, 1 + i % 2)) for i in range(200)],
+        "search_p95_ms_common_words": [
+            " ".join(rng.choices(archive_gen.VOCAB, cum_weights=archive_gen.CUM, k=1 + i % 2))
+            for i in range(200)
+        ],
+    }
+    with open_archive(db, readonly=True) as archive:
+        search(archive, "warmup")
+        for key, batch in queries.items():
+            times = []
+            for query in batch:
+                started = time.perf_counter()
+                search(archive, query, limit=20)
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            results[key] = round(times[int(len(times) * 0.95) - 1], 2)
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def scheduler_figures(results: dict[str, Any]) -> None:
+    """Parent-side RSS over scheduler cycles: CrawlJobs.run spawning and logging a child.
+
+    Five real `run --once` cycles against a tiny site warm the code paths up; the measured
+    cycles run a no-op child, since the parent's side (spawn, wait, log) does not depend on
+    what the child does and 100 real crawls would take minutes.
+    """
+    import logging
+
+    import scheduler
+    from aaltowatch.config import load_config
+
+    root = WORK / "site-24"
+    if not (root / "manifest.json").exists():
+        sitegen.write_site(root, 24)
+    logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
+    with site_server(root) as url:
+        config = load_config(
+            overrides={"db": WORK / "sched.db", "base_url": url, "feeds_dir": WORK / "sched"},
+            environ={**os.environ, **CRAWL_ENV},
+        )
+        jobs = scheduler.CrawlJobs(config, None)
+        saved = os.dup(1), os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        real = scheduler.crawl_command
+        try:
+            for _ in range(5):
+                jobs.run("news")
+            scheduler.crawl_command = lambda *args: [sys.executable, "-S", "-c", "pass"]
+            for _ in range(10):
+                jobs.run("news")
+            before = rss_kb()
+            for _ in range(SCHEDULER_CYCLES):
+                jobs.run("news")
+            after = rss_kb()
+        finally:
+            scheduler.crawl_command = real
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(devnull)
+    results["scheduler_rss_growth"] = round((after - before) / before, 4)
+    results["scheduler_rss_kb"] = [before, after]
+
+
+def main() -> int:
+    WORK.mkdir(exist_ok=True)
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    scheduler_figures(results)  # first: a fresh parent, as the scheduler is
+    crawl_figures(results)
+    archive_figures(results)
+    results["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    results["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["bench_s"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(results, indent=2)
+    (HERE / "RESULTS.json").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
