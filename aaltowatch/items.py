@@ -67,9 +67,13 @@ class PageItem:
     flags: list[str] = field(default_factory=list)
     extraction: dict[str, str] = field(default_factory=dict)
     sitemap_lastmod: str | None = None
+    # The HTTP record (validators, raw bytes) stored with the page in one transaction.
+    fetch: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["fetch"]
+        return out
 
 
 @dataclass
@@ -113,6 +117,7 @@ class Unchanged:
     reason: str  # "304" | "lastmod"
     categories: list[str] | None = None
     sitemap_lastmod: str | None = None
+    fetch: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -114,7 +114,7 @@ def count(db: Path, sql: str) -> int:
 
 
 def crawl_figures(results: dict[str, Any]) -> None:
-    root = WORK / f"site-{ARTICLES}"
+    root = WORK / f"site-v2-{ARTICLES}"  # bump when sitegen changes
     if not (root / "manifest.json").exists():
         log(f"generating a {ARTICLES}-article site in {root}")
         sitegen.write_site(root, ARTICLES)

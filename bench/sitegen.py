@@ -146,14 +146,25 @@ def make_stories(count: int, seed: int = 1) -> list[Story]:
     return stories
 
 
+MENU_LINKS = [
+    f'<li class="aalto-mega-menu__item"><a class="aalto-mega-menu__link" '
+    f'href="/en/{section}/{topic}-{n}">{section.title()} {topic} {n}</a></li>'
+    for n in range(1, 41)
+    for section in ("study-options", "research", "services", "schools", "campus")
+    for topic in ("overview", "contacts")
+]
+
+
 def article(story: Story, rng: random.Random, related: list[Story]) -> str:
-    """One news page, 20-60 KB: the real page's chrome around 40-190 varied paragraphs."""
+    """One news page, 20-60 KB like the real site's: most bytes are chrome (menus, scripts,
+    teasers); the story itself is 3-25 blocks, as the snapshot's bodies are 33-310 words."""
     paragraphs = "\n".join(
-        f"<p>{escape(_sentence(rng, rng.randint(20, 45)))}</p>"
+        f"<p>{escape(_sentence(rng, rng.randint(12, 40)))}</p>"
         if k % 7
         else f"<h2>{escape(_sentence(rng, 4))}</h2>"
-        for k in range(rng.randint(50, 190))
+        for k in range(1, rng.randint(4, 26))
     )
+    menu = "".join(MENU_LINKS[: rng.randint(100, len(MENU_LINKS))])
     info = "".join(
         '<div class="aalto-article__info-item">'
         f'<div class="aalto-article__info-title">{label}</div>'
@@ -172,7 +183,8 @@ def article(story: Story, rng: random.Random, related: list[Story]) -> str:
         for other in related
     )
     image = rng.randint(1, 10**6)
-    main = f"""      <div class="aalto-breadcrumb"><nav class="breadcrumb" role="navigation"><ol>\
+    main = f"""      <nav class="aalto-mega-menu" aria-label="Site"><ul>{menu}</ul></nav>
+      <div class="aalto-breadcrumb"><nav class="breadcrumb" role="navigation"><ol>\
 <li class="breadcrumb__item"><a href="/{story.lang}">Front page</a></li>\
 <li class="breadcrumb__item">{escape(story.title)}</li></ol></nav></div>
       <div class="aalto-article aalto-article--news" data-history-node-id="{image}">

@@ -51,22 +51,31 @@ def duplicate_hash(record: dict[str, Any]) -> str:
     return _hash(DUPLICATE_FIELDS, record)
 
 
-def simhash(text: str, bits: int = 64) -> int:
-    """Charikar simhash over word 3-shingles, as a signed 64-bit int (SQLite INTEGER)."""
+_MASK64 = (1 << 64) - 1
+
+
+def simhash(text: str) -> int:
+    """Charikar simhash over word 3-shingles, as a signed 64-bit int (SQLite INTEGER).
+
+    Each distinct word is hashed once and a shingle's hash is its words' hashes rotated and
+    xored; bits are then counted with C-level slicing over one string of binary digits (a
+    per-shingle digest and a per-bit Python loop were most of the crawl's CPU time).
+    """
     tokens = [w.lower() for w in words(text)]
-    shingles = (
-        [" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))] if tokens else []
-    )
-    if not shingles:
+    if not tokens:
         return 0
-    # Count set bits per position with C-level slicing over one string of binary digits: a
-    # per-bit Python loop was most of the crawl's CPU time on long articles. Bit i is set when
-    # more than half of the shingle hashes have it, exactly as with +1/-1 counters.
-    mask, width = (1 << bits) - 1, f"0{bits}b"
-    hashes = (hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
-    digits = "".join(format(int.from_bytes(h, "big") & mask, width) for h in hashes)
+    table = {
+        w: int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "big")
+        for w in set(tokens)
+    }
+    h = [table[w] for w in tokens] + [0, 0]
+    # Rotations by 21 and 42 bits keep "a b c" and "b a c" apart.
+    r21 = [((x << 21) | (x >> 43)) & _MASK64 for x in h]
+    r42 = [((x << 42) | (x >> 22)) & _MASK64 for x in h]
+    shingles = [h[i] ^ r21[i + 1] ^ r42[i + 2] for i in range(max(1, len(h) - 4))]
+    digits = "".join(format(x, "064b") for x in shingles)
     n = len(shingles)
-    value = sum(1 << i for i in range(bits) if 2 * digits[bits - 1 - i :: bits].count("1") > n)
+    value = sum(1 << i for i in range(64) if 2 * digits[63 - i :: 64].count("1") > n)
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

@@ -62,6 +62,8 @@ class Recorder:
         archive = self.archive
         now = item.fetched_at or utcnow()
         with archive.transaction():
+            if item.fetch:
+                archive.record_fetch(**item.fetch)
             page = archive.page(item.url)
             outcome = Outcome(item.url)
             if item.moved_from:
@@ -272,6 +274,8 @@ class Recorder:
         now = now or utcnow()
         archive = self.archive
         with archive.transaction():
+            if item.fetch:
+                archive.record_fetch(**item.fetch)
             page = archive.page(item.url)
             if page is None:
                 return Outcome(item.url)

@@ -113,6 +113,7 @@ class AaltoSpider(scrapy.Spider):
                 "dont_redirect": True,
                 "handle_httpstatus_list": CONTENT_STATUSES,
                 "redirect_hops": hops,
+                "defer_fetch_record": True,
             },
             cb_kwargs={"moved_from": moved_from},
         )
@@ -173,7 +174,13 @@ class AaltoSpider(scrapy.Spider):
         if response.meta.get("not_modified"):
             self.count("not_modified")
             if moved_from is None and self.archive is not None and self._is_current(key):
-                yield Unchanged(key, "304", self.categories.get(key), self.lastmods.get(key))
+                yield Unchanged(
+                    key,
+                    "304",
+                    self.categories.get(key),
+                    self.lastmods.get(key),
+                    fetch=response.meta.get("fetch_record"),
+                )
                 return
         try:
             item: PageItem = parse_article(
@@ -191,6 +198,7 @@ class AaltoSpider(scrapy.Spider):
         item.categories = self.categories.get(item.url, item.categories)
         item.moved_from = moved_from
         item.fetched_url = response.url
+        item.fetch = response.meta.get("fetch_record")
         item.sitemap_lastmod = self.lastmods.get(item.url)
         self.count("pages")
         yield item

@@ -84,30 +84,44 @@ class ConditionalGetMiddleware:
             if content_type:
                 headers[b"Content-Type"] = content_type.encode()
             request.meta["not_modified"] = True
-            self.archive.record_fetch(
-                key,
-                status=304,
-                fetched_at=_now(),
-                etag=response.headers.get("ETag", b"").decode() or None,
-                last_modified=response.headers.get("Last-Modified", b"").decode() or None,
-            )
+            self._record(request, key, response, status=304)
             return response.replace(status=200, body=body, headers=headers, flags=["cached"])
         if response.status == 200:
             content_type = response.headers.get("Content-Type", b"").decode("latin-1")
             if content_type.startswith(RAW_TYPES) or not content_type:
-                body = response.body
-                self.archive.record_fetch(
-                    key,
-                    status=200,
-                    fetched_at=_now(),
-                    body=body,
-                    sha256=hashlib.sha256(body).hexdigest(),
-                    content_type=content_type or None,
-                    etag=response.headers.get("ETag", b"").decode("latin-1") or None,
-                    last_modified=response.headers.get("Last-Modified", b"").decode("latin-1")
-                    or None,
-                )
+                self._record(request, key, response, status=200, content_type=content_type)
         return response
+
+
+    def _record(
+        self,
+        request: Request,
+        key: str,
+        response: Response,
+        *,
+        status: int,
+        content_type: str | None = None,
+    ) -> None:
+        """Keep the validators (and a 200's bytes); for a content page the item pipeline
+        stores them in the page's own transaction (meta "defer_fetch_record"), so validators
+        never outlive a page version that was not written."""
+        header = response.headers.get
+        record: dict[str, Any] = {
+            "status": status,
+            "fetched_at": _now(),
+            "etag": header("ETag", b"").decode("latin-1") or None,
+            "last_modified": header("Last-Modified", b"").decode("latin-1") or None,
+        }
+        if status == 200:
+            record.update(
+                body=response.body,
+                sha256=hashlib.sha256(response.body).hexdigest(),
+                content_type=content_type or None,
+            )
+        if request.meta.get("defer_fetch_record"):
+            request.meta["fetch_record"] = {"url": key, **record}
+        else:
+            self.archive.record_fetch(key, **record)
 
 
 class RetryAfterMiddleware:

@@ -183,7 +183,7 @@ class Archive:
                 self.conn.execute(
                     "INSERT OR IGNORE INTO responses (sha256, url, content_type, size, body,"
                     " first_fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (sha256, url, content_type, len(body), zlib.compress(body, 6), fetched_at),
+                    (sha256, url, content_type, len(body), zlib.compress(body, 1), fetched_at),
                 )
             self.conn.execute(
                 "INSERT INTO fetches (url, etag, last_modified, raw_sha256, content_type,"
@@ -301,7 +301,8 @@ class Archive:
         )
         page_id = row["page_id"]
         # Keep full-text search on the current text, in the same transaction.
-        self.conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (page_id,))
+        if row["version"] > 1:
+            self.conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (page_id,))
         self.conn.execute(
             "INSERT INTO pages_fts (rowid, title, lead, body) VALUES (?, ?, ?, ?)",
             (page_id, row.get("title") or "", row.get("lead") or "", row.get("body") or ""),
