@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from typing import Any
 
 from aaltowatch.text import words
@@ -23,10 +24,19 @@ VERSION_FIELDS = (
 DUPLICATE_FIELDS = ("title", "lead", "body", "published", "contacts")
 
 
+@lru_cache(maxsize=16)
+def body_words(text: str | None) -> str:
+    """The body as its words joined by single spaces: whitespace-insensitive.
+
+    Cached: one new version's body is hashed for versions, duplicates and simhash.
+    """
+    return " ".join(words(text))
+
+
 def comparable(field: str, value: Any) -> Any:
     """The part of a field that matters: whitespace-insensitive body, images without src."""
     if field == "body":
-        return " ".join(words(value))
+        return body_words(value)
     if field == "images":
         return [{k: (img or {}).get(k) for k in IMAGE_KEYS} for img in value or []]
     if field in ("categories", "contacts"):
@@ -61,7 +71,7 @@ def simhash(text: str) -> int:
     xored; bits are then counted with C-level slicing over one string of binary digits (a
     per-shingle digest and a per-bit Python loop were most of the crawl's CPU time).
     """
-    tokens = [w.lower() for w in words(text)]
+    tokens = body_words(text).lower().split()
     if not tokens:
         return 0
     table = {
