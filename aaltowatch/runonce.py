@@ -23,9 +23,8 @@ def exit_code_for(summaries: list[Any]) -> int:
 
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
-    from feeds.build import build_feeds
-
     from aaltowatch.cli import _print_summaries, do_crawl
+    from feeds.build import build_feeds
     from storage import open_archive
 
     with run_lock(config.effective_lock_file):

@@ -92,7 +92,6 @@ class ConditionalGetMiddleware:
                 self._record(request, key, response, status=200, content_type=content_type)
         return response
 
-
     def _record(
         self,
         request: Request,
