@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from aaltowatch import __version__
 from aaltowatch.config import Config, load_config
@@ -133,7 +135,7 @@ def feeds(ctx: click.Context) -> None:
     from feeds.build import build_feeds
 
     config = _config(ctx)
-    with _archive(ctx) as archive:
+    with _archive(ctx, readonly=True) as archive:
         report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
@@ -235,7 +237,7 @@ def history(ctx: click.Context, url: str, as_json: bool) -> None:
     from aaltowatch.history import page_history
 
     with _archive(ctx, readonly=True) as archive:
-        record = page_history(archive, url)
+        record = page_history(archive, url, _config(ctx).base_url)
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
@@ -259,7 +261,7 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
     from aaltowatch.history import version_diff
 
     with _archive(ctx, readonly=True) as archive:
-        text = version_diff(archive, url, from_version, to_version)
+        text = version_diff(archive, url, from_version, to_version, _config(ctx).base_url)
     click.echo(text or "(no differences)")
 
 
@@ -329,7 +331,7 @@ def export(
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the feeds and index page (ETag/Last-Modified, 304)."""
@@ -342,10 +344,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def reextract(ctx: click.Context) -> None:
     """Re-run page objects over stored raw HTML, so parser fixes reach history."""
+    from aaltowatch.lock import run_lock
     from aaltowatch.reextract import reextract_all
 
     config = _config(ctx)
-    with _archive(ctx) as archive:
+    with run_lock(config.effective_lock_file), _archive(ctx) as archive:
         report = reextract_all(archive, config)
     err_console.print(
         f"re-extracted {report['pages']} pages: {report['new_versions']} new versions,"
@@ -355,7 +358,7 @@ def reextract(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 @click.pass_context
 def browse(ctx: click.Context, host: str, port: int) -> None:
     """Browse the archive read-only in Datasette (pip install -e '.[web]')."""
@@ -401,8 +404,14 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(EXIT_FAILED)
     except AaltowatchError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(exc.exit_code)
+    except sqlite3.DatabaseError as exc:
+        err_console.print(f"[red]error:[/red] not a usable aaltowatch archive: {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:

@@ -153,4 +153,16 @@ def load_config(
     }
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
+    _check_base_url(cfg.base_url)
     return cfg
+
+
+def _check_base_url(url: str) -> None:
+    """The site's origin: pages are fetched at the same paths as on www.aalto.fi."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise ConfigError(
+            f"base_url {url!r} must be an origin like https://www.aalto.fi or http://127.0.0.1:8123"
+        )

@@ -11,8 +11,8 @@ from storage import Archive
 from storage.export import change_record
 
 
-def _page(archive: Archive, url: str) -> dict[str, Any]:
-    key = canonical_url(url)
+def _page(archive: Archive, url: str, base_url: str | None = None) -> dict[str, Any]:
+    key = canonical_url(url, base_url)
     page = archive.page(key)
     if page is None:
         moved = archive.page_moved_from(key)
@@ -22,8 +22,8 @@ def _page(archive: Archive, url: str) -> dict[str, Any]:
     return page
 
 
-def page_history(archive: Archive, url: str) -> dict[str, Any]:
-    page = _page(archive, url)
+def page_history(archive: Archive, url: str, base_url: str | None = None) -> dict[str, Any]:
+    page = _page(archive, url, base_url)
     versions = [
         {k: v for k, v in row.items() if k not in ("body_html",)}
         for row in archive.versions(page["id"])
@@ -48,10 +48,12 @@ def page_history(archive: Archive, url: str) -> dict[str, Any]:
     return {"page": public, "versions": versions, "changes": changes}
 
 
-def version_diff(archive: Archive, url: str, old: int | None, new: int | None) -> str:
-    page = _page(archive, url)
-    new = new or page["current_version"]
-    old = old or max(1, (new or 1) - 1)
+def version_diff(
+    archive: Archive, url: str, old: int | None, new: int | None, base_url: str | None = None
+) -> str:
+    page = _page(archive, url, base_url)
+    new = page["current_version"] if new is None else new
+    old = max(1, new - 1) if old is None else old
     before = archive.version(page["id"], old)
     after = archive.version(page["id"], new)
     if before is None or after is None:

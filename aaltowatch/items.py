@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Fields whose change is a content change (DESIGN.md §4); `updated` and boilerplate are not.
-CONTENT_FIELDS = ("title", "lead", "body", "contacts", "images", "published")
 # Fields compared when a new version is classified, in the order they are reported.
 COMPARED_FIELDS = (
     "title",

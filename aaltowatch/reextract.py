@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
     run_id = archive.start_run("reextract", config.base_url)
-    recorder = Recorder(archive, run_id)
+    recorder = Recorder(archive, run_id, replay=True)
     report = {"pages": 0, "new_versions": 0, "errors": 0}
     for row in list(archive.stored_responses()):
         if content_kind(row["url"]) is None:

@@ -26,7 +26,7 @@ FEED_PATH = "/en/news/feed"
 
 _CONTENT_RE = re.compile(
     r"^/(?P<lang>en|fi|sv)/(?P<section>news|uutiset|nyheter|collaboration|yhteistyo|samarbete)"
-    r"/(?P<slug>[^/]+)/?$"
+    r"/(?P<slug>[^/].*?)/?$"
 )
 
 
@@ -97,19 +97,9 @@ def content_kind(url: str) -> tuple[str, str] | None:
         return None
     lang, section, slug = m.group("lang"), m.group("section"), m.group("slug")
     if section == NEWS_SECTIONS[lang]:
-        if slug in ("feed", "rss"):
+        if "/" in slug or slug in ("feed", "rss"):
             return None
         return "news", lang
-    if section == COLLABORATION_SECTIONS[lang]:
+    if section == COLLABORATION_SECTIONS[lang]:  # nested collaboration pages count too
         return "partnership", lang
     return None
-
-
-def lang_of(url: str) -> str | None:
-    seg = urlsplit(url).path.strip("/").split("/", 1)[0]
-    return seg if seg in LANGS else None
-
-
-def is_collaboration_url(url: str) -> bool:
-    kind = content_kind(url)
-    return kind is not None and kind[0] == "partnership"

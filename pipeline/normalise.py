@@ -21,11 +21,8 @@ def _clean_dict(d: dict, base_url: str | None) -> dict:
 
 def normalise(item: PageItem, base_url: str | None = None) -> PageItem:
     """URLs to the public origin, text to NFC single-spaced, dates to ISO 8601 UTC. Idempotent."""
-    categories: list[str] = []
-    for category in item.categories:
-        cleaned = clean_inline(category)
-        if cleaned and cleaned not in categories:
-            categories.append(cleaned)
+    # Sorted: the listing and the feed may name the same categories in different orders.
+    categories = sorted({c for c in map(clean_inline, item.categories) if c})
     return dataclasses.replace(
         item,
         url=canonical_url(item.url, base_url),

@@ -46,6 +46,15 @@ class ArchivePipeline:
         spider.run_id = self.run_id
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        try:
+            self._process(item)
+        except Exception:
+            # Counted for the health checks (error rate); Scrapy logs the traceback.
+            self.crawler.stats.inc_value("aaltowatch/errors")
+            raise
+        return item
+
+    def _process(self, item: Any) -> None:
         if isinstance(item, PageItem):
             clean = normalise(item, self.config.base_url)
             for name in TRACKED_FIELDS:
@@ -58,8 +67,9 @@ class ArchivePipeline:
             self.outcomes["unchanged"] += 1
             self._count(self.recorder.unchanged(item))
         elif isinstance(item, Gone):
-            self.gone.append(item)
-        return item
+            page = self.archive.page(item.url)
+            if page is not None and page["status"] == "live":  # only known pages can vanish
+                self.gone.append(item)
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.change:

@@ -53,9 +53,11 @@ def _record(item: PageItem) -> dict[str, Any]:
 class Recorder:
     """Stores observations of one run."""
 
-    def __init__(self, archive: Archive, run_id: int | None) -> None:
+    def __init__(self, archive: Archive, run_id: int | None, *, replay: bool = False) -> None:
         self.archive = archive
         self.run_id = run_id
+        # Replaying stored HTML (reextract) is not seeing the page: last_seen stays.
+        self.replay = replay
 
     # -- pages ----------------------------------------------------------------------------
     def page(self, item: PageItem) -> Outcome:
@@ -78,7 +80,9 @@ class Recorder:
             verdict = classify(
                 prev, record, old_extraction=page["extraction"], new_extraction=item.extraction
             )
-            touch: dict[str, Any] = {"last_seen": now, "http_status": item.http_status}
+            touch: dict[str, Any] = {"http_status": item.http_status}
+            if not self.replay:
+                touch["last_seen"] = now
             if page["status"] != "live":
                 touch.update(status="live", moved_to=None)
                 outcome.change = outcome.change or "restored"
@@ -164,13 +168,14 @@ class Recorder:
         if page is not None and not self._fresh_this_run(page):
             # Both have their own history: the old page points at the new one.
             self.archive.update_page(source["id"], status="moved", moved_to=item.url)
-            self._change(source["id"], source["url"], "moved", now, [], source, None,
+            self._change(source["id"], item.url, "moved", now, [], source, None,
                          moved_from=source["url"])  # fmt: skip
             outcome.change = "moved"
             return page
         if page is not None:
             self.archive.discard_page(page["id"])
         self.archive.update_page(source["id"], url=item.url, status="live", moved_to=None)
+        self.archive.repoint_duplicates(source["url"], item.url)
         moved = self.archive.page_by_id(source["id"])
         self._change(
             source["id"], item.url, "moved", now, [], moved, None, moved_from=source["url"]
@@ -201,6 +206,7 @@ class Recorder:
         """Content hash, duplicate link (first URL is the original) and simhash near-duplicate."""
         archive = self.archive
         dup = duplicate_hash(record)
+        self._release_twins(item.url, dup)
         twins = archive.live_pages_with_dup_hash(dup, page_id)
         duplicate_of = None
         if twins and twins[0]["url"] < item.url:
@@ -230,6 +236,16 @@ class Recorder:
             "sh2": bands[2],
             "sh3": bands[3],
         }
+
+    def _release_twins(self, url: str, dup_hash: str | None) -> None:
+        """Pages that duplicated `url` and no longer do (it changed or left) are originals
+        again; among those still equal to each other the first URL stays the original."""
+        originals: dict[str, str] = {}
+        for twin in self.archive.duplicates_of(url, other_than=dup_hash):
+            original = originals.setdefault(twin["dup_hash"], twin["url"])
+            self.archive.update_page(
+                twin["id"], duplicate_of=None if original == twin["url"] else original
+            )
 
     def _change(
         self,
@@ -282,9 +298,10 @@ class Recorder:
             archive.update_page(page["id"], last_seen=now)
             self._remember_lastmod(item.url, item.sitemap_lastmod)
             prev = archive.version(page["id"])
-            if item.categories and prev and sorted(item.categories) != sorted(prev["categories"]):
+            categories = sorted(set(item.categories or []))
+            if categories and prev and categories != sorted(prev["categories"]):
                 record = {k: prev[k] for k in VERSION_COLUMNS}
-                record["categories"] = list(item.categories)
+                record["categories"] = categories
                 fake = PageItem(url=page["url"], kind=page["kind"], lang=page["lang"])
                 version = self._version(page, record, fake, now)
                 archive.update_page(
@@ -311,13 +328,7 @@ class Recorder:
             archive.update_page(
                 page["id"], status="removed", http_status=item.http_status, last_seen=now
             )
-            # A removed original hands its role to its first remaining twin.
-            if page.get("dup_hash"):
-                twins = [t for t in archive.live_pages_with_dup_hash(page["dup_hash"], page["id"])]
-                if twins:
-                    archive.update_page(twins[0]["id"], duplicate_of=None)
-                    for twin in twins[1:]:
-                        archive.update_page(twin["id"], duplicate_of=twins[0]["url"])
+            self._release_twins(page["url"], None)
             prev = archive.version(page["id"])
             self._change(page["id"], page["url"], "removed", now, [], page, prev)
             return Outcome(item.url, "removed")

@@ -27,6 +27,7 @@ from pages import parse_article
 log = logging.getLogger(__name__)
 
 CONTENT_STATUSES = [301, 302, 303, 307, 308, 404, 410]
+PERMANENT_REDIRECTS = (301, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -72,11 +73,20 @@ class AaltoSpider(scrapy.Spider):
         yield Request(
             self.fetch_url("/robots.txt"),
             callback=self.parse_robots,
-            errback=self.on_error,
+            errback=self.on_robots_error,
             priority=100,
             dont_filter=True,
-            meta={"no_conditional": True, "dont_obey_robotstxt": True},
+            meta={
+                "no_conditional": True,
+                "dont_obey_robotstxt": True,
+                "handle_httpstatus_all": True,
+            },
         )
+
+    def on_robots_error(self, failure: Failure) -> Iterator[Request]:
+        """No robots.txt to read is no reason not to crawl: discovery still runs."""
+        self.on_error(failure)
+        yield from self.discover()
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """Honour Crawl-delay (capped by config): Scrapy's robots support ignores it."""
@@ -99,12 +109,20 @@ class AaltoSpider(scrapy.Spider):
 
     # -- content pages ------------------------------------------------------------------------
     def page_request(
-        self, url: str, *, priority: int = 0, moved_from: str | None = None, hops: int = 0
+        self,
+        url: str,
+        *,
+        priority: int = 0,
+        moved_from: str | None = None,
+        hops: int = 0,
+        fetch: str | None = None,
     ) -> Request:
+        """A content page by its identity; `fetch` overrides where it is fetched from (a
+        redirect to the same identity, e.g. a trailing slash or another host spelling)."""
         key = self.canonical(url)
         self.requested.add(key)
         return Request(
-            self.fetch_url(key),
+            fetch or self.fetch_url(key),
             callback=self.parse_page,
             errback=self.on_error,
             priority=priority,
@@ -156,11 +174,20 @@ class AaltoSpider(scrapy.Spider):
                 log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
                 self.count("errors")
                 return
-            if content_kind(target_key) and content_kind(target_key)[0] == self.kind:
+            if target_key == key:  # same identity spelled differently: fetch it there
+                yield self.page_request(
+                    key, moved_from=moved_from, hops=hops, fetch=response.urljoin(target)
+                )
+            elif status not in PERMANENT_REDIRECTS:
+                # A temporary redirect (maintenance notice, login) is not a move: keep the page.
+                log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
+                self.count("temporary_redirects")
+            elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
                 log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
+                self.count("redirected_away")
             return
         if status in (404, 410):
             self.count(f"status_{status}")
@@ -193,8 +220,6 @@ class AaltoSpider(scrapy.Spider):
             log.warning("extraction failed for %s: %s", key, exc)
             self.count("extraction_errors")
             return
-        if item.url != key and content_kind(item.url) is None:
-            item.url = key  # a canonical link off the watched sections is not trusted
         item.categories = self.categories.get(item.url, item.categories)
         item.moved_from = moved_from
         item.fetched_url = response.url

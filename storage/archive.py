@@ -54,6 +54,13 @@ class Archive:
 
                 raise AaltowatchError(f"no archive at {self.path}: run `aaltowatch crawl` first")
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pages'"
+            ).fetchone():
+                conn.close()
+                from aaltowatch.errors import AaltowatchError
+
+                raise AaltowatchError(f"{self.path} is not an aaltowatch archive")
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -188,8 +195,11 @@ class Archive:
             self.conn.execute(
                 "INSERT INTO fetches (url, etag, last_modified, raw_sha256, content_type,"
                 " http_status, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
-                " last_modified = excluded.last_modified,"
+                " ON CONFLICT(url) DO UPDATE SET"
+                " etag = COALESCE(excluded.etag, CASE WHEN excluded.http_status = 304"
+                " THEN fetches.etag END),"
+                " last_modified = COALESCE(excluded.last_modified, CASE WHEN"
+                " excluded.http_status = 304 THEN fetches.last_modified END),"
                 " raw_sha256 = COALESCE(excluded.raw_sha256, fetches.raw_sha256),"
                 " content_type = COALESCE(excluded.content_type, fetches.content_type),"
                 " http_status = excluded.http_status, fetched_at = excluded.fetched_at",
@@ -275,6 +285,19 @@ class Archive:
         sets = ", ".join(f"{k} = ?" for k in values)
         params = [_dumps(v) if isinstance(v, dict | list) else v for v in values.values()]
         self.conn.execute(f"UPDATE pages SET {sets} WHERE id = ?", (*params, page_id))
+
+    def duplicates_of(self, url: str, *, other_than: str | None) -> list[dict[str, Any]]:
+        """Live pages marked as duplicates of `url` whose content hash is not `other_than`."""
+        return self._all(
+            "SELECT id, url, dup_hash FROM pages WHERE duplicate_of = ? AND status = 'live'"
+            " AND (? IS NULL OR dup_hash IS NOT ?) ORDER BY url",
+            (url, other_than, other_than),
+        )
+
+    def repoint_duplicates(self, old_url: str, new_url: str) -> None:
+        self.conn.execute(
+            "UPDATE pages SET duplicate_of = ? WHERE duplicate_of = ?", (new_url, old_url)
+        )
 
     def retag_new_as_duplicate(self, page_id: int, run_id: int | None) -> None:
         self.conn.execute(
