@@ -26,11 +26,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aaltowatch.config import Config, Schedule
+from aaltowatch.errors import EXIT_LOCKED, EXIT_OK, EXIT_UNHEALTHY
 
 log = logging.getLogger("aaltowatch.scheduler")
 
 SPIDERS = ("news", "partnerships")
-EXIT_OK, EXIT_UNHEALTHY, EXIT_LOCKED = 0, 3, 4
 KILL_WAIT_S = 10.0  # after SIGTERM, how long a child gets before SIGKILL
 
 

@@ -16,9 +16,14 @@ from rich.markup import escape
 
 from aaltowatch import __version__
 from aaltowatch.config import Config, load_config
-from aaltowatch.errors import AaltowatchError
+from aaltowatch.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNHEALTHY,
+    EXIT_USAGE,
+    AaltowatchError,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY = 0, 1, 2, 3
 console = Console()
 err_console = Console(stderr=True)
 

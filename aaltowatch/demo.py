@@ -82,12 +82,9 @@ def _print_summary(
             str(len(s.alerts)),
         )  # fmt: skip
     console.print(table)
-    conn = archive.conn
-    pages = conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
-    versions = conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
-    changes = conn.execute("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()
-    console.print(f"pages: {pages}   versions: {versions}")
-    console.print("changes: " + ", ".join(f"{c} {n}" for c, n in changes))
+    totals = archive.totals()
+    console.print(f"pages: {totals['pages']}   versions: {totals['versions']}")
+    console.print("changes: " + ", ".join(f"{c} {n}" for c, n in totals["changes"].items()))
     day2_runs = [s.run_id for s in summaries[2:]]
     if day2_runs:
         day2 = Table(title="What changed on day 2", title_justify="left", expand=True)

@@ -1,4 +1,10 @@
-"""Errors with a clear message for the user; the CLI maps them to exit codes."""
+"""Errors with a clear message for the user, and the exit codes of DESIGN.md §7."""
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNHEALTHY = 3  # ran, but a health check failed
+EXIT_LOCKED = 4  # another run holds the lock; nothing was done
 
 
 class AaltowatchError(Exception):
@@ -12,16 +18,16 @@ class ExtractionError(AaltowatchError):
 
 
 class ConfigError(AaltowatchError):
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class LockedError(AaltowatchError):
     """Another run holds the lock."""
 
-    exit_code = 4
+    exit_code = EXIT_LOCKED
 
 
 class QueryError(AaltowatchError):
     """A malformed search query."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE

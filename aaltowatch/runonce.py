@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 from aaltowatch.config import Config
+from aaltowatch.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
 from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
 
 log = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
 
 
 def exit_code_for(summaries: list[Any]) -> int:

@@ -467,6 +467,15 @@ class Archive:
             (category, limit),
         )
 
+    def totals(self) -> dict[str, Any]:
+        """Pages, versions and change events by kind: the archive at a glance."""
+        one = self.conn.execute
+        return {
+            "pages": one("SELECT COUNT(*) FROM pages").fetchone()[0],
+            "versions": one("SELECT COUNT(*) FROM versions").fetchone()[0],
+            "changes": dict(one("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()),
+        }
+
     def categories(self) -> list[str]:
         rows = self.conn.execute(
             "SELECT DISTINCT json_each.value FROM pages p"
