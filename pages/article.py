@@ -19,7 +19,16 @@ from aaltowatch.items import PageItem
 from aaltowatch.urls import absolute, canonical_url, content_kind, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
 from pages.decode import decode_html
-from pages.dom import first, has_ancestor, meta_content, node_text, parse_html, tag_of
+from pages.dom import (
+    compiled_css,
+    first,
+    first_of,
+    has_ancestor,
+    meta_content,
+    node_text,
+    parse_html,
+    tag_of,
+)
 from pages.fragment import render_blocks
 from pages.images import parse_figure
 from pages.links import site_base
@@ -41,6 +50,44 @@ _CHROME_HINTS = (
 _HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")
 _CONTENT_TAGS = ("p", "ul", "ol", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table")
 
+# Compiled once: compiling costs about as much as evaluating. Whole-page searches are written
+# `/descendant::x[...]` rather than `//x[...]`: the same nodes, but libxml2 evaluates the latter
+# one child list at a time, several times slower.
+_LINKS = etree.XPath("/descendant::link")  # one scan for canonical and alternates
+_TITLE_TEXT = etree.XPath("string(/descendant::title)", smart_strings=False)
+_H1_SCOPES = tuple(
+    etree.XPath(query)
+    for query in (
+        "/descendant::main/descendant::h1",
+        "/descendant::article/descendant::h1",
+        "/descendant::h1",
+    )
+)
+_GENERIC_LEAD = etree.XPath(
+    "/descendant::main/descendant::*[contains(@class, 'ingress') or contains(@class, 'lede')]"
+)
+# A class token test is written `contains(@class, t) and contains(<padded class>, ' t ')`, as
+# cssselect does: the plain substring test is cheap and rules out almost every element.
+_UGC_BLOCKS = etree.XPath(
+    "descendant::div[contains(@class, 'aalto-user-generated-content')"
+    " and contains(concat(' ', normalize-space(@class), ' '), ' aalto-user-generated-content ')]"
+)
+_FIRST_CHILD = etree.XPath("*[1]")
+_INFO_ITEMS = etree.XPath("descendant::*[contains(@class, 'aalto-article__info-item')]")
+_INFO_TITLE = etree.XPath("descendant::*[contains(@class, 'aalto-article__info-title')]")
+_DATETIME = etree.XPath("descendant::time/@datetime", smart_strings=False)
+_CONTACT_BLOCKS = etree.XPath(
+    "descendant::*[contains(@class, 'further-information__content')"
+    " or contains(@class, 'aalto-profile-card')"
+    " and contains(concat(' ', normalize-space(@class), ' '), ' aalto-profile-card ')]"
+)
+_LIST_OR_PARAGRAPH = etree.XPath("descendant::li | descendant::p")
+_FIGURES = etree.XPath(
+    "descendant::*[contains(@class, 'aalto-article__hero')]/descendant::figure"
+    " | descendant::figure[contains(@class, 'aalto-figure--hero')]"
+    " | descendant::*[contains(@class, 'paragraph--type--image')]/descendant::figure"
+)
+
 
 def _reject_non_html(body: bytes | str, content_type: str | None) -> None:
     ctype = (content_type or "").split(";")[0].strip().lower()
@@ -55,42 +102,62 @@ def _reject_non_html(body: bytes | str, content_type: str | None) -> None:
         raise ExtractionError("not an HTML page (binary document)")
 
 
-def _item_url(sel: Selector, url: str, base_url: str | None) -> str:
+def _item_url(links: list[etree._Element], url: str, base_url: str | None) -> str:
     """Canonical public URL: an on-site content rel=canonical, else the fetched URL mapped."""
     base = site_base(url, base_url)
     fetched = canonical_url(url, base)
-    for href in sel.xpath("//link[@rel='canonical']/@href").getall():
+    for link in links:
+        href = link.get("href")
+        if href is None or link.get("rel") != "canonical":
+            continue
         try:
             target = absolute(href, url)
         except ValueError:
             continue
-        if is_on_site(target, base) and content_kind(canonical_url(target, base)):
-            return canonical_url(target, base)
+        if is_on_site(target, base):
+            mapped = canonical_url(target, base)
+            if content_kind(mapped):
+                return mapped
     return fetched
 
 
+def _in_article(sel: Selector, article: etree._Element | None, query: str) -> etree._Element | None:
+    """First match of CSS `div.aalto-article query`, searching the first article div first.
+
+    Every match inside the first article div comes before any other in document order, so the
+    whole page is only searched when that div has none (pages with several article divs).
+    """
+    if article is None:
+        return None
+    found = compiled_css(query, "descendant::")(article)
+    return found[0] if found else first(sel, f"{ARTICLE} {query}")
+
+
 def _title(sel: Selector, article: etree._Element | None) -> tuple[str | None, str]:
-    h1 = first(sel, f"{ARTICLE} .aalto-article__top h1")
-    if h1 is not None and node_text(h1):
-        return node_text(h1), "selector"
-    for scope in ("//main//h1", "//article//h1", "//h1"):
-        for el in sel.xpath(scope):
-            if not has_ancestor(el.root, _CHROME_TAGS, ()) and node_text(el.root):
-                return node_text(el.root), "fallback"
-    raw = meta_content(sel, "og:title", "twitter:title") or sel.xpath("string(//title)").get()
+    text = node_text(_in_article(sel, article, ".aalto-article__top h1"))
+    if text:
+        return text, "selector"
+    for scope in _H1_SCOPES:
+        for el in scope(sel.root):
+            if not has_ancestor(el, _CHROME_TAGS, ()):
+                text = node_text(el)
+                if text:
+                    return text, "fallback"
+    raw = meta_content(sel, "og:title", "twitter:title") or _TITLE_TEXT(sel.root)
     title = clean_text(_TITLE_SUFFIX_RE.sub("", clean_text(raw)))
     return (title, "meta") if title else (None, "missing")
 
 
-def _lead(sel: Selector) -> tuple[str | None, str]:
+def _lead(sel: Selector, article: etree._Element | None) -> tuple[str | None, str]:
     """Lead candidate: the ingress, a generic ingress/lede block, else the meta description."""
-    ingress = first(sel, f"{ARTICLE} .aalto-article__ingress")
+    ingress = _in_article(sel, article, ".aalto-article__ingress")
     if ingress is not None:
         text = node_text(ingress)
         return (text, "selector") if text else (None, "missing")
-    generic = sel.xpath("//main//*[contains(@class, 'ingress') or contains(@class, 'lede')]")
-    if generic and node_text(generic[0].root):
-        return node_text(generic[0].root), "fallback"
+    generic = _GENERIC_LEAD(sel.root)
+    text = node_text(generic[0]) if generic else ""
+    if text:
+        return text, "fallback"
     meta = clean_text(meta_content(sel, "description", "og:description"))
     return (meta, "meta") if meta else (None, "missing")
 
@@ -98,10 +165,9 @@ def _lead(sel: Selector) -> tuple[str | None, str]:
 def _selector_blocks(article: etree._Element) -> list[etree._Element]:
     blocks = [
         el
-        for el in article.xpath(".//div[contains(concat(' ', normalize-space(@class), ' '),"
-                                " ' aalto-user-generated-content ')]")
+        for el in _UGC_BLOCKS(article)
         if not has_ancestor(el, _CHROME_TAGS, _CHROME_HINTS, stop=article)
-    ]  # fmt: skip
+    ]
     return [el for el in blocks if not any(o is not el and o in el.iterancestors() for o in blocks)]
 
 
@@ -109,7 +175,7 @@ def _is_contact_section(el: etree._Element, stop: etree._Element) -> bool:
     """True inside a block introduced by a "Further information:" style label."""
     node: etree._Element | None = el
     while node is not None and node is not stop:
-        heading = node.xpath("./*[1]")
+        heading = _FIRST_CHILD(node)
         if heading and LABEL_RE.match(node_text(heading[0])):
             return True
         node = node.getparent()
@@ -118,10 +184,9 @@ def _is_contact_section(el: etree._Element, stop: etree._Element) -> bool:
 
 def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
     """Generic body: the paragraphs of the container holding most of the <p> text in <main>."""
-    roots = sel.xpath("//main") or sel.xpath("//article") or sel.xpath("//body")
-    if not roots:
+    root = first_of(sel.root, "main", "article", "body")
+    if root is None:
         return []
-    root = roots[0].root
     lead_text = clean_text(lead)
 
     def qualifies(el: etree._Element) -> bool:
@@ -201,13 +266,13 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
                 found[field] = (value, source)
 
     if article is not None:
-        for item in article.xpath(".//*[contains(@class, 'aalto-article__info-item')]"):
-            label = item.xpath(".//*[contains(@class, 'aalto-article__info-title')]")
-            stamp = item.xpath(".//time/@datetime")
+        for item in _INFO_ITEMS(article):
+            label = _INFO_TITLE(item)
+            stamp = _DATETIME(item) if label else None
             if label and stamp:
                 take(node_text(label[0]), stamp[0], "selector")
-    roots = sel.xpath("//main") or sel.xpath("//body")
-    for time in roots[0].root.iter("time") if roots and len(found) < 2 else ():
+    root = first_of(sel.root, "main", "body") if len(found) < 2 else None
+    for time in root.iter("time") if root is not None else ():
         if has_ancestor(time, _CHROME_TAGS, ("related", "news-card", "teaser", "listing", "card")):
             continue
         holder = time.getparent()
@@ -220,28 +285,22 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
                 break
             holder = holder.getparent()
     metas = {
-        "published": meta_content(sel, "article:published_time", "datePublished"),
-        "updated": meta_content(sel, "og:updated_time", "article:modified_time", "dateModified"),
+        "published": ("article:published_time", "datePublished"),
+        "updated": ("og:updated_time", "article:modified_time", "dateModified"),
     }
-    for field, value in metas.items():
+    for field, names in metas.items():
         if field not in found:
-            stamp = to_utc_iso(value)
+            stamp = to_utc_iso(meta_content(sel, *names))
             found[field] = (stamp, "meta") if stamp else (None, "missing")
     return found
 
 
 def _contacts(sel: Selector, article: etree._Element | None) -> list[dict[str, Any]]:
-    scope = article
-    if scope is None:
-        roots = sel.xpath("//main") or sel.xpath("//body")
-        scope = roots[0].root if roots else None
+    scope = article if article is not None else first_of(sel.root, "main", "body")
     if scope is None:
         return []
     out: list[dict[str, Any]] = []
-    blocks = scope.xpath(
-        ".//*[contains(@class, 'further-information__content')]"
-        " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' aalto-profile-card ')]"
-    )
+    blocks = _CONTACT_BLOCKS(scope)
     for block in blocks:
         if "profile-card" in (block.get("class") or ""):
             card = parse_profile_card(block)
@@ -262,7 +321,7 @@ def _labelled_contacts(scope: etree._Element) -> list[dict[str, Any]]:
         for sibling in label.itersiblings():
             if tag_of(sibling) in ("h2", "h3", "h4"):
                 break
-            if sibling.xpath(".//li | .//p") or tag_of(sibling) == "p":
+            if _LIST_OR_PARAGRAPH(sibling) or tag_of(sibling) == "p":
                 out.extend(parse_contact_block(sibling))
             else:
                 out.extend(parse_card_list(sibling))
@@ -273,16 +332,12 @@ def _images(
     sel: Selector, article: etree._Element | None, url: str, base_url: str | None
 ) -> list[dict[str, Any]]:
     if article is not None:
-        figures = article.xpath(
-            ".//*[contains(@class, 'aalto-article__hero')]//figure"
-            " | .//figure[contains(@class, 'aalto-figure--hero')]"
-            " | .//*[contains(@class, 'paragraph--type--image')]//figure"
-        )
+        figures = _FIGURES(article)
     else:
-        roots = sel.xpath("//main") or sel.xpath("//body")
+        root = first_of(sel.root, "main", "body")
         figures = [
             fig
-            for fig in (roots[0].root.iter("figure") if roots else ())
+            for fig in (root.iter("figure") if root is not None else ())
             if not has_ancestor(
                 fig.getparent(), ("header", "nav", "footer", "aside"), _CHROME_HINTS
             )
@@ -291,15 +346,20 @@ def _images(
     return [image for image in images if image]
 
 
-def _translations(sel: Selector, url: str, base_url: str | None, lang: str) -> dict[str, str]:
+def _translations(
+    links: list[etree._Element], url: str, base_url: str | None, lang: str
+) -> dict[str, str]:
     out: dict[str, str] = {}
     base = site_base(url, base_url)
-    for link in sel.xpath("//link[@rel='alternate'][@hreflang][@href]"):
-        code = (link.attrib.get("hreflang") or "").strip().lower().split("-")[0]
+    for link in links:
+        href, hreflang = link.get("href"), link.get("hreflang")
+        if href is None or hreflang is None or link.get("rel") != "alternate":
+            continue
+        code = hreflang.strip().lower().split("-")[0]
         if not code or code == lang or code == "x" or code in out:
             continue
         try:
-            out[code] = canonical_url(absolute(link.attrib["href"], url), base)
+            out[code] = canonical_url(absolute(href, url), base)
         except ValueError:
             continue
     return out
@@ -316,14 +376,15 @@ def parse_article(
     _reject_non_html(body, content_type)
     raw = body if isinstance(body, bytes) else body.encode("utf-8", errors="surrogatepass")
     sel = parse_html(decode_html(raw, content_type) if isinstance(body, bytes) else body)
-    item_url = _item_url(sel, url, base_url)
+    links = _LINKS(sel.root)
+    item_url = _item_url(links, url, base_url)
     kind_lang = content_kind(item_url)
     if kind_lang is None:
         raise ExtractionError(f"not a news or collaboration page: {item_url}")
     kind, lang = kind_lang
     article = first(sel, ARTICLE)
     title, title_src = _title(sel, article)
-    lead, lead_src = _lead(sel)
+    lead, lead_src = _lead(sel, article)
     text, html, body_src = _body(sel, article, lead, url, base_url)
     if lead_src == "meta" and lead and clean_text(lead.rstrip(".…")) in text:
         # Drupal fills a missing description with the start of the body: that is no lead.
@@ -343,7 +404,7 @@ def parse_article(
         updated=dates["updated"][0],
         contacts=_contacts(sel, article),
         images=_images(sel, article, url, base_url),
-        translations=_translations(sel, url, base_url, lang),
+        translations=_translations(links, url, base_url, lang),
         http_status=200,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         fetched_url=url,

@@ -26,6 +26,11 @@ _PHONE_RE = re.compile(
     re.IGNORECASE,
 )
 _BULLET_RE = re.compile(r"^\s*[-–—•*]\s*")
+# Compiled once: compiling an expression costs about as much as running it on a contact block.
+_HREFS = etree.XPath("descendant::a/@href", smart_strings=False)
+_ITEMS = etree.XPath("descendant::li")
+_PARAGRAPHS = etree.XPath("descendant::p")
+_WITH_CLASS = etree.XPath("descendant::*[contains(@class, $hint)]")
 
 
 def _contact(name=None, title=None, organisation=None, email=None, phone=None) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def _lines(el: etree._Element) -> list[str]:
 
 
 def _mailto(el: etree._Element) -> str | None:
-    for href in el.xpath(".//a/@href"):
+    for href in _HREFS(el):
         if href.lower().startswith("mailto:"):
             return href[7:].split("?")[0]
     return None
@@ -128,14 +133,14 @@ def _from_paragraph(p: etree._Element) -> list[dict[str, Any]]:
 
 def parse_contact_block(content: etree._Element) -> list[dict[str, Any]]:
     """People in a further-information block: one per <li>, <p> or <br>-separated line."""
-    items = content.xpath(".//li")
+    items = _ITEMS(content)
     if items:
         entries = [parse_entry(node_text(li)) for li in items]
         for entry, li in zip(entries, items, strict=True):
             if entry and not entry["email"]:
                 entry["email"] = _mailto(li)
         return [e for e in entries if e and e["name"]]
-    paragraphs = content.xpath(".//p") or [content]
+    paragraphs = _PARAGRAPHS(content) or [content]
     out: list[dict[str, Any]] = []
     for p in paragraphs:
         out.extend(_from_paragraph(p))
@@ -146,7 +151,7 @@ def parse_profile_card(card: etree._Element) -> dict[str, Any] | None:
     """A profile card: name link, title, optional e-mail and phone; no organisation."""
 
     def text_of(hint: str) -> str | None:
-        found = card.xpath(f".//*[contains(@class, '{hint}')]")
+        found = _WITH_CLASS(card, hint=hint)
         return node_text(found[0]) if found else None
 
     name = text_of("name-link") or text_of("__name")
@@ -155,7 +160,7 @@ def parse_profile_card(card: etree._Element) -> dict[str, Any] | None:
     email = text_of("__email") or _mailto(card)
     phone = text_of("__phone")
     if not phone:
-        tel = [h for h in card.xpath(".//a/@href") if h.lower().startswith("tel:")]
+        tel = [h for h in _HREFS(card) if h.lower().startswith("tel:")]
         phone = tel[0][4:] if tel else None
     return _contact(name, text_of("__title"), None, email, phone)
 

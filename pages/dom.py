@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 
 from aaltowatch.errors import ExtractionError
 from pages.text import clean_text
@@ -22,7 +24,9 @@ BLOCK_TAGS = frozenset(
 
 def parse_html(text: str) -> Selector:
     """Parse a whole page; lxml recovers from broken markup, NULs and lone surrogates go first."""
-    text = text.replace("\x00", "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if "\x00" in text:  # a scan for NUL is far cheaper than replace() on a whole page
+        text = text.replace("\x00", "")
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if not text.strip():
         raise ExtractionError("empty document")
     try:
@@ -87,16 +91,46 @@ def has_ancestor(
     return False
 
 
+_CSS = HTMLTranslator()
+_META = etree.XPath("/descendant::meta[@property=$n or @name=$n]/@content", smart_strings=False)
+
+
+@cache
+def compiled_css(query: str, prefix: str = "descendant-or-self::") -> etree.XPath:
+    """A CSS query translated as parsel does and compiled once (compiling costs like running).
+
+    The prefix "descendant::" matches below the context element only, as in `.ancestor query`.
+    """
+    return etree.XPath(_CSS.css_to_xpath(query, prefix))
+
+
 def first(sel: Selector, query: str) -> etree._Element | None:
     """First element matching a CSS query, as an lxml element."""
-    found = sel.css(query)
-    return found[0].root if found else None
+    found = compiled_css(query)(sel.root)
+    return found[0] if found else None
+
+
+@cache
+def _everywhere(tag: str) -> etree.XPath:
+    return etree.XPath(f"/descendant::{tag}")
+
+
+def first_of(root: etree._Element, *tags: str) -> etree._Element | None:
+    """First element of the first tag present in the document, like `//a` or else `//b`.
+
+    The whole document: broken pages can leave elements beside the root element.
+    """
+    for tag in tags:
+        found = _everywhere(tag)(root)
+        if found:
+            return found[0]
+    return None
 
 
 def meta_content(sel: Selector, *names: str) -> str | None:
     """First non-empty <meta name|property=...> content among names."""
     for name in names:
-        for value in sel.xpath("//meta[@property=$n or @name=$n]/@content", n=name).getall():
+        for value in _META(sel.root, n=name):
             if value.strip():
                 return value
     return None

@@ -18,6 +18,11 @@ _CREDIT_RE = re.compile(
     r"|Photo(?:graph)?s? by\s+\S.*)$",
     re.DOTALL,
 )
+# Compiled once: compiling an expression costs about as much as running it on a figure.
+_IMGS = etree.XPath("descendant::img")
+_CREDITS = etree.XPath("descendant::*[contains(@class, '__credit') or contains(@class, 'credit')]")
+_CAPTION_TEXTS = etree.XPath("descendant::*[contains(@class, 'caption-text')]")
+_FIGCAPTIONS = etree.XPath("descendant::figcaption")
 
 
 def split_credit(caption: str) -> tuple[str | None, str | None]:
@@ -39,18 +44,18 @@ def _src(img: etree._Element) -> str | None:
 
 def parse_figure(fig: etree._Element, page_url: str, base_url: str | None) -> dict[str, Any] | None:
     """One figure as {src, alt, caption, credit}; None when it holds no image."""
-    imgs = fig.xpath(".//img")
+    imgs = _IMGS(fig)
     if not imgs:
         return None
     img = imgs[0]
     src = _src(img)
-    credit_el = fig.xpath(".//*[contains(@class, '__credit') or contains(@class, 'credit')]")
-    caption_el = fig.xpath(".//*[contains(@class, 'caption-text')]")
+    credit_el = _CREDITS(fig)
+    caption_el = _CAPTION_TEXTS(fig)
     credit = node_text(credit_el[0]) if credit_el else ""
     if caption_el:
         caption = node_text(caption_el[0])
     else:
-        figcaption = fig.xpath(".//figcaption")
+        figcaption = _FIGCAPTIONS(fig)
         caption = node_text(figcaption[0]) if figcaption else ""
         if credit and caption.endswith(credit):
             caption = caption[: -len(credit)]

@@ -11,7 +11,6 @@ import unicodedata
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-_WS_RE = re.compile(r"\s+")
 # C0/C1 controls except tab/newline/carriage return, plus zero-width and BOM characters.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\ufeff]")
 
@@ -21,7 +20,8 @@ def clean_text(value: str | None) -> str:
     if not value:
         return ""
     value = _CONTROL_RE.sub("", unicodedata.normalize("NFC", value))
-    return _WS_RE.sub(" ", value).strip()
+    # str.split() splits on exactly the characters `\s` matches, and is much cheaper than a regex.
+    return " ".join(value.split())
 
 
 def clean_or_none(value: str | None) -> str | None:
