@@ -41,11 +41,29 @@ def _mostly_utf8(body: bytes) -> bool:
     return good > bad
 
 
+_SINGLE_BYTE = ("latin-1", "iso8859", "iso-8859", "cp125", "windows-125", "ascii")
+
+
+def _utf8_in_disguise(body: bytes, name: str) -> bool:
+    """A single-byte label on bytes that are valid multi-byte UTF-8 is a mislabel: real
+    Latin-1/cp1252 text almost never forms valid UTF-8 sequences by chance."""
+    if not name.lower().startswith(_SINGLE_BYTE) or body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode an HTML response; never raises, whatever the bytes."""
     if isinstance(body, str):
         return body
-    for name in _candidates(body, content_type):
+    candidates = _candidates(body, content_type)
+    if candidates and not read_bom(body)[0] and _utf8_in_disguise(body, candidates[0]):
+        return body.decode("utf-8")
+    for name in candidates:
         try:
             text = codecs.decode(body, name)
         except (UnicodeDecodeError, LookupError, ValueError):

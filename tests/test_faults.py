@@ -232,10 +232,6 @@ def test_wrong_and_missing_charsets_decode_right(site, baseline) -> None:
     assert_recovers(srv, db, baseline[1])
 
 
-@pytest.mark.xfail(
-    reason="pages/decode.py trusts an HTTP charset of ISO-8859-1 over valid UTF-8 bytes",
-    strict=False,
-)
 def test_utf8_labelled_latin1_decodes_right(site, baseline) -> None:
     srv, db = site
     body = article_html(FI_STORY).encode("utf-8") + b"\n"  # new bytes: no 304
