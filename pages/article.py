@@ -103,9 +103,14 @@ def _reject_non_html(body: bytes | str, content_type: str | None) -> None:
 
 
 def _item_url(links: list[etree._Element], url: str, base_url: str | None) -> str:
-    """Canonical public URL: an on-site content rel=canonical, else the fetched URL mapped."""
+    """Canonical public URL: an on-site content rel=canonical, else the fetched URL mapped.
+
+    A canonical naming another language or section (a Finnish page pointing at its English
+    twin) is not trusted: the two would overwrite each other's history.
+    """
     base = site_base(url, base_url)
     fetched = canonical_url(url, base)
+    fetched_kind = content_kind(fetched)
     for link in links:
         href = link.get("href")
         if href is None or link.get("rel") != "canonical":
@@ -116,7 +121,8 @@ def _item_url(links: list[etree._Element], url: str, base_url: str | None) -> st
             continue
         if is_on_site(target, base):
             mapped = canonical_url(target, base)
-            if content_kind(mapped):
+            kind = content_kind(mapped)
+            if kind and (fetched_kind is None or kind == fetched_kind):
                 return mapped
     return fetched
 

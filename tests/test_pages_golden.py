@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,18 @@ def test_renamed_classes_use_fallback() -> None:
     assert item["extraction"]["title"] == "fallback"
     for field in ("title", "lead", "body", "published", "updated", "contacts", "translations"):
         assert item[field] == reference[field], field
+
+
+def test_a_canonical_in_another_language_is_not_trusted() -> None:
+    from pages import parse_article
+
+    case = CASES / "news_fi"
+    html = (case / "page.html").read_text(encoding="utf-8")
+    meta = json.loads((case / "meta.json").read_text(encoding="utf-8"))
+    own = parse_article(html.encode(), meta["url"]).url
+    swapped = re.sub(
+        r'<link rel="canonical" href="[^"]+"',
+        '<link rel="canonical" href="https://www.aalto.fi/en/news/some-english-story"',
+        html,
+    )
+    assert parse_article(swapped.encode(), meta["url"]).url == own
