@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
+# C0/C1 controls except tab/newline/carriage return, zero-width, direction marks and BOM.
 _CONTROL_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\ufeff]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u2060\ufeff]"
 )
-_SPACE_RE = re.compile(r"[ \t\r\f\v\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANKS_RE = re.compile(r"\n\s*\n+")
 WORD_RE = re.compile(r"\w+")
 
@@ -19,8 +20,8 @@ def clean_inline(text: str | None) -> str | None:
     if text is None:
         return None
     text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
-    text = " ".join(_SPACE_RE.sub(" ", text).split())
-    return text or None
+    # str.split() splits on exactly what `\s` matches (NBSP, thin spaces...), without a regex.
+    return " ".join(text.split()) or None
 
 
 def clean_block(text: str | None) -> str:
@@ -37,14 +38,18 @@ def words(text: str | None) -> list[str]:
 
 
 def iso_utc(value: str | None) -> str | None:
-    """Any ISO 8601 timestamp (offset or Z) as `YYYY-MM-DDTHH:MM:SSZ`; naive means UTC."""
+    """ISO 8601 (offset or Z) or RFC 822 timestamp as `YYYY-MM-DDTHH:MM:SSZ`; naive means UTC."""
+    value = (value or "").strip()
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = parsedate_to_datetime(value)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         parsed = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return f"{parsed.year:04d}" + parsed.strftime("-%m-%dT%H:%M:%SZ")
