@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from aaltowatch.urls import PUBLIC_HOST, absolute, canonical_url, is_on_site
+from aaltowatch.urls import absolute, canonical_url, is_on_site, to_fetch_url
 
 
 def site_base(url: str, base_url: str | None) -> str:
@@ -48,11 +48,6 @@ def image_url(src: str, page_url: str, base_url: str | None) -> str:
 def fetch_url(href: str, page_url: str, base_url: str | None) -> str:
     """Absolute URL to fetch next: public-origin links are moved onto the fetched origin."""
     try:
-        target = absolute(href, page_url)
-        parts = urlsplit(target)
+        return to_fetch_url(absolute(href, page_url), site_base(page_url, base_url))
     except ValueError:
         return href.strip()
-    if parts.netloc.lower().split(":")[0] in (PUBLIC_HOST, "aalto.fi"):
-        origin = urlsplit(site_base(page_url, base_url))
-        return urlunsplit((origin.scheme, origin.netloc, parts.path or "/", parts.query, ""))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
