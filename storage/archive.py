@@ -274,12 +274,15 @@ class Archive:
     def versions(self, page_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM versions WHERE page_id = ? ORDER BY version", (page_id,))
 
-    def insert_page(self, row: dict[str, Any]) -> int:
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        """One row; lists and dicts are stored as JSON text. Column names come from code."""
         values = [_dumps(v) if isinstance(v, dict | list) else v for v in row.values()]
-        cur = self.conn.execute(f"INSERT INTO pages ({cols}) VALUES ({marks})", values)
+        marks = ", ".join("?" for _ in row)
+        cur = self.conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", values)
         return int(cur.lastrowid)
+
+    def insert_page(self, row: dict[str, Any]) -> int:
+        return self._insert("pages", row)
 
     def update_page(self, page_id: int, **values: Any) -> None:
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -316,12 +319,7 @@ class Archive:
         self.conn.execute("DELETE FROM pages WHERE id = ?", (page_id,))
 
     def add_version(self, row: dict[str, Any]) -> int:
-        values = {k: (_dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cur = self.conn.execute(
-            f"INSERT INTO versions ({cols}) VALUES ({marks})", list(values.values())
-        )
+        version_id = self._insert("versions", row)
         page_id = row["page_id"]
         # Keep full-text search on the current text, in the same transaction.
         if row["version"] > 1:
@@ -330,16 +328,10 @@ class Archive:
             "INSERT INTO pages_fts (rowid, title, lead, body) VALUES (?, ?, ?, ?)",
             (page_id, row.get("title") or "", row.get("lead") or "", row.get("body") or ""),
         )
-        return int(cur.lastrowid)
+        return version_id
 
     def add_change(self, row: dict[str, Any]) -> int:
-        values = {k: (_dumps(v) if isinstance(v, dict | list) else v) for k, v in row.items()}
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cur = self.conn.execute(
-            f"INSERT INTO changes ({cols}) VALUES ({marks})", list(values.values())
-        )
-        return int(cur.lastrowid)
+        return self._insert("changes", row)
 
     def changes_of_page(self, page_id: int) -> list[dict[str, Any]]:
         return self._all(
