@@ -76,8 +76,11 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout
 def runs(db: Path) -> list[tuple[str, str]]:
     if not db.exists():
         return []
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT spider, status FROM runs ORDER BY id").fetchall()
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT spider, status FROM runs ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # the child has created the file but not migrated it yet
+        return []
 
 
 def stop(proc: subprocess.Popen[str], log: Path) -> str:
