@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -90,20 +91,25 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-def _coerce(value: Any, target: Any, name: str) -> Any:
-    """Turn TOML/env values into the field's type, with a clear error for the user."""
-    kind = target if isinstance(target, type) else type(target)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """Turn TOML/env values into the field's declared type, with a clear error for the user."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    kind = args[0] if args else hint  # `Path | None` -> Path
     try:
-        if kind is bool or isinstance(target, bool):
+        if kind is bool:
             if isinstance(value, bool):
                 return value
-            return str(value).strip().lower() in ("1", "true", "yes", "on")
-        if isinstance(target, Path) or kind is Path or "Path" in str(target):
+            text = str(value).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ValueError(text)
+            return text in _TRUE
+        if kind is Path:
             return Path(value).expanduser() if value not in (None, "") else None
-        if isinstance(target, int) or kind is int:
-            return int(value)
-        if isinstance(target, float) or kind is float:
-            return float(value)
+        if kind in (int, float, str):
+            return kind(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config: {name} = {value!r} is not a valid value") from exc
     return value
@@ -111,6 +117,7 @@ def _coerce(value: Any, target: Any, name: str) -> Any:
 
 def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
     known = {f.name: f for f in fields(obj)}
+    hints = typing.get_type_hints(type(obj))
     changes: dict[str, Any] = {}
     for key, value in values.items():
         name = key.replace("-", "_")
@@ -122,8 +129,7 @@ def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
                 raise ConfigError(f"{where}: [{name}] must be a table")
             changes[name] = _apply(current, value, f"{where} [{name}]")
         else:
-            target = current if current is not None else known[name].type
-            changes[name] = _coerce(value, target, name)
+            changes[name] = _coerce(value, hints[name], name)
     return dataclasses.replace(obj, **changes)
 
 

@@ -81,3 +81,9 @@ def test_fetch_url_maps_public_origin_to_base() -> None:
     base = "http://127.0.0.1:9000"
     assert to_fetch_url("https://www.aalto.fi/en/news?page=1", base) == base + "/en/news?page=1"
     assert to_fetch_url("https://example.org/x", base) == "https://example.org/x"
+
+
+def test_booleans_must_be_booleans() -> None:
+    assert load_config(environ={"AALTOWATCH_AUTOTHROTTLE": "off"}).autothrottle is False
+    with pytest.raises(ConfigError, match="autothrottle"):
+        load_config(environ={"AALTOWATCH_AUTOTHROTTLE": "maybe"})
