@@ -101,9 +101,10 @@ class Recorder:
                     self._change(page["id"], item.url, outcome.change, now, [], page, prev)
                 return outcome
             if verdict.change == "modified":
-                version = self._version(page, record, item, now)
+                version, digest = self._version(page, record, item, now)
                 touch.update(self._fingerprints(page["id"], item, record))
                 touch.update(
+                    content_hash=digest,
                     current_version=version,
                     version_count=page["version_count"] + 1,
                     last_changed=now,
@@ -145,9 +146,11 @@ class Recorder:
         page = archive.page_by_id(page_id)
         assert page is not None
         record = _record(item)
-        version = self._version(page, record, item, now)
+        version, digest = self._version(page, record, item, now)
         fingerprints = self._fingerprints(page_id, item, record)
-        archive.update_page(page_id, current_version=version, version_count=1, **fingerprints)
+        archive.update_page(
+            page_id, content_hash=digest, current_version=version, version_count=1, **fingerprints
+        )
         change = "duplicate" if fingerprints["duplicate_of"] else "new"
         self._change(page_id, item.url, change, now, [], page, None, version)
         self._remember_lastmod(item.url, item.sitemap_lastmod)
@@ -187,8 +190,12 @@ class Recorder:
         first = self.archive.version(page["id"], 1)
         return page["version_count"] == 1 and first is not None and first["run_id"] == self.run_id
 
-    def _version(self, page: dict, record: dict[str, Any], item: PageItem, now: str) -> int:
+    def _version(
+        self, page: dict, record: dict[str, Any], item: PageItem, now: str
+    ) -> tuple[int, str]:
+        """Store the next version; returns its number and content hash."""
         version = (page.get("version_count") or 0) + 1
+        digest = content_hash(record)
         self.archive.add_version(
             {
                 "page_id": page["id"],
@@ -196,14 +203,14 @@ class Recorder:
                 "run_id": self.run_id,
                 "url": item.url,
                 "fetched_at": now,
-                "content_hash": content_hash(record),
+                "content_hash": digest,
                 **record,
             }
         )
-        return version
+        return version, digest
 
     def _fingerprints(self, page_id: int, item: PageItem, record: dict[str, Any]) -> dict[str, Any]:
-        """Content hash, duplicate link (first URL is the original) and simhash near-duplicate."""
+        """Duplicate link (first URL is the original) and simhash near-duplicate."""
         archive = self.archive
         dup = duplicate_hash(record)
         self._release_twins(item.url, dup)
@@ -226,7 +233,6 @@ class Recorder:
                     near = cand["url"]
                     break
         return {
-            "content_hash": content_hash(record),
             "dup_hash": dup,
             "duplicate_of": duplicate_of,
             "near_duplicate_of": near,
@@ -303,13 +309,13 @@ class Recorder:
                 record = {k: prev[k] for k in VERSION_COLUMNS}
                 record["categories"] = categories
                 fake = PageItem(url=page["url"], kind=page["kind"], lang=page["lang"])
-                version = self._version(page, record, fake, now)
+                version, digest = self._version(page, record, fake, now)
                 archive.update_page(
                     page["id"],
                     current_version=version,
                     version_count=page["version_count"] + 1,
                     last_changed=now,
-                    content_hash=content_hash(record),
+                    content_hash=digest,
                 )
                 self._change(
                     page["id"], page["url"], "modified", now, ["categories"], page, prev, version
