@@ -225,8 +225,9 @@ def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
             if anc is root:
                 break
     chosen: list[etree._Element] = []
+    taken: set[etree._Element] = set()  # a set: a huge page must not cost chosen x ancestors
     for el in container.iter(*_CONTENT_TAGS):
-        if any(c in el.iterancestors() for c in chosen) or not qualifies(el):
+        if any(a in taken for a in el.iterancestors()) or not qualifies(el):
             continue
         text = node_text(el)
         if not text or text == lead_text or LABEL_RE.match(text):
@@ -236,6 +237,7 @@ def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
             if parent is None or parent.find("p") is None:
                 continue
         chosen.append(el)
+        taken.add(el)
     return chosen
 
 
