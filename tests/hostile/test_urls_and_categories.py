@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from aaltowatch.boundary import Boundary
 from aaltowatch.urls import canonical_url, content_kind
@@ -110,3 +111,19 @@ def test_many_categories_are_capped_and_stale_category_feeds_deleted(tmp_path: P
     assert len(category_files) <= 6 and "category-gone.xml" not in category_files
     for name in category_files:
         assert feedparser.parse(str(feeds / name)).bozo == 0
+
+
+def test_allowed_hosts_from_toml_and_environment(tmp_path: Path) -> None:
+    from aaltowatch.config import load_config
+    from aaltowatch.errors import ConfigError
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('allowed_hosts = ["mirror.example.org", "10.1.2.3:8080"]\n', encoding="utf-8")
+    boundary = Boundary.from_config(load_config(toml, environ={}))
+    assert boundary.allows("https://mirror.example.org/en/news")
+    assert boundary.allows("http://10.1.2.3:8080/en/news")
+    assert not boundary.allows("http://10.1.2.3/en/news")
+    env = {"AALTOWATCH_ALLOWED_HOSTS": "a.example, b.example:81"}
+    assert load_config(environ=env).allowed_hosts == ("a.example", "b.example:81")
+    with pytest.raises(ConfigError, match="allowed_hosts"):
+        load_config(environ={"AALTOWATCH_ALLOWED_HOSTS": "bad:port:x"})
