@@ -194,13 +194,13 @@ class AaltoSpider(scrapy.Spider):
                 )
             elif status not in PERMANENT_REDIRECTS:
                 # A temporary redirect (maintenance notice, login) is not a move: keep the page.
-                log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
+                log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
                 self.count("temporary_redirects")
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
-                log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
+                log.warning("%s redirects off the watched pages to %r; ignored", key, target_key)
                 self.count("redirected_away")
             return
         if status in (404, 410):
