@@ -141,7 +141,12 @@ def feeds(ctx: click.Context) -> None:
 
     config = _config(ctx)
     with _archive(ctx, readonly=True) as archive:
-        report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+        report = build_feeds(
+            archive,
+            config.feeds_dir,
+            max_entries=config.feed_max_entries,
+            max_categories=config.max_category_feeds,
+        )
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
         f" {len(report.unchanged)} unchanged"

@@ -59,13 +59,25 @@ class Config:
     retry_times: int = 3
     download_timeout: float = 30.0
     max_page_bytes: int = 10 * 1024 * 1024
-    max_listing_pages: int = 0  # 0 = follow the pager to the end
+    # Listing pages per run (all languages); an endless pager stops here (0 = no bound).
+    max_listing_pages: int = 1000
     # Skip a request when the sitemap lastmod did not move and the page was fetched less than
     # this many hours ago. 0 = always revalidate (a conditional GET): the site has been seen
     # changing a page's body without moving its lastmod.
     lastmod_skip_max_age_h: float = 0.0
     revisit_known: bool = True
     feed_max_entries: int = 50
+    # Trust boundary: extra mirrors ("host" or "host:port") that may be crawled besides
+    # www.aalto.fi, aalto.fi (http/https) and base_url. Nothing else is ever requested.
+    allowed_hosts: tuple[str, ...] = ()
+    # Hard bounds (docs/operations.md "Bounds"); reaching one is a `bound_reached` alert.
+    max_header_bytes: int = 64 * 1024  # response status line + headers, per response
+    max_bytes_per_run: int = 2 * 1024**3  # body bytes downloaded per run; then the run stops
+    max_sitemap_depth: int = 2  # sitemap index levels below /sitemap.xml
+    max_sitemap_urls: int = 50_000  # entries read from one sitemap (the protocol's own limit)
+    run_deadline_s: float = 3000.0  # the run stops cleanly after this (0 = no deadline)
+    max_categories_per_item: int = 20  # categories kept per page
+    max_category_feeds: int = 200  # category-*.xml/.atom feeds written (largest first)
     lock_file: Path | None = None
     metrics_file: Path | None = None
     log_level: str = "INFO"
@@ -108,6 +120,9 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
             return text in _TRUE
         if kind is Path:
             return Path(value).expanduser() if value not in (None, "") else None
+        if typing.get_origin(hint) is tuple:  # a TOML list, or "a,b" from the environment
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(v).strip() for v in items if str(v).strip())
         if kind in (int, float, str):
             return kind(value)
     except (TypeError, ValueError) as exc:
@@ -160,7 +175,20 @@ def load_config(
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
     _check_base_url(cfg.base_url)
+    _check_boundary(cfg)
     return cfg
+
+
+def _check_boundary(cfg: Config) -> None:
+    """allowed_hosts must be hosts; bounds must be numbers a run can live with."""
+    from aaltowatch.boundary import Boundary
+
+    try:
+        Boundary.from_config(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"config: {exc}") from exc
+    if cfg.max_header_bytes < 1024:
+        raise ConfigError("config: max_header_bytes must be at least 1024")
 
 
 def _check_base_url(url: str) -> None:

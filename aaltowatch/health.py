@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aaltowatch import bounds
 from aaltowatch.config import HealthThresholds
 
 REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
@@ -24,6 +25,7 @@ CHECKS = (
     "mass_disappearance",
     "suspicious_versions",
     "crawl_incomplete",
+    "bound_reached",
 )
 
 
@@ -98,6 +100,9 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
                 " missed); their new versions were not stored",
             )
         )
-    if reason not in ("finished", ""):
+    if reason not in ("finished", "", bounds.STOP_REASON):
         alerts.append(Alert("crawl_incomplete", f"{kind}: crawl ended with {reason}"))
+    for name, limit in sorted(bounds.reached(stats).items()):
+        ended = "the run stopped early" if reason == bounds.STOP_REASON else "the rest was skipped"
+        alerts.append(Alert("bound_reached", f"{kind}: bound {name} = {limit} reached; {ended}"))
     return alerts

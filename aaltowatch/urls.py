@@ -7,6 +7,7 @@ three can never disagree on what a page's identity is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 PUBLIC_HOST = "www.aalto.fi"
@@ -30,6 +31,21 @@ _CONTENT_RE = re.compile(
 )
 
 
+class OffSiteURL(ValueError):
+    """A URL outside the site: never mapped onto base_url, never fetched."""
+
+
+def has_unsafe_chars(url: str) -> bool:
+    """True when a URL holds control or format characters (C0/C1 controls, bidi overrides and
+    isolates, zero-width marks): a key with them would write escape sequences to terminals."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in url.strip())
+
+
+def strip_unsafe(url: str) -> str:
+    """The URL without control and format characters (see has_unsafe_chars)."""
+    return "".join(ch for ch in url if unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
     return lowered.startswith("utm_") or lowered in TRACKING_PARAMS
@@ -41,9 +57,14 @@ def clean_query(query: str) -> str:
     return urlencode(sorted(pairs))
 
 
+def _hostname(netloc: str) -> str:
+    """The host of a netloc without user info or port ("a@www.aalto.fi:1" -> "www.aalto.fi")."""
+    return (urlsplit(f"//{netloc}").hostname or "").lower()
+
+
 def is_site_host(netloc: str, base_url: str | None = None) -> bool:
     netloc = netloc.lower()
-    if netloc.split(":")[0] in SITE_HOSTS:
+    if "@" not in netloc and _hostname(netloc) in SITE_HOSTS:
         return True
     return bool(base_url) and netloc == urlsplit(base_url).netloc.lower()
 
@@ -51,25 +72,33 @@ def is_site_host(netloc: str, base_url: str | None = None) -> bool:
 def canonical_url(url: str, base_url: str | None = None) -> str:
     """Map any on-site URL (aalto.fi host variants or the crawled base_url) to the public origin.
 
-    Off-site URLs are returned with only the fragment and tracking parameters removed.
+    Off-site URLs are returned with only the fragment and tracking parameters removed. Control
+    and bidi characters are removed from every URL: stored keys never carry them.
     """
-    parts = urlsplit(url.strip())
+    parts = urlsplit(strip_unsafe(url.strip()))
     host = parts.netloc.lower()
     query = clean_query(parts.query)
     path = parts.path or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
-    if not host or is_site_host(host, base_url):
+    on_site = not host or is_site_host(host, base_url)
+    if on_site and parts.scheme.lower() in ("http", "https", ""):
         return urlunsplit(("https", PUBLIC_HOST, path, query, ""))
     return urlunsplit((parts.scheme.lower(), host, parts.path, query, ""))
 
 
 def to_fetch_url(url: str, base_url: str) -> str:
-    """Where to fetch an on-site URL from: the public path on base_url (a local mirror in tests)."""
+    """Where to fetch an on-site URL from: the public path on base_url (a local mirror in tests).
+
+    Raises OffSiteURL for anything off the site (another host, another scheme such as file:):
+    only the trust boundary's own hosts are ever mapped onto base_url.
+    """
     parts = urlsplit(url)
     base = urlsplit(base_url)
-    if parts.netloc and not is_site_host(parts.netloc.lower(), base_url):
-        return url
+    if parts.scheme.lower() not in ("http", "https", "") or (
+        parts.netloc and not is_site_host(parts.netloc.lower(), base_url)
+    ):
+        raise OffSiteURL(f"not on the site: {url}")
     return urlunsplit((base.scheme, base.netloc, parts.path or "/", parts.query, ""))
 
 
@@ -87,10 +116,13 @@ def is_on_site(url: str, base_url: str | None = None) -> bool:
 def content_kind(url: str) -> tuple[str, str] | None:
     """(kind, lang) of a content page URL, or None for anything else (listings, people, ...).
 
-    Decided by URL, not markup: people and services pages share the article markup.
+    Decided by URL, not markup: people and services pages share the article markup. Only
+    public-origin URLs (or bare paths) qualify: an off-site path that looks like ours does not.
     """
     parts = urlsplit(url)
-    if parts.query:
+    if parts.query or parts.scheme.lower() not in ("http", "https", ""):
+        return None
+    if parts.netloc and ("@" in parts.netloc or _hostname(parts.netloc) not in SITE_HOSTS):
         return None
     m = _CONTENT_RE.match(parts.path)
     if not m:

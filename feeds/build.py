@@ -37,6 +37,7 @@ class FeedReport:
 
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
 
     def write(self, path: Path, data: bytes) -> None:
         (self.written if write_if_changed(path, data) else self.unchanged).append(path)
@@ -58,9 +59,10 @@ def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[E
     return sorted(entries, key=key, reverse=True)
 
 
-def _category_specs(archive: Archive, max_entries: int) -> list[FeedSpec]:
+def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[FeedSpec]:
+    """One feed per category, for the `max_feeds` categories with most pages."""
     specs, used = [], set()
-    for category in archive.categories():
+    for category in archive.categories(limit=max_feeds):
         label = clean_text(category)
         slug = slugify(label) or hashlib.sha1(category.encode()).hexdigest()[:10]
         unique, n = slug, 1
@@ -81,7 +83,9 @@ def _category_specs(archive: Archive, max_entries: int) -> list[FeedSpec]:
     return specs
 
 
-def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec], list[Entry]]:
+def feed_specs(
+    archive: Archive, max_entries: int = 50, max_categories: int = 200
+) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page)."""
     specs = []
     for lang, (language, path) in NEWS.items():
@@ -121,7 +125,7 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
             entries=changes("partnership"),
         )
     )
-    specs += _category_specs(archive, max_entries)
+    specs += _category_specs(archive, max_entries, max_categories)
     specs.append(
         FeedSpec(
             name="health",
@@ -133,11 +137,17 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
     return specs, all_changes
 
 
-def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> FeedReport:
-    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`."""
+def build_feeds(
+    archive: Archive, out_dir: Path, *, max_entries: int = 50, max_categories: int = 200
+) -> FeedReport:
+    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`.
+
+    At most `max_categories` category feeds; a category feed whose category is gone (or fell
+    out of that number) is deleted, so the directory lists exactly what feeds.opml does.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs, all_changes = feed_specs(archive, max_entries)
+    specs, all_changes = feed_specs(archive, max_entries, max_categories)
     report = FeedReport()
     for spec in specs:
         rss, atom = render(spec)
@@ -147,4 +157,9 @@ def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> Fe
     health = next(s for s in specs if s.name == "health")
     index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
     report.write(out_dir / "index.html", index)
+    names = {spec.name for spec in specs}
+    for path in sorted(out_dir.glob("category-*")):
+        if path.suffix in (".xml", ".atom") and path.stem not in names:
+            path.unlink(missing_ok=True)
+            report.removed.append(path)
     return report

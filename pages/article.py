@@ -16,7 +16,7 @@ from parsel import Selector
 
 from aaltowatch.errors import ExtractionError
 from aaltowatch.items import PageItem
-from aaltowatch.urls import absolute, canonical_url, content_kind, is_on_site
+from aaltowatch.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
 from pages.decode import decode_html
 from pages.dom import (
@@ -106,14 +106,18 @@ def _item_url(links: list[etree._Element], url: str, base_url: str | None) -> st
     """Canonical public URL: an on-site content rel=canonical, else the fetched URL mapped.
 
     A canonical naming another language or section (a Finnish page pointing at its English
-    twin) is not trusted: the two would overwrite each other's history.
+    twin) is not trusted: the two would overwrite each other's history. Nor is one from a page
+    fetched off the site (it could claim any of our pages), or one holding control or bidi
+    characters (a hostile key that would write escape sequences to terminals).
     """
     base = site_base(url, base_url)
     fetched = canonical_url(url, base)
     fetched_kind = content_kind(fetched)
+    if not is_on_site(url, base):
+        return fetched
     for link in links:
         href = link.get("href")
-        if href is None or link.get("rel") != "canonical":
+        if href is None or link.get("rel") != "canonical" or has_unsafe_chars(href):
             continue
         try:
             target = absolute(href, url)
@@ -221,8 +225,9 @@ def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
             if anc is root:
                 break
     chosen: list[etree._Element] = []
+    taken: set[etree._Element] = set()  # a set: a huge page must not cost chosen x ancestors
     for el in container.iter(*_CONTENT_TAGS):
-        if any(c in el.iterancestors() for c in chosen) or not qualifies(el):
+        if any(a in taken for a in el.iterancestors()) or not qualifies(el):
             continue
         text = node_text(el)
         if not text or text == lead_text or LABEL_RE.match(text):
@@ -232,6 +237,7 @@ def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
             if parent is None or parent.find("p") is None:
                 continue
         chosen.append(el)
+        taken.add(el)
     return chosen
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from aaltowatch.urls import absolute, canonical_url, is_on_site, to_fetch_url
+from aaltowatch.urls import OffSiteURL, absolute, canonical_url, is_on_site, to_fetch_url
 
 
 def site_base(url: str, base_url: str | None) -> str:
@@ -46,8 +46,16 @@ def image_url(src: str, page_url: str, base_url: str | None) -> str:
 
 
 def fetch_url(href: str, page_url: str, base_url: str | None) -> str:
-    """Absolute URL to fetch next: public-origin links are moved onto the fetched origin."""
+    """Absolute URL to fetch next: public-origin links are moved onto the fetched origin.
+
+    An off-site link stays absolute as it is: the spider's trust boundary refuses (and
+    counts) it, so a page object never decides on its own what may be fetched.
+    """
     try:
-        return to_fetch_url(absolute(href, page_url), site_base(page_url, base_url))
+        target = absolute(href, page_url)
     except ValueError:
         return href.strip()
+    try:
+        return to_fetch_url(target, site_base(page_url, base_url))
+    except OffSiteURL:
+        return target

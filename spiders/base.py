@@ -21,8 +21,9 @@ from twisted.python.failure import Failure
 
 from aaltowatch.errors import ExtractionError
 from aaltowatch.items import Gone, PageItem, Unchanged
-from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
+from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
 from pages import parse_article
+from spiders.boundary import STEP_META, OffBoundary
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,20 @@ class AaltoSpider(scrapy.Spider):
 
     # -- helpers ------------------------------------------------------------------------------
     def fetch_url(self, url: str) -> str:
-        return to_fetch_url(url, self.base_url)
+        """Where to fetch `url`; an off-site URL stays as it is, for the boundary to refuse
+        and count (spiders.boundary.BoundaryMiddleware)."""
+        try:
+            return to_fetch_url(url, self.base_url)
+        except OffSiteURL:
+            return url
+
+    def capped_categories(self, categories: list[str]) -> list[str]:
+        """At most `max_categories_per_item`: N categories must not cost N feeds per teaser."""
+        cap = self.config.max_categories_per_item
+        if cap and len(categories) > cap:
+            self.count("categories_capped")
+            return categories[:cap]
+        return categories
 
     def canonical(self, url: str) -> str:
         return canonical_url(url, self.base_url)
@@ -180,13 +194,13 @@ class AaltoSpider(scrapy.Spider):
                 )
             elif status not in PERMANENT_REDIRECTS:
                 # A temporary redirect (maintenance notice, login) is not a move: keep the page.
-                log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
+                log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
                 self.count("temporary_redirects")
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
-                log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
+                log.warning("%s redirects off the watched pages to %r; ignored", key, target_key)
                 self.count("redirected_away")
             return
         if status in (404, 410):
@@ -220,7 +234,7 @@ class AaltoSpider(scrapy.Spider):
             log.warning("extraction failed for %s: %s", key, exc)
             self.count("extraction_errors")
             return
-        item.categories = self.categories.get(item.url, item.categories)
+        item.categories = self.capped_categories(self.categories.get(item.url, item.categories))
         item.moved_from = moved_from
         item.fetched_url = response.url
         item.fetch = response.meta.get("fetch_record")
@@ -237,7 +251,12 @@ class AaltoSpider(scrapy.Spider):
         return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
 
     def on_error(self, failure: Failure) -> None:
-        """5xx after retries, timeouts, resets: counted, logged, never a removal."""
+        """5xx after retries, timeouts, resets: counted, logged, never a removal.
+
+        A request refused by the trust boundary is not a site error: the boundary counts it.
+        """
+        if failure.check(OffBoundary):
+            return
         request = failure.request if hasattr(failure, "request") else None
         url = request.url if request is not None else "?"
         self.count("errors")
@@ -245,12 +264,20 @@ class AaltoSpider(scrapy.Spider):
 
     # -- phases -----------------------------------------------------------------------------
     def on_idle(self, spider: scrapy.Spider) -> None:
-        """Start the next phase through a data: request, so its callback may yield items too."""
+        """Start the next phase through a step request, so its callback may yield items too.
+
+        The step is answered by the boundary middleware and never downloaded (there is no
+        data: handler to download it with).
+        """
         if self.phases:
             phase = self.phases.pop(0)
             self.crawler.engine.crawl(
                 Request(
-                    "data:,", callback=self.run_phase, cb_kwargs={"phase": phase}, dont_filter=True
+                    "data:,",
+                    callback=self.run_phase,
+                    cb_kwargs={"phase": phase},
+                    dont_filter=True,
+                    meta={STEP_META: True},
                 )
             )
             raise DontCloseSpider

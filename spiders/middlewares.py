@@ -10,6 +10,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadTimeoutError
 from scrapy.http import Response
 
 from aaltowatch.urls import canonical_url
@@ -149,3 +150,18 @@ class RetryAfterMiddleware:
                 )
                 await asyncio.sleep(delay)
         return response
+
+
+class TimeoutRetryMiddleware:
+    """A download that timed out is retried once at most, whatever `retry_times` says.
+
+    DOWNLOAD_TIMEOUT bounds one attempt, slow drip included; without this a URL that drips
+    would cost download_timeout x (retry_times + 1). Errors that answer fast (5xx, resets)
+    keep every retry.
+    """
+
+    def process_exception(
+        self, request: Request, exception: BaseException, spider: Spider | None = None
+    ) -> None:
+        if isinstance(exception, DownloadTimeoutError) and request.meta.get("retry_times", 0):
+            request.meta["dont_retry"] = True

@@ -13,8 +13,10 @@ from scrapy.http import Response
 from aaltowatch.errors import ExtractionError
 from aaltowatch.items import Teaser
 from aaltowatch.urls import FEED_PATH, LISTING_PATHS, content_kind
-from pages import parse_feed, parse_listing, parse_sitemap
+from pages import parse_feed, parse_listing
+from pages.sitemap import iter_sitemap
 from spiders.base import AaltoSpider
+from spiders.bounds import reach_bound
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,17 @@ class NewsSpider(AaltoSpider):
         super().__init__(*args, **kwargs)
         # Sitemaps first (their lastmods let later phases skip unmoved pages), then listings.
         self.phases = ["listings", "deferred", "known"]
-        self.listing_pages = 0
         self.listings_seen: set[str] = set()
 
     def discover(self) -> Iterator[Request]:
         yield self._aux(self.fetch_url("/sitemap.xml"), self.parse_sitemap, priority=50)
 
-    def _aux(self, url: str, callback: Any, priority: int = 10) -> Request:
-        return Request(url, callback=callback, errback=self.on_error, priority=priority)
+    def _aux(
+        self, url: str, callback: Any, priority: int = 10, cb_kwargs: dict | None = None
+    ) -> Request:
+        return Request(
+            url, callback=callback, errback=self.on_error, priority=priority, cb_kwargs=cb_kwargs
+        )
 
     def run_phase(self, response: Response, phase: str) -> Iterator[Any]:
         if phase == "listings":
@@ -44,27 +49,50 @@ class NewsSpider(AaltoSpider):
             return
         yield from super().run_phase(response, phase)
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    def parse_sitemap(self, response: Response, depth: int = 0) -> Iterator[Any]:
+        """Read as a stream, at most `max_sitemap_urls` entries and `max_sitemap_depth` index
+        levels deep: a huge sitemap or an endless index chain cannot starve the articles."""
+        max_urls = self.config.max_sitemap_urls
+        read = 0
+        entries = iter_sitemap(response.body, response.url, base_url=self.base_url)
         try:
-            sitemap = parse_sitemap(response.body, response.url, base_url=self.base_url)
+            for is_index, entry in entries:
+                if max_urls and read >= max_urls:
+                    reach_bound(
+                        self.crawler, "max_sitemap_urls", max_urls, stop=False,
+                        what=f"the rest of {response.url} skipped",
+                    )  # fmt: skip
+                    break
+                read += 1
+                if is_index:
+                    yield from self._sitemap_child(entry.loc, depth + 1)
+                    continue
+                kind = content_kind(entry.loc)
+                if kind and kind[0] == self.kind:
+                    if entry.lastmod:
+                        self.lastmods[entry.loc] = entry.lastmod
+                    self.deferred.append(entry.loc)
         except ExtractionError as exc:
             log.warning("sitemap %s unreadable: %s", response.url, exc)
             self.count("extraction_errors")
+
+    def _sitemap_child(self, loc: str, depth: int) -> Iterator[Request]:
+        if depth > self.config.max_sitemap_depth:
+            reach_bound(
+                self.crawler, "max_sitemap_depth", self.config.max_sitemap_depth, stop=False,
+                what="deeper sitemaps skipped",
+            )  # fmt: skip
             return
-        for child in sitemap.sitemaps:
-            yield self._aux(self.fetch_url(child.loc), self.parse_sitemap, priority=50)
-        for entry in sitemap.entries:
-            kind = content_kind(entry.loc)
-            if kind and kind[0] == self.kind:
-                if entry.lastmod:
-                    self.lastmods[entry.loc] = entry.lastmod
-                self.deferred.append(entry.loc)
+        yield self._aux(
+            self.fetch_url(loc), self.parse_sitemap, priority=50, cb_kwargs={"depth": depth}
+        )
 
     def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
         for teaser in teasers:
             if teaser.categories:
                 known = self.categories.setdefault(teaser.url, [])
                 known.extend(c for c in teaser.categories if c not in known)
+                known[:] = self.capped_categories(known)
         for teaser in teasers:
             yield from self.want(teaser.url)
 
@@ -84,21 +112,26 @@ class NewsSpider(AaltoSpider):
             log.warning("listing %s unreadable: %s", response.url, exc)
             self.count("extraction_errors")
             return
-        self.listing_pages += 1
         self.count("listing_pages")
         if not listing.teasers:
             self.count("empty_listings")
         yield from self._teasers(listing.teasers)
-        limit = self.config.max_listing_pages
         for url in listing.next_urls:
-            if not limit or self.listing_pages < limit:
-                yield from self._listing(url)
+            yield from self._listing(url)
 
     def _listing(self, url: str) -> Iterator[Request]:
-        """Each listing page once: Drupal serves `?page=0` as the bare listing too."""
+        """Each listing page once: Drupal serves `?page=0` as the bare listing too. At most
+        `max_listing_pages` per run, so an endless pager stops."""
         parts = urlsplit(self.canonical(url))
         query = [(k, v) for k, v in parse_qsl(parts.query) if (k, v) != ("page", "0")]
         key = urlunsplit(parts._replace(query=urlencode(query)))
+        limit = self.config.max_listing_pages
+        if key not in self.listings_seen and limit and len(self.listings_seen) >= limit:
+            reach_bound(
+                self.crawler, "max_listing_pages", limit, stop=False,
+                what="no more pager links followed",
+            )  # fmt: skip
+            return
         if key not in self.listings_seen:
             self.listings_seen.add(key)
             yield self._aux(url, self.parse_listing)

@@ -48,7 +48,21 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "LOG_LEVEL": config.log_level,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        # The trust boundary: only http(s), through the handler that bounds response headers.
+        # No file:, data:, ftp:, s3: handlers: nothing a page links to can reach the disk.
+        "DOWNLOAD_HANDLERS": {
+            "http": "spiders.handlers.BoundedHTTPDownloadHandler",
+            "https": "spiders.handlers.BoundedHTTPDownloadHandler",
+            "file": None,
+            "data": None,
+            "ftp": None,
+            "s3": None,
+        },
         "DOWNLOADER_MIDDLEWARES": {
+            # First in the chain: sees every request, robots.txt and redirects included.
+            "spiders.boundary.BoundaryMiddleware": 40,
+            # Above RetryMiddleware: process_exception runs high to low.
+            "spiders.middlewares.TimeoutRetryMiddleware": 560,
             # Above RetryMiddleware (550): process_response runs high to low, so the wait
             # must happen before the retry is scheduled.
             "spiders.middlewares.RetryAfterMiddleware": 555,
@@ -57,7 +71,10 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "ITEM_PIPELINES": {"pipeline.scrapy_pipeline.ArchivePipeline": 300},
         # Health checks also as Spidermon monitors (same function, same thresholds).
         "SPIDERMON_ENABLED": True,
-        "EXTENSIONS": {"spidermon.contrib.scrapy.extensions.Spidermon": 500},
+        "EXTENSIONS": {
+            "spidermon.contrib.scrapy.extensions.Spidermon": 500,
+            "spiders.bounds.RunBounds": 510,
+        },
         "SPIDERMON_SPIDER_CLOSE_MONITORS": ["spiders.monitors.SpiderCloseMonitorSuite"],
         "AALTOWATCH_CONFIG": config,
     }

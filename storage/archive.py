@@ -468,10 +468,13 @@ class Archive:
             "changes": dict(one("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()),
         }
 
-    def categories(self) -> list[str]:
+    def categories(self, limit: int | None = None) -> list[str]:
+        """Categories of live pages by name; with `limit`, only the ones with most pages."""
         rows = self.conn.execute(
-            "SELECT DISTINCT json_each.value FROM pages p"
+            "SELECT json_each.value FROM pages p"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,"
-            " json_each(v.categories) WHERE p.status = 'live' ORDER BY 1"
+            " json_each(v.categories) WHERE p.status = 'live'"
+            " GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
+            (-1 if limit is None else limit,),
         )
-        return [r[0] for r in rows]
+        return sorted(r[0] for r in rows)

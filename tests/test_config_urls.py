@@ -8,7 +8,7 @@ import pytest
 
 from aaltowatch.config import load_config
 from aaltowatch.errors import ConfigError
-from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
+from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
 
 
 def test_layers_in_order(tmp_path: Path) -> None:
@@ -80,7 +80,9 @@ def test_content_kind_is_decided_by_url(url: str, kind: tuple | None) -> None:
 def test_fetch_url_maps_public_origin_to_base() -> None:
     base = "http://127.0.0.1:9000"
     assert to_fetch_url("https://www.aalto.fi/en/news?page=1", base) == base + "/en/news?page=1"
-    assert to_fetch_url("https://example.org/x", base) == "https://example.org/x"
+    for off_site in ("https://example.org/x", "file://localhost/etc/passwd", "http://127.0.0.2/"):
+        with pytest.raises(OffSiteURL):
+            to_fetch_url(off_site, base)
 
 
 def test_booleans_must_be_booleans() -> None:
