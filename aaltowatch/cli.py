@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from aaltowatch import __version__
@@ -23,9 +22,10 @@ from aaltowatch.errors import (
     EXIT_USAGE,
     AaltowatchError,
 )
+from aaltowatch.output import make_console
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -141,7 +141,12 @@ def feeds(ctx: click.Context) -> None:
 
     config = _config(ctx)
     with _archive(ctx, readonly=True) as archive:
-        report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+        report = build_feeds(
+            archive,
+            config.feeds_dir,
+            max_entries=config.feed_max_entries,
+            feeds_base_url=config.feeds_base_url,
+        )
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
         f" {len(report.unchanged)} unchanged"

@@ -42,7 +42,13 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         def build(label: str) -> Any:
             def after(_: list[Any]) -> None:
                 with open_archive(db) as archive:
-                    feed_reports.append((label, build_feeds(archive, feeds_dir, max_entries=50)))
+                    report = build_feeds(
+                        archive,
+                        feeds_dir,
+                        max_entries=config.feed_max_entries,
+                        feeds_base_url=config.feeds_base_url,
+                    )
+                    feed_reports.append((label, report))
 
             return after
 

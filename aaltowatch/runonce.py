@@ -34,7 +34,12 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
         if console is not None:
             _print_summaries(summaries)
         with open_archive(config.db) as archive:
-            report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+            report = build_feeds(
+                archive,
+                config.feeds_dir,
+                max_entries=config.feed_max_entries,
+                feeds_base_url=config.feeds_base_url,
+            )
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

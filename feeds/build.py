@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from feeds.atomic import write_if_changed
-from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry
+from feeds.entries import EPOCH, Entry, FeedSpec, alert_entry, change_entry, page_entry, parse_time
 from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
@@ -81,7 +81,22 @@ def _category_specs(archive: Archive, max_entries: int) -> list[FeedSpec]:
     return specs
 
 
-def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec], list[Entry]]:
+def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
+    """Absolute URL of the feeds directory, ending in "/": the configured one, else file://."""
+    if feeds_base_url:
+        return feeds_base_url.rstrip("/") + "/"
+    return Path(out_dir).resolve().as_uri() + "/"
+
+
+def _last_run_time(archive: Archive) -> datetime:
+    last = archive.runs(limit=1)
+    when = last[0].get("finished_at") or last[0].get("started_at") if last else None
+    return parse_time(when) or EPOCH
+
+
+def feed_specs(
+    archive: Archive, max_entries: int = 50, feeds_url: str = ""
+) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page)."""
     specs = []
     for lang, (language, path) in NEWS.items():
@@ -122,22 +137,35 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
         )
     )
     specs += _category_specs(archive, max_entries)
+    alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
     specs.append(
         FeedSpec(
             name="health",
             title="aaltowatch health alerts",
             description="Crawl problems, layout drift and suspicious versions, newest first.",
-            entries=_newest_first([alert_entry(a) for a in archive.alerts(limit=max_entries)]),
+            entries=_newest_first(
+                [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
+            ),
         )
     )
+    empty_updated = _last_run_time(archive)
+    for spec in specs:
+        spec.empty_updated = empty_updated
+        spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
     return specs, all_changes
 
 
-def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> FeedReport:
-    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`."""
+def build_feeds(
+    archive: Archive, out_dir: Path, *, max_entries: int = 50, feeds_base_url: str = ""
+) -> FeedReport:
+    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`.
+
+    `feeds_base_url` is where readers will fetch them (config `feeds_base_url`); empty means
+    the directory itself, as file:// URLs that `serve` rewrites to its own address.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs, all_changes = feed_specs(archive, max_entries)
+    specs, all_changes = feed_specs(archive, max_entries, feeds_url_for(out_dir, feeds_base_url))
     report = FeedReport()
     for spec in specs:
         rss, atom = render(spec)

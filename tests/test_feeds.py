@@ -139,7 +139,8 @@ def test_index_and_opml(built: Path) -> None:
     assert "<script" not in index.lower() and " src=" not in index
     assert 'rel="stylesheet"' not in index and "<style>" in index
     opml = _parse_opml(built / "feeds.opml")
-    assert {f"{s}.xml" for s in FEED_FILES} <= opml
+    # Absolute: readers resolve no relative xmlUrl (without feeds_base_url: file:// URLs).
+    assert {f"{built.resolve().as_uri()}/{s}.xml" for s in FEED_FILES} <= opml
 
 
 def _parse_opml(path: Path) -> set[str]:
