@@ -21,9 +21,9 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     fg.title(strip_invalid_chars(spec.title))
     fg.subtitle(strip_invalid_chars(spec.description))
     fg.description(strip_invalid_chars(spec.description))
-    fg.link(href=spec.link, rel="alternate")
     if spec.self_url:
         fg.link(href=spec.self_url, rel="self")
+    fg.link(href=spec.link, rel="alternate")  # last: feedgen takes the RSS <link> from it
     fg.author({"name": "Aalto University", "uri": PUBLIC_ORIGIN + "/"})
     fg.generator("aaltowatch")
     if spec.language:
