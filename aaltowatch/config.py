@@ -119,6 +119,10 @@ class Config:
     # changing a page's body without moving its lastmod.
     lastmod_skip_max_age_h: float = setting(0.0, at_least(0))
     revisit_known: bool = True
+    # A mirror on this machine (base_url on 127.0.0.1/localhost: tests, the demo) is crawled
+    # without politeness delays (download delay, AutoThrottle, robots.txt Crawl-delay); true
+    # keeps them there too.
+    local_mirror_delays: bool = False
     feed_max_entries: int = setting(50, at_least(1))
     lock_file: Path | None = None
     metrics_file: Path | None = None
@@ -132,6 +136,11 @@ class Config:
         from urllib.parse import urlsplit
 
         return (urlsplit(self.base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def skip_delays(self) -> bool:
+        """Every politeness delay is dropped together, or none is (see local_mirror_delays)."""
+        return self.is_local and not self.local_mirror_delays
 
     @property
     def effective_lock_file(self) -> Path:

@@ -27,6 +27,9 @@ def quiet_scrapy() -> None:
     level = max(logging.WARNING, logging.getLogger().level)
     for name in ("scrapy", "twisted", "py.warnings", "protego"):
         logging.getLogger(name).setLevel(level)
+    # Third-party deprecation warnings (routed to logging by Scrapy) are for developers: -v.
+    if level > logging.DEBUG:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
 
 
 @dataclass
@@ -140,7 +143,7 @@ def run_steps(
 
     from spiders.settings import scrapy_settings
 
-    configure_logging(install_root_handler=False)
+    configure_logging({"LOG_INSTALL_ROOT_HANDLER": False})
     quiet_scrapy()
     archive.close_interrupted_runs()
     summaries: list[RunSummary] = []

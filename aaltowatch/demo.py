@@ -29,9 +29,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         shutil.rmtree(DEMO_DIR)
     started = time.monotonic()
     with SnapshotServer("state-1") as server:
-        demo_config = config.replace(
-            db=db, feeds_dir=feeds_dir, base_url=server.url, crawl_delay_cap=0.0
-        )
+        demo_config = config.replace(db=db, feeds_dir=feeds_dir, base_url=server.url)
         console.print(
             f"Serving the bundled snapshot (day 1) at {server.url}. Politeness delays"
             " (robots Crawl-delay, download delay, AutoThrottle) are off for this local server;"
