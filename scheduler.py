@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -187,7 +188,21 @@ def build_scheduler(
         scheduler.add_job(
             jobs.run, trigger_for(schedule, spider), args=[spider], id=spider, name=spider
         )
+    scheduler.add_listener(_log_not_started, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
     return scheduler
+
+
+def _log_not_started(event: JobEvent) -> None:
+    """Our one line for a run time that did not start (APScheduler's own warnings are -v)."""
+    if event.code == EVENT_JOB_MAX_INSTANCES:
+        job = event.job_id
+        log.warning("job %s: not started: the previous %s crawl is still running", job, job)
+    else:
+        log.warning(
+            "job %s: not started: its run time %s was missed by more than misfire_grace_s",
+            event.job_id,
+            f"{event.scheduled_run_time:%Y-%m-%d %H:%M:%S %Z}",
+        )
 
 
 def run_forever(config: Config, config_file: Path | None) -> int:
@@ -237,3 +252,6 @@ def _log_to_stderr(level: str) -> None:
     log.addHandler(handler)
     log.setLevel(getattr(logging, level.upper(), logging.INFO))
     log.propagate = False
+    # The scheduler logs skipped and missed runs itself (_log_not_started), in its own words.
+    apscheduler_level = logging.DEBUG if level.upper() == "DEBUG" else logging.ERROR
+    logging.getLogger("apscheduler").setLevel(apscheduler_level)

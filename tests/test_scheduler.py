@@ -176,9 +176,13 @@ def test_sigterm_during_a_crawl_that_cannot_close_in_time_leaves_it_interrupted(
     )  # fmt: skip
     try:
         wait_for(lambda: ("news", "running") in runs(db) and bool(server.held), proc, 40)
+        # Meanwhile the next news runs are due: one line of ours each, not APScheduler's.
+        wait_for(lambda: "job news: not started" in log.read_text(encoding="utf-8"), proc, 10)
         text = stop(proc, log)
     finally:
         proc.kill()
         server.close()
     assert runs(db) == [("news", "interrupted")]
     assert "job news: killed; 1 run(s) marked interrupted" in text
+    assert "job news: not started: the previous news crawl is still running" in text
+    assert "apscheduler" not in text and "maximum number of running instances" not in text
