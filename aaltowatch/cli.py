@@ -220,6 +220,10 @@ def changes(
     if since and not iso_utc(since):
         raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
     with _archive(ctx, readonly=True) as archive:
+        if run_id is not None and archive.run(run_id) is None:
+            raise click.BadParameter(
+                f"there is no run {run_id} in {archive.path}", param_hint="--run"
+            )
         rows = archive.changes(
             since=iso_utc(since),
             kind=kind,
@@ -320,23 +324,37 @@ def search(
     default="ndjson",
     show_default=True,
 )
-@click.option("--since", help="Only pages changed since this ISO 8601 time.")
+@click.option("--since", help="Only pages whose content last changed since this ISO 8601 time.")
+@click.option(
+    "--published-since", help="Only pages the site dates (published) since this ISO 8601 time."
+)
 @click.option("--kind", type=click.Choice(["news", "partnership"]))
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
 @click.pass_context
 def export(
-    ctx: click.Context, fmt: str, since: str | None, kind: str | None, lang: str | None
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    published_since: str | None,
+    kind: str | None,
+    lang: str | None,
 ) -> None:
     """Current pages to stdout."""
     from aaltowatch.text import iso_utc
     from storage.export import iter_pages, write_export
 
-    if since and not iso_utc(since):
-        raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
+    for value, hint in ((since, "--since"), (published_since, "--published-since")):
+        if value and not iso_utc(value):
+            raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=hint)
     with _archive(ctx, readonly=True) as archive:
-        write_export(
-            iter_pages(archive, since=iso_utc(since), kind=kind, lang=lang), fmt, sys.stdout
+        pages = iter_pages(
+            archive,
+            since=iso_utc(since),
+            published_since=iso_utc(published_since),
+            kind=kind,
+            lang=lang,
         )
+        write_export(pages, fmt, sys.stdout)
 
 
 @cli.command()
@@ -358,6 +376,8 @@ def reextract(ctx: click.Context) -> None:
     from aaltowatch.reextract import reextract_all
 
     config = _config(ctx)
+    if not config.db.exists():  # re-extracting nothing into a new empty archive helps no one
+        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
     with run_lock(config.effective_lock_file), _archive(ctx) as archive:
         report = reextract_all(archive, config)
     err_console.print(
