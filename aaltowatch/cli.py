@@ -1,4 +1,4 @@
-"""The `aaltowatch` command line (DESIGN.md §7): exit 0 ok, 1 failed, 2 usage, 3 unhealthy."""
+"""The `aaltowatch` command line (docs/DESIGN.md §7): exit 0 ok, 1 failed, 2 usage, 3 unhealthy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Errors with a clear message for the user, and the exit codes of DESIGN.md §7."""
+"""Errors with a clear message for the user, and the exit codes of docs/DESIGN.md §7."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Build every feed from the archive (DESIGN.md §6) and write only what changed.
+"""Build every feed from the archive (docs/DESIGN.md §6) and write only what changed.
 
 Called by `aaltowatch feeds`, `run --once` and `demo`. Output is a pure function of the
 archive: rebuilding without new data leaves every file, its mtime and its ETag untouched.

@@ -1,4 +1,4 @@
-"""`aaltowatch export`: the DESIGN §7 record shape in ndjson, csv and json, filters, streaming."""
+"""`aaltowatch export`: the docs/DESIGN.md §7 shapes (ndjson, csv, json), filters, streaming."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from storage import Archive
 from storage.export import iter_pages, write_export
 from tests.conftest import run_cli
 
-# DESIGN §3 item fields without body_html, then the §7 archive fields, spelled out here on
+# docs/DESIGN.md §3 item fields without body_html, then the §7 archive fields, spelled out here on
 # purpose: this is the contract users' scripts rely on, not whatever export.py says today.
 ITEM_FIELDS = [
     *("url", "kind", "lang", "title", "lead", "body", "published", "updated", "categories"),
