@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -31,7 +33,6 @@ from aaltowatch.errors import EXIT_LOCKED, EXIT_OK, EXIT_UNHEALTHY
 log = logging.getLogger("aaltowatch.scheduler")
 
 SPIDERS = ("news", "partnerships")
-KILL_WAIT_S = 10.0  # after SIGTERM, how long a child gets before SIGKILL
 
 
 def crawl_command(config: Config, config_file: Path | None, spider: str) -> list[str]:
@@ -85,13 +86,31 @@ class CrawlJobs:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 log.error("job %s: still running after %ss; stopping it", spider, timeout)
-                code = terminate(proc)
+                code = terminate(proc, self.config.schedule.close_grace_s)
             with self._lock:
                 self._running = None
+            if code < 0:  # killed by a signal: it could not finish its run row itself
+                self._mark_interrupted(spider)
             self._log_end(spider, code, time.monotonic() - started)
         finally:
             self._idle.set()
         return code
+
+    def _mark_interrupted(self, spider: str) -> None:
+        """Finish the killed crawl's run as `interrupted` now, not at the next run's start."""
+        from aaltowatch.errors import AaltowatchError
+        from aaltowatch.lock import run_lock
+        from storage import open_archive
+
+        try:
+            with run_lock(self.config.effective_lock_file), open_archive(self.config.db) as db:
+                marked = db.close_interrupted_runs()
+        except (AaltowatchError, OSError, sqlite3.Error) as exc:
+            log.warning(
+                "job %s: killed; its run is left to the next run to close (%s)", spider, exc
+            )
+            return
+        log.warning("job %s: killed; %d run(s) marked interrupted", spider, marked)
 
     def _log_end(self, spider: str, code: int, seconds: float) -> None:
         if self.stopping.is_set() and code != EXIT_OK:
@@ -131,13 +150,14 @@ class CrawlJobs:
                 log.warning(
                     "crawl pid %d still running after %ss; sending SIGTERM", proc.pid, grace_s
                 )
-                terminate(proc)
+                terminate(proc, self.config.schedule.close_grace_s)
         self._idle.wait()  # the job thread logs how the crawl ended before we say we stopped
 
 
-def terminate(proc: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the child's process group (Scrapy closes the spider cleanly), SIGKILL if stuck."""
-    for sig, wait in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, None)):
+def terminate(proc: subprocess.Popen[bytes], close_grace_s: float) -> int:
+    """SIGTERM the child's process group (Scrapy closes the spider and finishes its run as
+    `interrupted`), SIGKILL if it has not closed after `close_grace_s`."""
+    for sig, wait in ((signal.SIGTERM, close_grace_s), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -168,7 +188,21 @@ def build_scheduler(
         scheduler.add_job(
             jobs.run, trigger_for(schedule, spider), args=[spider], id=spider, name=spider
         )
+    scheduler.add_listener(_log_not_started, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
     return scheduler
+
+
+def _log_not_started(event: JobEvent) -> None:
+    """Our one line for a run time that did not start (APScheduler's own warnings are -v)."""
+    if event.code == EVENT_JOB_MAX_INSTANCES:
+        job = event.job_id
+        log.warning("job %s: not started: the previous %s crawl is still running", job, job)
+    else:
+        log.warning(
+            "job %s: not started: its run time %s was missed by more than misfire_grace_s",
+            event.job_id,
+            f"{event.scheduled_run_time:%Y-%m-%d %H:%M:%S %Z}",
+        )
 
 
 def run_forever(config: Config, config_file: Path | None) -> int:
@@ -218,3 +252,6 @@ def _log_to_stderr(level: str) -> None:
     log.addHandler(handler)
     log.setLevel(getattr(logging, level.upper(), logging.INFO))
     log.propagate = False
+    # The scheduler logs skipped and missed runs itself (_log_not_started), in its own words.
+    apscheduler_level = logging.DEBUG if level.upper() == "DEBUG" else logging.ERROR
+    logging.getLogger("apscheduler").setLevel(apscheduler_level)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import types
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from aaltowatch.errors import AaltowatchError
+from aaltowatch.errors import AaltowatchError, PortError
 from storage import Archive, migrations
 from storage.schema_doc import TABLES, column_doc, migrated_database
 
+log = logging.getLogger(__name__)
+PLUGIN = "aaltowatch_log_refused"
 DB_NAME = "archive"  # stable URLs (/archive/news_mentioning) whatever the file is called
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -64,14 +69,46 @@ def browse(db: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
     if pending:
         Archive(db).close()
 
+    from datasette.utils.asgi import Forbidden
+
     class ReadOnlyDatabase(Database):
         def connect(self, write: bool = False) -> Any:
-            if write:
-                raise AaltowatchError("the web view is read-only")
+            if write:  # a 403 for the browser, not a server error with a traceback
+                raise Forbidden("the web view is read-only")
             return super().connect()
 
+    # Bound before anything is printed: a busy port is a one-line error, and the URL shown
+    # is always the one this process serves.
+    try:
+        sock = socket.create_server((host, port))
+    except OSError as exc:
+        raise PortError.binding(host, port, exc) from None
+    quiet_datasette_errors()
     ds = Datasette(metadata=metadata(), settings=SETTINGS)
     ds.add_database(ReadOnlyDatabase(ds, path=str(db), is_mutable=True), name=DB_NAME)
     asyncio.run(ds.invoke_startup())
-    print(f"Browsing {db} read-only at http://{host}:{port}/{DB_NAME}", flush=True)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+    bound_port = sock.getsockname()[1]
+    print(f"Browsing {db} read-only at http://{host}:{bound_port}/{DB_NAME}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning"))
+    server.run(sockets=[sock])
+
+
+def quiet_datasette_errors() -> None:
+    """An error page (a refused query, a 404) is for the browser, not a log event. Datasette's
+    default error handler also prints a ~14 KB rich traceback with locals to stdout for each,
+    which blocks the server once nobody reads its stdout, and outside an `except` block rich
+    raises instead (a 404 becomes a 500). Without rich it renders the same pages; with -v one
+    line per refused request is logged instead."""
+    import datasette.handle_exception as default_handler
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    default_handler.rich = None
+
+    def log_refused(request: Any, exception: BaseException) -> None:
+        log.info("refused %s %s: %s", request.method, request.path, exception)
+
+    if not pm.has_plugin(PLUGIN):  # Datasette plugins are modules
+        plugin = types.ModuleType(PLUGIN)
+        plugin.handle_exception = hookimpl(tryfirst=True)(log_refused)  # type: ignore[attr-defined]
+        pm.register(plugin, name=PLUGIN)

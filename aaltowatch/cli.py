@@ -1,4 +1,4 @@
-"""The `aaltowatch` command line (DESIGN.md §7): exit 0 ok, 1 failed, 2 usage, 3 unhealthy."""
+"""The `aaltowatch` command line (docs/DESIGN.md §7): exit 0 ok, 1 failed, 2 usage, 3 unhealthy."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from aaltowatch import __version__
@@ -23,9 +22,10 @@ from aaltowatch.errors import (
     EXIT_USAGE,
     AaltowatchError,
 )
+from aaltowatch.output import make_console
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -137,16 +137,11 @@ def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
 @click.pass_context
 def feeds(ctx: click.Context) -> None:
     """(Re)build all feeds."""
-    from feeds.build import build_feeds
+    from aaltowatch.publish import publish_feeds
 
     config = _config(ctx)
     with _archive(ctx, readonly=True) as archive:
-        report = build_feeds(
-            archive,
-            config.feeds_dir,
-            max_entries=config.feed_max_entries,
-            max_categories=config.max_category_feeds,
-        )
+        report = publish_feeds(archive, config)
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
         f" {len(report.unchanged)} unchanged"
@@ -220,6 +215,10 @@ def changes(
     if since and not iso_utc(since):
         raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
     with _archive(ctx, readonly=True) as archive:
+        if run_id is not None and archive.run(run_id) is None:
+            raise click.BadParameter(
+                f"there is no run {run_id} in {archive.path}", param_hint="--run"
+            )
         rows = archive.changes(
             since=iso_utc(since),
             kind=kind,
@@ -320,23 +319,37 @@ def search(
     default="ndjson",
     show_default=True,
 )
-@click.option("--since", help="Only pages changed since this ISO 8601 time.")
+@click.option("--since", help="Only pages whose content last changed since this ISO 8601 time.")
+@click.option(
+    "--published-since", help="Only pages the site dates (published) since this ISO 8601 time."
+)
 @click.option("--kind", type=click.Choice(["news", "partnership"]))
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
 @click.pass_context
 def export(
-    ctx: click.Context, fmt: str, since: str | None, kind: str | None, lang: str | None
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    published_since: str | None,
+    kind: str | None,
+    lang: str | None,
 ) -> None:
     """Current pages to stdout."""
     from aaltowatch.text import iso_utc
     from storage.export import iter_pages, write_export
 
-    if since and not iso_utc(since):
-        raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
+    for value, hint in ((since, "--since"), (published_since, "--published-since")):
+        if value and not iso_utc(value):
+            raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=hint)
     with _archive(ctx, readonly=True) as archive:
-        write_export(
-            iter_pages(archive, since=iso_utc(since), kind=kind, lang=lang), fmt, sys.stdout
+        pages = iter_pages(
+            archive,
+            since=iso_utc(since),
+            published_since=iso_utc(published_since),
+            kind=kind,
+            lang=lang,
         )
+        write_export(pages, fmt, sys.stdout)
 
 
 @cli.command()
@@ -358,6 +371,8 @@ def reextract(ctx: click.Context) -> None:
     from aaltowatch.reextract import reextract_all
 
     config = _config(ctx)
+    if not config.db.exists():  # re-extracting nothing into a new empty archive helps no one
+        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
     with run_lock(config.effective_lock_file), _archive(ctx) as archive:
         report = reextract_all(archive, config)
     err_console.print(

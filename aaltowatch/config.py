@@ -18,31 +18,81 @@ from aaltowatch.errors import ConfigError
 
 ENV_PREFIX = "AALTOWATCH_"
 
+Check = typing.Callable[[Any], str | None]
+
+
+def at_least(low: float) -> Check:
+    return lambda v: None if v >= low else f"must be at least {low:g}"
+
+
+def above(low: float) -> Check:
+    return lambda v: None if v > low else f"must be greater than {low:g}"
+
+
+def share(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "must be between 0 and 1"
+
+
+def crontab(v: str) -> str | None:
+    """A 5-field crontab expression, checked by the same parser the scheduler uses."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(v, timezone="UTC")
+    except ValueError as exc:
+        return f"is not a crontab expression like '*/30 * * * *' ({exc})"
+    return None
+
+
+def http_url_or_empty(v: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not v:
+        return None
+    parts = urlsplit(v)
+    ok = parts.scheme in ("http", "https", "file") and (parts.netloc or parts.scheme == "file")
+    return None if ok else "must be an absolute http(s) or file URL, or empty"
+
+
+def one_of(*choices: str) -> Check:
+    return lambda v: None if str(v).upper() in choices else f"must be one of {', '.join(choices)}"
+
+
+def setting(default: Any, check: Check) -> Any:
+    """A field with its valid range declared next to it (checked by `validate`)."""
+    return field(default=default, metadata={"check": check})
+
 
 @dataclass(frozen=True)
 class HealthThresholds:
     """When a run counts as unhealthy (exit code 3)."""
 
-    min_items: int = 1  # fewer pages than this from a spider = zero-items alert
-    max_error_rate: float = 0.2  # failed requests / requests
-    min_field_coverage: float = 0.8  # share of pages whose required fields came from selectors
-    max_missing_share: float = 0.5  # share of known live pages gone at once = mass disappearance
-    min_known_for_missing_check: int = 4
+    # fewer pages than this from a spider = zero-items alert
+    min_items: int = setting(1, at_least(0))
+    max_error_rate: float = setting(0.2, share)  # failed requests / requests
+    # share of pages whose required fields came from selectors
+    min_field_coverage: float = setting(0.8, share)
+    # share of known live pages gone at once = mass disappearance
+    max_missing_share: float = setting(0.5, share)
+    min_known_for_missing_check: int = setting(4, at_least(0))
 
 
 @dataclass(frozen=True)
 class Schedule:
     """Cron expressions (crontab syntax) for the long-running scheduler."""
 
-    news: str = "*/30 * * * *"
-    partnerships: str = "15 6 * * *"
-    misfire_grace_s: int = 300
-    crawl_timeout_s: int = 3600
+    news: str = setting("*/30 * * * *", crontab)
+    partnerships: str = setting("15 6 * * *", crontab)
+    misfire_grace_s: int = setting(300, at_least(1))
+    crawl_timeout_s: int = setting(3600, above(0))
     # Seconds a running crawl may take to finish after SIGTERM/SIGINT before it is signalled.
-    stop_grace_s: float = 30.0
+    stop_grace_s: float = setting(30.0, at_least(0))
+    # Then, after its SIGTERM, seconds it gets to close (in-flight downloads, its run row)
+    # before SIGKILL; a killed crawl's run is marked interrupted by the scheduler.
+    close_grace_s: float = setting(60.0, above(0))
     # > 0 replaces the cron expression with a fixed interval in seconds (tests, demos).
-    news_interval_s: float = 0.0
-    partnerships_interval_s: float = 0.0
+    news_interval_s: float = setting(0.0, at_least(0))
+    partnerships_interval_s: float = setting(0.0, at_least(0))
 
 
 @dataclass(frozen=True)
@@ -50,37 +100,49 @@ class Config:
     db: Path = Path("data/aaltowatch.db")
     base_url: str = "https://www.aalto.fi"
     feeds_dir: Path = Path("data/feeds")
+    # Where readers fetch the feeds from (e.g. https://example.org/aaltowatch/): the OPML's
+    # xmlUrls and the feeds' rel="self" links. Empty: the feeds directory as file:// URLs,
+    # which `serve` rewrites to its own http:// URL.
+    feeds_base_url: str = setting("", http_url_or_empty)
     user_agent: str = "aaltowatch/0.1 (+https://github.com/aaltowatch/aaltowatch; news monitor)"
     # Politeness: robots.txt Crawl-delay is honoured up to this cap (seconds).
-    crawl_delay_cap: float = 10.0
-    download_delay: float = 1.0
-    concurrent_requests_per_domain: int = 2
+    crawl_delay_cap: float = setting(10.0, at_least(0))
+    download_delay: float = setting(1.0, at_least(0))
+    concurrent_requests_per_domain: int = setting(2, at_least(1))
     autothrottle: bool = True
-    retry_times: int = 3
-    download_timeout: float = 30.0
-    max_page_bytes: int = 10 * 1024 * 1024
+    retry_times: int = setting(3, at_least(0))
+    download_timeout: float = setting(30.0, above(0))
+    max_page_bytes: int = setting(10 * 1024 * 1024, at_least(1))
     # Listing pages per run (all languages); an endless pager stops here (0 = no bound).
-    max_listing_pages: int = 1000
+    max_listing_pages: int = setting(1000, at_least(0))
     # Skip a request when the sitemap lastmod did not move and the page was fetched less than
     # this many hours ago. 0 = always revalidate (a conditional GET): the site has been seen
     # changing a page's body without moving its lastmod.
-    lastmod_skip_max_age_h: float = 0.0
+    lastmod_skip_max_age_h: float = setting(0.0, at_least(0))
     revisit_known: bool = True
-    feed_max_entries: int = 50
+    # A mirror on this machine (base_url on 127.0.0.1/localhost: tests, the demo) is crawled
+    # without politeness delays (download delay, AutoThrottle, robots.txt Crawl-delay); true
+    # keeps them there too.
+    local_mirror_delays: bool = False
+    feed_max_entries: int = setting(50, at_least(1))
     # Trust boundary: extra mirrors ("host" or "host:port") that may be crawled besides
     # www.aalto.fi, aalto.fi (http/https) and base_url. Nothing else is ever requested.
     allowed_hosts: tuple[str, ...] = ()
     # Hard bounds (docs/operations.md "Bounds"); reaching one is a `bound_reached` alert.
-    max_header_bytes: int = 64 * 1024  # response status line + headers, per response
-    max_bytes_per_run: int = 2 * 1024**3  # body bytes downloaded per run; then the run stops
-    max_sitemap_depth: int = 2  # sitemap index levels below /sitemap.xml
-    max_sitemap_urls: int = 50_000  # entries read from one sitemap (the protocol's own limit)
-    run_deadline_s: float = 3000.0  # the run stops cleanly after this (0 = no deadline)
-    max_categories_per_item: int = 20  # categories kept per page
-    max_category_feeds: int = 200  # category-*.xml/.atom feeds written (largest first)
+    # Response status line + headers, per response.
+    max_header_bytes: int = setting(64 * 1024, at_least(1024))
+    # Body bytes downloaded per run; then the run stops.
+    max_bytes_per_run: int = setting(2 * 1024**3, at_least(1))
+    max_sitemap_depth: int = setting(2, at_least(0))  # sitemap index levels below /sitemap.xml
+    # Entries read from one sitemap (the protocol's own limit).
+    max_sitemap_urls: int = setting(50_000, at_least(1))
+    run_deadline_s: float = setting(3000.0, at_least(0))  # the run stops cleanly (0 = none)
+    max_categories_per_item: int = setting(20, at_least(1))  # categories kept per page
+    # category-*.xml/.atom feeds written (largest first).
+    max_category_feeds: int = setting(200, at_least(0))
     lock_file: Path | None = None
     metrics_file: Path | None = None
-    log_level: str = "INFO"
+    log_level: str = setting("INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     health: HealthThresholds = field(default_factory=HealthThresholds)
     schedule: Schedule = field(default_factory=Schedule)
 
@@ -90,6 +152,11 @@ class Config:
         from urllib.parse import urlsplit
 
         return (urlsplit(self.base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def skip_delays(self) -> bool:
+        """Every politeness delay is dropped together, or none is (see local_mirror_delays)."""
+        return self.is_local and not self.local_mirror_delays
 
     @property
     def effective_lock_file(self) -> Path:
@@ -175,20 +242,32 @@ def load_config(
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
     _check_base_url(cfg.base_url)
+    validate(cfg)
     _check_boundary(cfg)
     return cfg
 
 
 def _check_boundary(cfg: Config) -> None:
-    """allowed_hosts must be hosts; bounds must be numbers a run can live with."""
+    """allowed_hosts must be hosts or host:port (the ranges of the bounds are on their fields)."""
     from aaltowatch.boundary import Boundary
 
     try:
         Boundary.from_config(cfg)
     except ValueError as exc:
         raise ConfigError(f"config: {exc}") from exc
-    if cfg.max_header_bytes < 1024:
-        raise ConfigError("config: max_header_bytes must be at least 1024")
+
+
+def validate(obj: Any, section: str = "") -> None:
+    """Every field's declared range (`setting(..., check)`), nested tables included."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            validate(value, f"[{f.name}] ")
+            continue
+        check = f.metadata.get("check")
+        problem = check(value) if check is not None and value is not None else None
+        if problem:
+            raise ConfigError(f"config: {section}{f.name} = {value!r} {problem}")
 
 
 def _check_base_url(url: str) -> None:

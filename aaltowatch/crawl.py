@@ -22,11 +22,24 @@ SPIDERS = {
 }
 
 
+QUIET_DUPLICATES = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
+
+
 def quiet_scrapy() -> None:
     """Scrapy's per-request chatter is for debugging (-v), not for operators."""
     level = max(logging.WARNING, logging.getLogger().level)
     for name in ("scrapy", "twisted", "py.warnings", "protego"):
         logging.getLogger(name).setLevel(level)
+    if level > logging.DEBUG:
+        # Third-party deprecation warnings (routed to logging by Scrapy) are for developers.
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+        # A failed download is reported once, by the spider's own one-line warning, not again
+        # by Scrapy's retry and robots.txt middlewares (the latter with a traceback).
+        for name in QUIET_DUPLICATES:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        # Spidermon's report block (spider loggers) restates the alerts printed by the CLI.
+        for name in SPIDERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -140,7 +153,7 @@ def run_steps(
 
     from spiders.settings import scrapy_settings
 
-    configure_logging(install_root_handler=False)
+    configure_logging({"LOG_INSTALL_ROOT_HANDLER": False})
     quiet_scrapy()
     archive.close_interrupted_runs()
     summaries: list[RunSummary] = []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,8 @@ DEMO_DIR = Path("data/demo")
 def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
     from aaltowatch.progress import CrawlProgress
+    from aaltowatch.publish import publish_feeds
     from aaltowatch.snapshot_server import SnapshotServer
-    from feeds.build import build_feeds
     from storage import open_archive
 
     db = config.db if explicit_db else DEMO_DIR / "aaltowatch.db"
@@ -29,9 +32,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         shutil.rmtree(DEMO_DIR)
     started = time.monotonic()
     with SnapshotServer("state-1") as server:
-        demo_config = config.replace(
-            db=db, feeds_dir=feeds_dir, base_url=server.url, crawl_delay_cap=0.0
-        )
+        demo_config = config.replace(db=db, feeds_dir=feeds_dir, base_url=server.url)
         console.print(
             f"Serving the bundled snapshot (day 1) at {server.url}. Politeness delays"
             " (robots Crawl-delay, download delay, AutoThrottle) are off for this local server;"
@@ -42,7 +43,8 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         def build(label: str) -> Any:
             def after(_: list[Any]) -> None:
                 with open_archive(db) as archive:
-                    feed_reports.append((label, build_feeds(archive, feeds_dir, max_entries=50)))
+                    report = publish_feeds(archive, demo_config)
+                    feed_reports.append((label, report))
 
             return after
 
@@ -103,11 +105,40 @@ def _print_summary(
             f"feeds after {label}: {len(report.written)} written, {len(report.unchanged)} unchanged"
         )
     console.print(f"database: {db.resolve()}")
-    console.print(
-        f"feeds:    {feeds_dir.resolve()}"
-        f"  (open index.html, or `aaltowatch --feeds-dir {feeds_dir} serve`)"
-    )
+    console.print(f"feeds:    {feeds_dir.resolve()}  (start at index.html)")
     console.print(f"done in {elapsed:.1f}s")
     for s in summaries:
         for alert in s.alerts:
             console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")
+    console.print(escape(next_steps(db, feeds_dir)))
+
+
+def next_steps(db: Path, feeds_dir: Path) -> str:
+    """The commands to go on with, exactly as they run from here: the demo's archive is not
+    where the commands look by default (that is the real archive, see the README)."""
+    prog = _program()
+    on_db = f"{prog} --db {shlex.quote(str(db))}"
+    lines = [
+        "Next, on the demo's archive (from this directory):",
+        f"  {on_db} status",
+        f"  {on_db} changes --change modified   # what day 2 changed",
+        f"  {on_db} search Aalto",
+        f"  {prog} --feeds-dir {shlex.quote(str(feeds_dir))} serve   # the feeds over HTTP",
+        f"  {on_db} browse   # the archive in Datasette",
+        "or point every command at it:",
+        f"  export AALTOWATCH_DB={shlex.quote(str(db))}"
+        f" AALTOWATCH_FEEDS_DIR={shlex.quote(str(feeds_dir))}",
+    ]
+    return "\n".join(lines)
+
+
+def _program() -> str:
+    """How to run aaltowatch from here: by name when it is on PATH, else the venv's script."""
+    script = Path(sys.executable).with_name("aaltowatch")
+    found = shutil.which("aaltowatch")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "aaltowatch"
+    if script.exists():
+        relative = os.path.relpath(script)
+        return shlex.quote(relative if not relative.startswith("..") else str(script))
+    return f"{shlex.quote(sys.executable)} -m aaltowatch.cli"

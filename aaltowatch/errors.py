@@ -1,4 +1,6 @@
-"""Errors with a clear message for the user, and the exit codes of DESIGN.md §7."""
+"""Errors with a clear message for the user, and the exit codes of docs/DESIGN.md §7."""
+
+import os
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,6 +27,17 @@ class LockedError(AaltowatchError):
     """Another run holds the lock."""
 
     exit_code = EXIT_LOCKED
+
+
+class PortError(AaltowatchError):
+    """`serve`/`browse` cannot listen on the port asked for (busy, not allowed)."""
+
+    exit_code = EXIT_USAGE
+
+    @classmethod
+    def binding(cls, host: str, port: int, exc: OSError) -> "PortError":
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return cls(f"cannot listen on {host}:{port}: {reason.lower()}; choose another --port")
 
 
 class QueryError(AaltowatchError):

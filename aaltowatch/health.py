@@ -19,6 +19,7 @@ TRUSTED = ("selector", "meta")
 # Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT): not judged at all.
 STOPPED = "shutdown"
 CHECKS = (
+    "site_unreachable",
     "zero_items",
     "error_rate",
     "layout_drift",
@@ -40,11 +41,39 @@ def _stat(stats: dict[str, Any], key: str) -> int:
     return int(stats.get(key) or 0)
 
 
+def _downloads(stats: dict[str, Any]) -> tuple[int, int]:
+    """(downloads, failed): each URL counted once whatever its retries, without the spider's
+    internal data: requests; failed = given up after retries, or not extractable."""
+    downloads = (
+        _stat(stats, "downloader/request_count")
+        - _stat(stats, "retry/count")
+        - _stat(stats, "aaltowatch/internal_requests")
+    )
+    failed = _stat(stats, "aaltowatch/errors") + _stat(stats, "aaltowatch/extraction_errors")
+    return max(downloads, 0), failed
+
+
+def _site_responses(stats: dict[str, Any]) -> int:
+    """HTTP responses of any status from the site (internal data: requests answer 200 too)."""
+    return _stat(stats, "downloader/response_count") - _stat(stats, "aaltowatch/internal_requests")
+
+
+def _why(stats: dict[str, Any], downloads: int) -> str:
+    prefix = "downloader/exception_type_count/"
+    errors = {k[len(prefix) :]: int(v) for k, v in stats.items() if k.startswith(prefix)}
+    reason = max(errors, key=errors.__getitem__).rsplit(".", 1)[-1] if errors else "no answer"
+    return f"none of {downloads} requests got an answer ({reason})"
+
+
 def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> list[Alert]:
     """All alerts for one spider's run, from its final Scrapy stats; [] means healthy."""
     reason = str(stats.get("finish_reason") or "")
     if reason == STOPPED:
         return []  # a partial crawl someone stopped says nothing about the site
+    downloads, failed = _downloads(stats)
+    if downloads and not _site_responses(stats):
+        # Nothing answered at all: the other checks would only restate it.
+        return [Alert("site_unreachable", f"{kind}: site unreachable, {_why(stats, downloads)}")]
     alerts: list[Alert] = []
     pages = _stat(stats, "aaltowatch/outcome/pages")
     unchanged = _stat(stats, "aaltowatch/outcome/unchanged")
@@ -53,13 +82,11 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
         alerts.append(
             Alert("zero_items", f"{kind}: {seen} pages seen (minimum {limits.min_items})")
         )
-    requests = _stat(stats, "downloader/request_count")
-    errors = _stat(stats, "aaltowatch/errors") + _stat(stats, "aaltowatch/extraction_errors")
-    if requests and errors / requests > limits.max_error_rate:
+    if downloads and failed / downloads > limits.max_error_rate:
         alerts.append(
             Alert(
                 "error_rate",
-                f"{kind}: {errors} of {requests} requests failed ({errors / requests:.0%},"
+                f"{kind}: {failed} of {downloads} downloads failed ({failed / downloads:.0%},"
                 f" limit {limits.max_error_rate:.0%})",
             )
         )

@@ -41,7 +41,7 @@ class Image:
 
 @dataclass
 class PageItem:
-    """One fetched content page (DESIGN.md §3)."""
+    """One fetched content page (docs/DESIGN.md §3)."""
 
     url: str
     kind: str  # news | partnership

@@ -24,7 +24,7 @@ def exit_code_for(summaries: list[Any]) -> int:
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
     from aaltowatch.cli import _print_summaries, do_crawl
-    from feeds.build import build_feeds
+    from aaltowatch.publish import publish_feeds
     from storage import open_archive
 
     with run_lock(config.effective_lock_file):
@@ -34,12 +34,7 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
         if console is not None:
             _print_summaries(summaries)
         with open_archive(config.db) as archive:
-            report = build_feeds(
-                archive,
-                config.feeds_dir,
-                max_entries=config.feed_max_entries,
-                max_categories=config.max_category_feeds,
-            )
+            report = publish_feeds(archive, config)
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

@@ -1,4 +1,4 @@
-"""Build every feed from the archive (DESIGN.md §6) and write only what changed.
+"""Build every feed from the archive (docs/DESIGN.md §6) and write only what changed.
 
 Called by `aaltowatch feeds`, `run --once` and `demo`. Output is a pure function of the
 archive: rebuilding without new data leaves every file, its mtime and its ETag untouched.
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from feeds.atomic import write_if_changed
-from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry
+from feeds.entries import EPOCH, Entry, FeedSpec, alert_entry, change_entry, page_entry, parse_time
 from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
@@ -83,8 +83,21 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
     return specs
 
 
+def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
+    """Absolute URL of the feeds directory, ending in "/": the configured one, else file://."""
+    if feeds_base_url:
+        return feeds_base_url.rstrip("/") + "/"
+    return Path(out_dir).resolve().as_uri() + "/"
+
+
+def _last_run_time(archive: Archive) -> datetime:
+    last = archive.runs(limit=1)
+    when = last[0].get("finished_at") or last[0].get("started_at") if last else None
+    return parse_time(when) or EPOCH
+
+
 def feed_specs(
-    archive: Archive, max_entries: int = 50, max_categories: int = 200
+    archive: Archive, max_entries: int = 50, max_categories: int = 200, feeds_url: str = ""
 ) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page)."""
     specs = []
@@ -126,28 +139,44 @@ def feed_specs(
         )
     )
     specs += _category_specs(archive, max_entries, max_categories)
+    alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
     specs.append(
         FeedSpec(
             name="health",
             title="aaltowatch health alerts",
             description="Crawl problems, layout drift and suspicious versions, newest first.",
-            entries=_newest_first([alert_entry(a) for a in archive.alerts(limit=max_entries)]),
+            entries=_newest_first(
+                [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
+            ),
         )
     )
+    empty_updated = _last_run_time(archive)
+    for spec in specs:
+        spec.empty_updated = empty_updated
+        spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
     return specs, all_changes
 
 
 def build_feeds(
-    archive: Archive, out_dir: Path, *, max_entries: int = 50, max_categories: int = 200
+    archive: Archive,
+    out_dir: Path,
+    *,
+    max_entries: int = 50,
+    max_categories: int = 200,
+    feeds_base_url: str = "",
 ) -> FeedReport:
     """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`.
 
     At most `max_categories` category feeds; a category feed whose category is gone (or fell
     out of that number) is deleted, so the directory lists exactly what feeds.opml does.
+    `feeds_base_url` is where readers will fetch them (config `feeds_base_url`); empty means
+    the directory itself, as file:// URLs that `serve` rewrites to its own address.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs, all_changes = feed_specs(archive, max_entries, max_categories)
+    specs, all_changes = feed_specs(
+        archive, max_entries, max_categories, feeds_url_for(out_dir, feeds_base_url)
+    )
     report = FeedReport()
     for spec in specs:
         rss, atom = render(spec)

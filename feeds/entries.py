@@ -61,11 +61,16 @@ class FeedSpec:
     link: str = PUBLIC_ORIGIN + "/"
     language: str | None = None
     entries: list[Entry] = field(default_factory=list)
+    # Date of a feed with no entries: the archive's last run, a real date that still does not
+    # change when nothing happened.
+    empty_updated: datetime = EPOCH
+    # Absolute URL of this feed's RSS file (rel="self"); the Atom file is next to it.
+    self_url: str | None = None
 
     @property
     def updated(self) -> datetime:
         """Newest entry date: derived from the data, so an unchanged archive rebuilds the same."""
-        return max((e.updated for e in self.entries), default=EPOCH)
+        return max((e.updated for e in self.entries), default=self.empty_updated)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -168,8 +173,9 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     )
 
 
-def alert_entry(alert: dict[str, Any]) -> Entry:
-    """A health alert (crawl problem, layout drift, suspicious version)."""
+def alert_entry(alert: dict[str, Any], alerts_page: str | None = None) -> Entry:
+    """A health alert (crawl problem, layout drift, suspicious version); its link is the page
+    concerned, else `alerts_page` (the alerts on the index page)."""
     created = parse_time(alert["created_at"]) or EPOCH
     severity = clean_text(alert.get("severity")) or "error"
     check = clean_text(alert.get("check_name"))
@@ -181,7 +187,7 @@ def alert_entry(alert: dict[str, Any]) -> Entry:
     return Entry(
         id=f"{TAG_PREFIX}alert/{int(alert['id'])}",
         title=f"{severity.capitalize()}: {check}",
-        link=safe_url(alert.get("url")),
+        link=safe_url(alert.get("url")) or alerts_page,
         published=created,
         updated=created,
         content=clean_html("\n".join(parts)),

@@ -12,7 +12,8 @@ from feeds.sanitize import strip_invalid_chars
 
 
 def render_opml(specs: Sequence[FeedSpec], title: str = "aaltowatch feeds") -> bytes:
-    """OPML 2.0 listing the RSS file of every feed (relative to where the OPML is served)."""
+    """OPML 2.0 listing the RSS file of every feed by its absolute URL: readers resolve no
+    relative xmlUrl (newsboat imports one and then fetches nothing)."""
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = title
@@ -27,7 +28,7 @@ def render_opml(specs: Sequence[FeedSpec], title: str = "aaltowatch feeds") -> b
             type="rss",
             text=name,
             title=name,
-            xmlUrl=f"{spec.name}.xml",
+            xmlUrl=spec.self_url or f"{spec.name}.xml",
             htmlUrl=spec.link,
         )
     etree.indent(root, space="  ")

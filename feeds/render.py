@@ -21,7 +21,9 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     fg.title(strip_invalid_chars(spec.title))
     fg.subtitle(strip_invalid_chars(spec.description))
     fg.description(strip_invalid_chars(spec.description))
-    fg.link(href=spec.link, rel="alternate")
+    if spec.self_url:
+        fg.link(href=spec.self_url, rel="self")
+    fg.link(href=spec.link, rel="alternate")  # last: feedgen takes the RSS <link> from it
     fg.author({"name": "Aalto University", "uri": PUBLIC_ORIGIN + "/"})
     fg.generator("aaltowatch")
     if spec.language:
@@ -51,8 +53,10 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
 
 def _atom_links(atom: bytes, spec: FeedSpec) -> bytes:
     """Rewrite entry links: feedgen 1.0 drops rel/type on Atom entry links, which would turn
-    the image enclosure into a second `alternate` link."""
+    the image enclosure into a second `alternate` link. The Atom file's rel="self" is itself."""
     root = etree.fromstring(atom)
+    for link in root.findall(f"{{{ATOM}}}link[@rel='self']"):
+        link.set("href", spec.self_url.removesuffix(".xml") + ".atom")
     for element, entry in zip(root.findall(f"{{{ATOM}}}entry"), spec.entries, strict=True):
         for link in element.findall(f"{{{ATOM}}}link"):
             element.remove(link)

@@ -7,6 +7,7 @@ directory: no traversal, no hidden (temporary) files, no directory listings.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -45,9 +46,28 @@ def _resolve(root: Path, raw_path: str) -> Path | None:
     return resolved if resolved.suffix in CONTENT_TYPES else None
 
 
+IDLE_TIMEOUT_S = 30.0
+HOST_HEADER = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
+
+
 class FeedHandler(BaseHTTPRequestHandler):
     server_version = "aaltowatch"
     root: Path
+    # Seconds a connection may stay silent (before or between requests) before it is closed:
+    # each open connection holds a thread.
+    timeout: float | None = IDLE_TIMEOUT_S
+
+    def _own_urls(self, data: bytes) -> bytes:
+        """Feeds built without `feeds_base_url` name themselves by file:// URL (feeds.opml,
+        rel="self"); served over HTTP they name the address this request reached instead."""
+        file_base = (self.root.as_uri() + "/").encode()
+        if file_base not in data:
+            return data
+        host = self.headers.get("Host", "")
+        if not HOST_HEADER.fullmatch(host):
+            address, port = self.server.server_address[:2]
+            host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
+        return data.replace(file_base, f"http://{host}/".encode())
 
     def do_GET(self) -> None:
         self._respond(with_body=True)
@@ -60,7 +80,7 @@ class FeedHandler(BaseHTTPRequestHandler):
         if target is None:
             self.send_error(HTTPStatus.NOT_FOUND, "Not found")
             return
-        data = target.read_bytes()
+        data = self._own_urls(target.read_bytes())
         mtime = int(target.stat().st_mtime)
         etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
         headers = {
@@ -118,9 +138,10 @@ class FeedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Callable[[str], None] | None = None,
+        idle_timeout: float = IDLE_TIMEOUT_S,
     ) -> None:
         root = Path(feeds_dir).resolve()
-        handler = type("BoundFeedHandler", (FeedHandler,), {"root": root})
+        handler = type("BoundFeedHandler", (FeedHandler,), {"root": root, "timeout": idle_timeout})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.httpd.log = log  # type: ignore[attr-defined]
@@ -165,7 +186,12 @@ def serve_forever(
     feeds_dir = Path(feeds_dir)
     if not (feeds_dir / "index.html").is_file():
         say(f"note: {feeds_dir} has no index.html yet: run `aaltowatch feeds` first")
-    server = FeedServer(feeds_dir, host=host, port=port, log=say)
+    try:
+        server = FeedServer(feeds_dir, host=host, port=port, log=say)
+    except OSError as exc:
+        from aaltowatch.errors import PortError
+
+        raise PortError.binding(host, port, exc) from None
     say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")
     try:
         server.httpd.serve_forever()

@@ -1,6 +1,6 @@
 """Apply the pure stages to the archive: one transaction per observed page.
 
-This is where the history rules live (DESIGN.md §4): a version only when the fingerprint
+This is where the history rules live (docs/DESIGN.md §4): a version only when the fingerprint
 moved, `moved` continues a history under a new URL, `removed` only on 404/410, duplicates
 point at the original, suspicious versions become alerts instead of changes.
 """

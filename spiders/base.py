@@ -107,7 +107,9 @@ class AaltoSpider(scrapy.Spider):
         if response.status == 200:
             robots = Protego.parse(response.text)
             delay = robots.crawl_delay(self.config.user_agent) or robots.crawl_delay("*")
-            if delay:
+            if delay and self.config.skip_delays:
+                log.info("robots.txt Crawl-delay %ss not applied to a local mirror", delay)
+            elif delay:
                 effective = min(float(delay), self.config.crawl_delay_cap)
                 if effective > getattr(self, "download_delay", 0):
                     self.download_delay = effective
@@ -271,6 +273,7 @@ class AaltoSpider(scrapy.Spider):
         """
         if self.phases:
             phase = self.phases.pop(0)
+            self.count("internal_requests")  # not a download: kept out of the error rate
             self.crawler.engine.crawl(
                 Request(
                     "data:,",

@@ -11,12 +11,13 @@ NEWSPIDER_MODULE = "spiders"
 
 
 def scrapy_settings(config: Config) -> dict[str, Any]:
-    """Politeness for the real site; the limits drop only for a mirror on 127.0.0.1.
+    """Politeness for the real site; the limits drop only for a mirror on 127.0.0.1
+    (`Config.skip_delays`, which also covers robots.txt's Crawl-delay in spiders/base.py).
 
     The open archive is not a setting (settings are deep-copied): it travels as the
     crawler attribute `aaltowatch_archive`, set by the runner or by the item pipeline.
     """
-    local = config.is_local
+    local = config.skip_delays
     settings: dict[str, Any] = {
         "BOT_NAME": "aaltowatch",
         "SPIDER_MODULES": SPIDER_MODULES,

@@ -413,12 +413,16 @@ class Archive:
         kind: str | None = None,
         lang: str | None = None,
         status: str | None = None,
+        published_since: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Pages joined with their current version, streamed (exports can be large)."""
         where, params = ["1 = 1"], []
         if since:
             where.append("p.last_changed >= ?")
             params.append(since)
+        if published_since:
+            where.append("v.published >= ?")
+            params.append(published_since)
         if kind:
             where.append("p.kind = ?")
             params.append(kind)

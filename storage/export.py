@@ -1,4 +1,4 @@
-"""Export rows in the shapes of the interface contract (DESIGN.md §7); streamed, never buffered."""
+"""Export rows in the shapes of the interface contract (docs/DESIGN.md §7), streamed."""
 
 from __future__ import annotations
 

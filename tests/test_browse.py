@@ -131,3 +131,46 @@ def test_without_datasette_the_error_says_what_to_install(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "datasette.app", None)
     with pytest.raises(AaltowatchError, match=r"pip install -e '\.\[web\]'"):
         browse(tmp_path / "archive.db")
+
+
+def test_busy_port_is_one_clear_line_and_prints_no_url(two_state_copy):
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, env=cli_env(),
+        )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stdout == ""  # no "Browsing ... at http://..." for a port that is not ours
+    assert proc.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use; choose another --port"
+    )
+
+
+def test_refused_queries_log_nothing_and_never_block_the_server(two_state_copy):
+    """Nobody reads browse's output (a service, a closed terminal): refused queries must not
+    write tracebacks into the pipe until it fills and the server hangs."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(f"{base}/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        for _ in range(30):  # ~14 KB each before: the 64 KB pipe filled after a handful
+            assert get(f"{base}/archive.json?sql=DELETE+FROM+pages")[0] == 400
+        request = urllib.request.Request(f"{base}/archive/pages/1/-/delete", method="POST")
+        assert get(request)[0] in (403, 404, 405)  # never a 500
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+    assert out.decode().startswith("Browsing ") and len(out) < 200
+    assert b"Traceback" not in err and len(err) < 500, err[:500]

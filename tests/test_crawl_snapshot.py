@@ -118,12 +118,14 @@ def test_recrawl_of_unchanged_state_adds_nothing_and_is_answered_by_304(
 
 
 def test_crawl_honours_robots_crawl_delay_by_default(tmp_path: Path) -> None:
-    """Without the cap lowered, robots.txt's Crawl-delay (1 s in the snapshot) spaces requests."""
+    """Without the cap lowered, robots.txt's Crawl-delay (1 s in the snapshot) spaces requests
+    (kept for this local server by local_mirror_delays, as it is for the real site)."""
     with SnapshotServer("state-1") as server:
         started = time.monotonic()
         proc = run_cli(
             "--base-url", server.url, "crawl", "--spider", "partnerships", "--no-progress",
             db=tmp_path / "a.db", AALTOWATCH_CRAWL_DELAY_CAP="10",
+            AALTOWATCH_LOCAL_MIRROR_DELAYS="true",
         )  # fmt: skip
         elapsed = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr
@@ -134,3 +136,20 @@ def test_crawl_honours_robots_crawl_delay_by_default(tmp_path: Path) -> None:
     assert all(ua and ua.startswith("aaltowatch/") for ua in user_agents)
     assert paths.count("/robots.txt") >= 1
     assert not any(p.startswith(("/en/people", "/en/search")) for p in paths)
+
+
+def test_local_mirror_drops_crawl_delay_with_the_other_delays(tmp_path: Path) -> None:
+    """`--base-url http://127.0.0.1:…` with default settings: no politeness delay at all, so
+    robots.txt's Crawl-delay (1 s) does not turn a seconds-long crawl into a minute."""
+    with SnapshotServer("state-1") as server:
+        started = time.monotonic()
+        proc = run_cli(
+            "-v", "--base-url", server.url, "crawl", "--no-progress",
+            db=tmp_path / "a.db", AALTOWATCH_CRAWL_DELAY_CAP="10", AALTOWATCH_DOWNLOAD_DELAY="1",
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        n = len(server.requests)
+    assert proc.returncode == 0, proc.stderr
+    assert "robots.txt Crawl-delay 1.0s not applied to a local mirror" in proc.stderr
+    # With the delay, n requests would take at least (n - 2) / 2 s.
+    assert n > 30 and elapsed < (n - 2) * 0.5

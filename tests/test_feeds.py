@@ -139,7 +139,8 @@ def test_index_and_opml(built: Path) -> None:
     assert "<script" not in index.lower() and " src=" not in index
     assert 'rel="stylesheet"' not in index and "<style>" in index
     opml = _parse_opml(built / "feeds.opml")
-    assert {f"{s}.xml" for s in FEED_FILES} <= opml
+    # Absolute: readers resolve no relative xmlUrl (without feeds_base_url: file:// URLs).
+    assert {f"{built.resolve().as_uri()}/{s}.xml" for s in FEED_FILES} <= opml
 
 
 def _parse_opml(path: Path) -> set[str]:
@@ -253,3 +254,36 @@ def test_empty_archive_builds_valid_feeds(tmp_path: Path) -> None:
     assert len(first.written) == 2 * len(FEED_FILES) + 2 and second.written == []
     for path in _feed_files(tmp_path / "out"):
         assert _parse(path).entries == []
+
+
+def _links(parsed: feedparser.FeedParserDict, rel: str) -> list[str]:
+    return [link.href for link in parsed.feed.get("links", []) if link.get("rel") == rel]
+
+
+def test_feeds_name_themselves_and_date_empty_feeds_by_the_last_run(
+    two_state_copy: Path, tmp_path: Path
+) -> None:
+    base = "https://feeds.example.org/aalto/"
+    with Archive(two_state_copy) as archive:
+        last_run = archive.runs(limit=1)[0]["finished_at"]
+        build_feeds(archive, tmp_path / "out", feeds_base_url=base)
+    for name in ("news-en", "changes", "health"):
+        rss = _parse(tmp_path / "out" / f"{name}.xml")
+        atom = _parse(tmp_path / "out" / f"{name}.atom")
+        assert _links(rss, "self") == [f"{base}{name}.xml"]
+        assert _links(atom, "self") == [f"{base}{name}.atom"]
+    health = _parse(tmp_path / "out" / "health.atom")
+    assert health.entries == []  # the two-state crawl is healthy
+    assert health.feed.updated.startswith(last_run[:19])
+
+
+def test_health_entries_link_to_the_alerts_on_the_index(
+    two_state_copy: Path, tmp_path: Path
+) -> None:
+    with Archive(two_state_copy) as archive:
+        archive.add_alert(None, "zero_items", "news: 0 pages seen")
+        build_feeds(archive, tmp_path / "out", feeds_base_url="http://feeds.example.org")
+    (entry,) = _parse(tmp_path / "out" / "health.atom").entries
+    assert entry.link == "http://feeds.example.org/index.html#alerts"
+    rss = _parse(tmp_path / "out" / "health.xml")
+    assert rss.feed.link == "https://www.aalto.fi/"  # the channel link is not the self link

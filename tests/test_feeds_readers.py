@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,50 @@ def test_newsboat_reads_the_feeds(served: tuple[FeedServer, Path], tmp_path: Pat
         env={**os.environ, "HOME": str(home), "LANG": "C.UTF-8", "XDG_CONFIG_HOME": str(home),
              "XDG_DATA_HOME": str(home)},
     )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    match = re.search(r"(\d+) unread articles?", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    assert int(match.group(1)) == expected > 0
+
+
+def _newsboat(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """newsboat with its own home, url file, cache and config under tmp_path."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (tmp_path / "config").touch()
+    return subprocess.run(
+        ["newsboat", "-u", str(tmp_path / "urls"), "-c", str(tmp_path / "cache.db"),
+         "-C", str(tmp_path / "config"), *args],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HOME": str(home), "LANG": "C.UTF-8", "XDG_CONFIG_HOME": str(home),
+             "XDG_DATA_HOME": str(home)},
+    )  # fmt: skip
+
+
+@pytest.mark.reader
+@pytest.mark.skipif(
+    shutil.which("newsboat") is None, reason="newsboat not installed: apt-get install newsboat"
+)
+@pytest.mark.parametrize("how", ["file", "served"])
+def test_newsboat_imports_the_opml_and_reads_every_feed(
+    served: tuple[FeedServer, Path], tmp_path: Path, how: str
+) -> None:
+    """index.html tells staff to import feeds.opml: as a file next to the feeds, or downloaded
+    from `serve`, every feed it lists must then load (relative xmlUrls load nothing)."""
+    server, out = served
+    opml = out / "feeds.opml"
+    if how == "served":
+        opml = tmp_path / "downloaded.opml"
+        with urllib.request.urlopen(server.url + "feeds.opml", timeout=10) as response:
+            opml.write_bytes(response.read())
+    (tmp_path / "urls").touch()
+    imported = _newsboat(tmp_path, "-i", str(opml))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    urls = (tmp_path / "urls").read_text(encoding="utf-8").split()
+    assert len(urls) == len(list(out.glob("*.xml")))
+    assert all(u.startswith("file://" if how == "file" else server.url) for u in urls), urls
+    expected = len({e.id for f in out.glob("*.xml") for e in feedparser.parse(f).entries})
+    proc = _newsboat(tmp_path, "-x", "reload", "-x", "print-unread")
     assert proc.returncode == 0, proc.stderr
     match = re.search(r"(\d+) unread articles?", proc.stdout)
     assert match, proc.stdout + proc.stderr

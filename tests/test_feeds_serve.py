@@ -132,3 +132,31 @@ def test_cli_serve_port_zero_prints_the_real_url(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_idle_connections_are_closed(tmp_path: Path) -> None:
+    """A client that connects and says nothing does not keep a thread forever."""
+    import socket
+
+    with FeedServer(tmp_path, port=0, idle_timeout=0.5) as running:
+        parts = urlsplit(running.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+            started = time.monotonic()
+            assert conn.recv(1024) == b""  # the server hung up on us
+            assert time.monotonic() - started < 5
+
+
+def test_cli_serve_on_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    from tests.conftest import run_cli
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = run_cli("--feeds-dir", str(tmp_path), "serve", "--port", str(port), timeout=30)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use; choose another --port"
+    )
+    assert "Errno" not in proc.stderr and "serving" not in proc.stderr

@@ -20,6 +20,7 @@ def news_stats(pages: int = 10, trusted: int | None = None, **extra: Any) -> dic
     stats: dict[str, Any] = {
         "finish_reason": "finished",
         "downloader/request_count": pages + 5,
+        "downloader/response_count": pages + 5,
         "aaltowatch/outcome/pages": pages,
     }
     for name in ("title", "body", "published"):
@@ -28,6 +29,25 @@ def news_stats(pages: int = 10, trusted: int | None = None, **extra: Any) -> dic
     stats.update(extra)
     return stats
 
+
+# `run --once` against a closed port: every download refused, retried 3 times; the spider's
+# three internal data: requests (phases) are the only "responses".
+OFFLINE = {
+    "finish_reason": "finished",
+    "downloader/request_count": 31,
+    "retry/count": 21,
+    "aaltowatch/internal_requests": 3,
+    "downloader/response_count": 3,
+    "aaltowatch/errors": 6,
+    "downloader/exception_type_count/scrapy.exceptions.DownloadConnectionRefusedError": 28,
+}
+# The same, but two pages did answer: 4 of 7 downloads failed, not 4 of 31 requests.
+PARTIAL_OUTAGE = {
+    **news_stats(2),
+    **OFFLINE,
+    "downloader/response_count": 5,
+    "aaltowatch/errors": 4,
+}
 
 CASES = [
     ("healthy", "news", news_stats(), []),
@@ -58,6 +78,8 @@ CASES = [
      news_stats(finish_reason="closespider_timeout"), ["crawl_incomplete"]),
     ("a requested stop is not judged", "news",
      news_stats(0, finish_reason="shutdown"), []),
+    ("nothing answered: site unreachable, alone", "news", OFFLINE, ["site_unreachable"]),
+    ("retries and internal requests are not downloads", "news", PARTIAL_OUTAGE, ["error_rate"]),
 ]  # fmt: skip
 
 
@@ -139,3 +161,12 @@ def test_spidermon_suite_reports_the_same_checks(stats: dict[str, Any], failed: 
     assert all(isinstance(m, HealthMonitor) for m in suite.all_monitors)
     SpiderMonitorRunner(spider=spider).run(suite, stats=stats, crawler=crawler, spider=spider)
     assert {k.removeprefix(STATS_PREFIX) for k in crawler.stats.values} == failed
+
+
+def test_outage_messages_count_downloads_not_attempts() -> None:
+    (unreachable,) = check_run("news", OFFLINE, LIMITS)
+    assert unreachable.message == (
+        "news: site unreachable, none of 7 requests got an answer (DownloadConnectionRefusedError)"
+    )
+    (rate,) = check_run("news", PARTIAL_OUTAGE, LIMITS)
+    assert "4 of 7 downloads failed (57%" in rate.message

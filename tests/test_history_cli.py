@@ -114,3 +114,9 @@ def test_changes_json_filters(two_state_copy):
     assert cli_json(two_state_copy, "changes", "--since", "2999-01-01") == []
     removed = cli_json(two_state_copy, "changes", "--change", "removed")
     assert removed and {r["change"] for r in removed} == {"removed"}
+
+
+def test_changes_of_an_unknown_run_is_a_usage_error(two_state_copy):
+    proc = run_cli("changes", "--run", "999", db=two_state_copy)
+    assert proc.returncode == 2
+    assert "no run 999" in proc.stderr and proc.stdout == ""

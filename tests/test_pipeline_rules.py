@@ -1,4 +1,4 @@
-"""History rules of DESIGN.md §4, table-driven, on a real SQLite archive in a tmp dir."""
+"""History rules of docs/DESIGN.md §4, table-driven, on a real SQLite archive in a tmp dir."""
 
 from __future__ import annotations
 

@@ -47,3 +47,13 @@ def test_parser_fix_reaches_history(two_state_copy: Path, monkeypatch: pytest.Mo
     assert report["new_versions"] == after - before == live
     assert all(t.endswith("(fixed)") for t in titles)
     assert all(e["fields"] == ["title"] for e in events)
+
+
+def test_reextract_of_a_missing_archive_creates_nothing(tmp_path: Path) -> None:
+    proc = run_cli("reextract", db=tmp_path / "missing.db")
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip() == f"error: no archive at {tmp_path / 'missing.db'}: run"
+        " `aaltowatch crawl` first"
+    )
+    assert list(tmp_path.iterdir()) == []

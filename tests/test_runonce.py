@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import time
@@ -168,3 +169,36 @@ def test_metrics_keep_other_spiders_series(tmp_path: Path) -> None:
     assert values[("aaltowatch_run_healthy", "partnerships")] == 1
     assert values[("aaltowatch_run_finished_timestamp_seconds", "partnerships")] == 100.0
     assert values[("aaltowatch_last_exit_code", "")] == 3
+
+
+def closed_port_url() -> str:
+    """A 127.0.0.1 URL nothing listens on (the port was just free; every connection refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_offline_run_says_site_unreachable_in_one_line(tmp_path: Path) -> None:
+    """The real-site `make run` without network: no tracebacks, no Spidermon block, no
+    warnings of libraries; one alert line per spider that names the cause; exit 3."""
+    db = tmp_path / "archive.db"
+    proc = run_cli(
+        "--base-url", closed_port_url(), "--feeds-dir", str(tmp_path / "feeds"),
+        "run", "--once", db=db, AALTOWATCH_RETRY_TIMES="1",
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    err = proc.stderr
+    assert "Traceback" not in err and "[Spidermon]" not in err and "FAIL" not in err
+    assert "Warning" not in err and "Gave up retrying" not in err
+    alerts = [line for line in err.splitlines() if line.startswith("ALERT")]
+    assert len(alerts) == 2
+    for alert, kind in zip(alerts, ("news", "partnership"), strict=True):
+        assert re.fullmatch(
+            f"ALERT site_unreachable: {kind}: site unreachable, none of [0-9]+ requests got an"
+            r" answer \(DownloadConnectionRefusedError\)",
+            alert,
+        ), alert
+    _, report = status_json(db)
+    assert [a["check"] for a in report["latest"]["news"]["alerts"]] == ["site_unreachable"]

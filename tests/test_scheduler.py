@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -131,3 +134,55 @@ def test_failing_crawls_do_not_stop_the_scheduler(tmp_path: Path) -> None:
         proc.kill()
     assert "job partnerships: finished unhealthy" in text or "partnerships: ended by" in text
     assert all(status in ("unhealthy", "interrupted") for _, status in runs(db))
+
+
+class SilentServer:
+    """Accepts connections and never answers: a crawl against it is always mid-request."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_sigterm_during_a_crawl_that_cannot_close_in_time_leaves_it_interrupted(
+    tmp_path: Path,
+) -> None:
+    """The crawl is SIGTERMed, gets `close_grace_s` to close, is killed, and its run row is
+    finished as `interrupted` by the scheduler, not left `running`."""
+    server = SilentServer()
+    config_file = tmp_path / "aaltowatch.toml"
+    config_file.write_text(
+        "download_timeout = 120\n[schedule]\nnews_interval_s = 0.5\nstop_grace_s = 0\n"
+        "close_grace_s = 1\n",
+        encoding="utf-8",
+    )
+    db, log = tmp_path / "archive.db", tmp_path / "scheduler.log"
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(db), "--config", str(config_file), "--base-url", server.url,
+         "--feeds-dir", str(tmp_path / "feeds"), "schedule"],
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: ("news", "running") in runs(db) and bool(server.held), proc, 40)
+        # Meanwhile the next news runs are due: one line of ours each, not APScheduler's.
+        wait_for(lambda: "job news: not started" in log.read_text(encoding="utf-8"), proc, 10)
+        text = stop(proc, log)
+    finally:
+        proc.kill()
+        server.close()
+    assert runs(db) == [("news", "interrupted")]
+    assert "job news: killed; 1 run(s) marked interrupted" in text
+    assert "job news: not started: the previous news crawl is still running" in text
+    assert "apscheduler" not in text and "maximum number of running instances" not in text

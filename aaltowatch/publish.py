@@ -1,0 +1,19 @@
+"""Feeds as the configuration asks for them: the one call `feeds`, `run --once`, the scheduler
+and the demo share, so a new feed option is passed in one place."""
+
+from __future__ import annotations
+
+from aaltowatch.config import Config
+from feeds.build import FeedReport, build_feeds
+from storage.archive import Archive
+
+
+def publish_feeds(archive: Archive, config: Config) -> FeedReport:
+    """Write every feed, the OPML and the index page into `config.feeds_dir`."""
+    return build_feeds(
+        archive,
+        config.feeds_dir,
+        max_entries=config.feed_max_entries,
+        max_categories=config.max_category_feeds,
+        feeds_base_url=config.feeds_base_url,
+    )

@@ -1,0 +1,1 @@
+"""The bundled offline copy of www.aalto.fi (data only; a package so setuptools ships it)."""
