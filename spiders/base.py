@@ -16,6 +16,7 @@ import scrapy
 from protego import Protego
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -115,6 +116,11 @@ class AaltoSpider(scrapy.Spider):
                     self.download_delay = effective
                     for slot in self.crawler.engine.downloader.slots.values():
                         slot.delay = max(slot.delay, effective)
+                    # AutoThrottle lowers a slot's delay towards its own floor (the delay
+                    # known when the spider opened): the Crawl-delay must be that floor too.
+                    for extension in self.crawler.extensions.middlewares:
+                        if isinstance(extension, AutoThrottle):
+                            extension.mindelay = max(extension.mindelay, effective)
                     log.info(
                         "robots.txt Crawl-delay %ss (cap %ss)", delay, self.config.crawl_delay_cap
                     )
