@@ -177,7 +177,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     from aaltowatch.status import print_status, status_report
 
     with _archive(ctx, readonly=True) as archive:
-        report = status_report(archive, limit=limit)
+        report = status_report(archive, limit=limit, lock_path=_config(ctx).effective_lock_file)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

@@ -26,8 +26,13 @@ class HealthThresholds:
     min_items: int = 1  # fewer pages than this from a spider = zero-items alert
     max_error_rate: float = 0.2  # failed requests / requests
     min_field_coverage: float = 0.8  # share of pages whose required fields came from selectors
-    max_missing_share: float = 0.5  # share of known live pages gone at once = mass disappearance
-    min_known_for_missing_check: int = 4
+    # Share of the known live pages (of one spider's kind) that may answer 404/410 in one run;
+    # above it nothing is marked removed and the run alerts (mass_disappearance).
+    max_missing_share: float = 0.2
+    # Share of the known live pages that may answer 301 to another page in one run; above it
+    # nothing is marked moved and the run alerts (mass_move).
+    max_moved_share: float = 0.2
+    min_known_for_missing_check: int = 4  # fewer known pages: no share guards at all
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from aaltowatch.config import Config
 from aaltowatch.health import Alert, check_run
+from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def run_steps(
 
     configure_logging(install_root_handler=False)
     quiet_scrapy()
-    archive.close_interrupted_runs()
+    close_abandoned(archive)  # runs whose process died: finished as abandoned, with an alert
     summaries: list[RunSummary] = []
     failure: list[BaseException] = []
     runners: list[Any] = []

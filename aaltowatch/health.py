@@ -22,6 +22,7 @@ CHECKS = (
     "error_rate",
     "layout_drift",
     "mass_disappearance",
+    "mass_move",
     "suspicious_versions",
     "crawl_incomplete",
 )
@@ -36,6 +37,11 @@ class Alert:
 
 def _stat(stats: dict[str, Any], key: str) -> int:
     return int(stats.get(key) or 0)
+
+
+def exceeds_share(count: int, known: int, limit: float, limits: HealthThresholds) -> bool:
+    """A mass change: more than `limit` of the known pages at once (one page is never mass)."""
+    return known >= limits.min_known_for_missing_check and count > 1 and count / known > limit
 
 
 def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> list[Alert]:
@@ -82,6 +88,16 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
                 "mass_disappearance",
                 f"{kind}: {gone} of {known} known pages answered 404/410 at once (limit"
                 f" {limits.max_missing_share:.0%}); not marking them removed",
+            )
+        )
+    if _stat(stats, "aaltowatch/outcome/mass_move"):
+        moving = _stat(stats, "aaltowatch/outcome/moving")
+        known = _stat(stats, "aaltowatch/known_live")
+        alerts.append(
+            Alert(
+                "mass_move",
+                f"{kind}: {moving} of {known} known pages answered 301 to other pages at once"
+                f" (limit {limits.max_moved_share:.0%}); not marking them moved",
             )
         )
     empty = _stat(stats, "aaltowatch/empty_listings")

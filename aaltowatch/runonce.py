@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from contextlib import suppress
 from typing import Any
 
 from aaltowatch.config import Config
@@ -13,12 +15,31 @@ from aaltowatch.metrics import write_metrics
 
 log = logging.getLogger(__name__)
 
+FEEDS_FAILED = "feeds_failed"  # alert: the crawl ran, its feeds could not be written
+
 
 def exit_code_for(summaries: list[Any]) -> int:
     """A stopped (SIGTERM) crawl did not finish its job: failed, not healthy, not unhealthy."""
     if any(s.interrupted for s in summaries):
         return EXIT_FAILED
     return EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY
+
+
+def _record_feeds_failure(
+    archive: Any, config: Config, summaries: list[Any], exc: Exception
+) -> None:
+    """The process exits 1, so the runs' rows and the metrics must not say ok. Best effort:
+    when the disk is what failed, the original error is the one worth showing."""
+    with suppress(OSError, sqlite3.Error):
+        archive.fail_runs(
+            [s.run_id for s in summaries if s.run_id is not None],
+            FEEDS_FAILED,
+            f"feeds could not be written to {config.feeds_dir}: {exc}",
+        )
+    with suppress(OSError):
+        write_metrics(
+            config.effective_metrics_file, summaries, exit_code=EXIT_FAILED, finished_at=time.time()
+        )
 
 
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
@@ -34,7 +55,11 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
         if console is not None:
             _print_summaries(summaries)
         with open_archive(config.db) as archive:
-            report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+            try:
+                report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+            except (OSError, sqlite3.Error) as exc:
+                _record_feeds_failure(archive, config, summaries, exc)
+                raise
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

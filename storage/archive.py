@@ -7,6 +7,8 @@ point leaves whole pages or nothing; readers work alongside a crawl thanks to WA
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -110,10 +112,11 @@ class Archive:
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, spider: str, base_url: str) -> int:
+        """A `running` row that names its process, so a run killed mid-way can be told apart."""
         with self.transaction():
             cur = self.conn.execute(
-                "INSERT INTO runs (spider, base_url, started_at) VALUES (?, ?, ?)",
-                (spider, base_url, utcnow()),
+                "INSERT INTO runs (spider, base_url, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
+                (spider, base_url, utcnow(), os.getpid(), socket.gethostname()),
             )
         return int(cur.lastrowid)
 
@@ -138,15 +141,32 @@ class Archive:
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 
-    def close_interrupted_runs(self) -> int:
-        """Runs left 'running' by a killed process are marked interrupted, never silently ok."""
+    def running_runs(self) -> list[dict[str, Any]]:
+        """Runs still marked `running`, oldest first (live ones, or ones whose process died)."""
+        return self._all("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
+
+    def abandon_run(self, run_id: int, check: str, message: str) -> bool:
+        """Finish a run whose process died as `abandoned` (exit 1) with its alert, atomically;
+        False when another process finished it first."""
         with self.transaction():
             cur = self.conn.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?),"
-                " exit_code = COALESCE(exit_code, 1) WHERE status = 'running'",
-                (utcnow(),),
+                "UPDATE runs SET status = 'abandoned', finished_at = ?, exit_code = 1"
+                " WHERE id = ? AND status = 'running'",
+                (utcnow(), run_id),
             )
-        return cur.rowcount
+            if cur.rowcount:
+                self.add_alert(run_id, check, message)
+        return bool(cur.rowcount)
+
+    def fail_runs(self, run_ids: list[int], check: str, message: str) -> None:
+        """Record that runs which crawled fine failed afterwards (e.g. feeds not written), so
+        the row says what the process's exit code says."""
+        with self.transaction():
+            for run_id in run_ids:
+                self.conn.execute(
+                    "UPDATE runs SET status = 'failed', exit_code = 1 WHERE id = ?", (run_id,)
+                )
+                self.add_alert(run_id, check, message)
 
     # -- alerts ---------------------------------------------------------------------------
     def add_alert(

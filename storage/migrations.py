@@ -173,5 +173,12 @@ def m0002_views(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0003_run_integrity")
+def m0003_run_integrity(db: Database) -> None:
+    # Which process runs a crawl: a `running` row whose process is gone was killed (OOM, kill -9).
+    db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)
