@@ -409,7 +409,8 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(EXIT_FAILED)
     except AaltowatchError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        # soft_wrap: one line however long, for logs and scripts that read the first line.
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except sqlite3.DatabaseError as exc:
         err_console.print(f"[red]error:[/red] not a usable aaltowatch archive: {escape(str(exc))}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aaltowatch.config import HealthThresholds
+from aaltowatch.crawlstop import ARCHIVE_UNWRITABLE
 
 REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
 TRUSTED = ("selector", "meta")
@@ -47,8 +48,8 @@ def exceeds_share(count: int, known: int, limit: float, limits: HealthThresholds
 def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> list[Alert]:
     """All alerts for one spider's run, from its final Scrapy stats; [] means healthy."""
     reason = str(stats.get("finish_reason") or "")
-    if reason == STOPPED:
-        return []  # a partial crawl someone stopped says nothing about the site
+    if reason in (STOPPED, ARCHIVE_UNWRITABLE):
+        return []  # a partial crawl (stopped, or the disk refused writes) says nothing of the site
     alerts: list[Alert] = []
     pages = _stat(stats, "aaltowatch/outcome/pages")
     unchanged = _stat(stats, "aaltowatch/outcome/unchanged")

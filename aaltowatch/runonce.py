@@ -10,6 +10,7 @@ from typing import Any
 
 from aaltowatch.config import Config
 from aaltowatch.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
+from aaltowatch.integrity import close_abandoned
 from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
 
@@ -49,6 +50,10 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
     from storage import open_archive
 
     with run_lock(config.effective_lock_file):
+        with open_archive(config.db) as archive:
+            if close_abandoned(archive):
+                # Publish the alert now: this run may die the same way before its own feeds.
+                build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
         summaries = do_crawl(
             config, spider, show_progress=console is not None and console.is_terminal
         )

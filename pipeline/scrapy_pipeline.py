@@ -6,6 +6,8 @@ import logging
 from collections import Counter
 from typing import Any
 
+from aaltowatch.crawlstop import stop_unwritable, unwritable
+from aaltowatch.errors import ArchiveWriteError
 from aaltowatch.health import exceeds_share
 from aaltowatch.items import Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
@@ -49,8 +51,12 @@ class ArchivePipeline:
         spider.run_id = self.run_id
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if unwritable(self.crawler):
+            return item  # the crawl is closing: the archive refused an earlier write
         try:
             self._process(item)
+        except ArchiveWriteError as exc:
+            stop_unwritable(self.crawler, exc)
         except Exception:
             # Counted for the health checks (error rate); Scrapy logs the traceback.
             self.crawler.stats.inc_value("aaltowatch/errors")
@@ -92,6 +98,8 @@ class ArchivePipeline:
             self.flagged.append(f"{outcome.url} ({', '.join(outcome.flagged)})")
 
     def close_spider(self, spider: Any = None) -> None:
+        if unwritable(self.crawler):
+            return  # nothing more can be stored; the run's summary reports why
         limits, known = self.config.health, self.known_live
         # The alerts themselves are raised by aaltowatch.health.check_run from these stats.
         if exceeds_share(len(self.moves), known, limits.max_moved_share, limits):

@@ -19,7 +19,8 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.crawlstop import stop_unwritable
+from aaltowatch.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.items import Gone, PageItem, Unchanged
 from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
 from pages import parse_article
@@ -238,6 +239,9 @@ class AaltoSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         """5xx after retries, timeouts, resets: counted, logged, never a removal."""
+        if failure.check(ArchiveWriteError):  # recording the fetch failed: stop, say it once
+            stop_unwritable(self.crawler, failure.value)
+            return
         request = failure.request if hasattr(failure, "request") else None
         url = request.url if request is not None else "?"
         self.count("errors")
