@@ -217,3 +217,31 @@ def test_error_page_signals(html: str, error_page: bool) -> None:
 
     item = parse_article(html.encode(), PUBLIC + "/en/news/some-story")
     assert ("soft_404" in item.flags) is error_page
+
+
+def test_abandoned_runs_reach_health_xml_before_the_next_crawl(site) -> None:
+    """A run that dies like the ones before it has still published their alert."""
+    import time
+
+    from tests.conftest import CLI, cli_env
+
+    srv, db = site
+    killed_run(db)
+    srv.add_faults(FIRST, Fault.slow(3), Fault.slow(3))  # keeps the next crawl busy a while
+    health = db.parent / "feeds" / "health.xml"
+    cmd = [*CLI, "--db", str(db), "--base-url", srv.url, "--feeds-dir", str(health.parent),
+           "run", "--once", "--spider", "news"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=cli_env(**FAST), stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not health.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        published = time.monotonic()
+        entries = feedparser.parse(str(health)).entries
+        assert [e.title for e in entries if "run_abandoned" in e.title], entries
+        proc.wait(timeout=60)
+        # The slow page alone takes two timeouts (2 x 2 s): the alert came before the crawl.
+        assert time.monotonic() - published > 3
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
