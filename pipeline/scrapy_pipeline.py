@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aaltowatch.crawlstop import stop_unwritable, unwritable
@@ -97,6 +98,20 @@ class ArchivePipeline:
             self.outcomes["flagged"] += 1
             self.flagged.append(f"{outcome.url} ({', '.join(outcome.flagged)})")
 
+    def _settle(self, store: Callable[[Any], Outcome], items: list[Any]) -> None:
+        """Store observations held back to the run's end, each on its own as process_item
+        does: one that fails is counted and logged, the others are still stored."""
+        for item in items:
+            if unwritable(self.crawler):
+                return
+            try:
+                self._count(store(item))
+            except ArchiveWriteError as exc:
+                stop_unwritable(self.crawler, exc)
+            except Exception:
+                self.crawler.stats.inc_value("aaltowatch/errors")
+                log.exception("could not store %s", item.url)
+
     def close_spider(self, spider: Any = None) -> None:
         if unwritable(self.crawler):
             return  # nothing more can be stored; the run's summary reports why
@@ -111,8 +126,7 @@ class ArchivePipeline:
             self.outcomes["mass_move"] += 1
             self.outcomes["moving"] = len(self.moves)
         else:
-            for page in self.moves:
-                self._count(self.recorder.page(page))
+            self._settle(self.recorder.page, self.moves)
         if exceeds_share(len(self.gone), known, limits.max_missing_share, limits):
             log.error(
                 "%d of %d known %s pages answered 404/410 at once; not marking them removed",
@@ -121,8 +135,7 @@ class ArchivePipeline:
             self.outcomes["mass_disappearance"] += 1
             self.outcomes["gone"] = len(self.gone)
         else:
-            for item in self.gone:
-                self._count(self.recorder.gone(item))
+            self._settle(self.recorder.gone, self.gone)
         stats = self.crawler.stats
         for key, value in self.outcomes.items():
             stats.set_value(f"aaltowatch/outcome/{key}", value)
