@@ -177,7 +177,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     from aaltowatch.status import print_status, status_report
 
     with _archive(ctx, readonly=True) as archive:
-        report = status_report(archive, limit=limit)
+        report = status_report(archive, limit=limit, lock_path=_config(ctx).effective_lock_file)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -429,7 +429,8 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(EXIT_FAILED)
     except AaltowatchError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        # soft_wrap: one line however long, for logs and scripts that read the first line.
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except sqlite3.DatabaseError as exc:
         err_console.print(f"[red]error:[/red] not a usable aaltowatch archive: {escape(str(exc))}")

@@ -72,8 +72,13 @@ class HealthThresholds:
     max_error_rate: float = setting(0.2, share)  # failed requests / requests
     # share of pages whose required fields came from selectors
     min_field_coverage: float = setting(0.8, share)
-    # share of known live pages gone at once = mass disappearance
-    max_missing_share: float = setting(0.5, share)
+    # Share of the known live pages (of one spider's kind) that may answer 404/410 in one run;
+    # above it nothing is marked removed and the run alerts (mass_disappearance).
+    max_missing_share: float = setting(0.2, share)
+    # Share of the known live pages that may answer 301 to another page in one run; above it
+    # nothing is marked moved and the run alerts (mass_move).
+    max_moved_share: float = setting(0.2, share)
+    # fewer known pages: no share guards at all
     min_known_for_missing_check: int = setting(4, at_least(0))
 
 

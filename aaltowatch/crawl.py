@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from aaltowatch import crawlstop
 from aaltowatch.config import Config
+from aaltowatch.errors import ArchiveWriteError
 from aaltowatch.health import Alert, check_run
+from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,11 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
         stats = {**stats, "finish_reason": "shutdown"}
     spider = crawler.spider
     run_id = stats.get("aaltowatch/run_id") or getattr(spider, "run_id", None)
+    if stats.get(crawlstop.STAT):
+        if run_id is not None:
+            with suppress(ArchiveWriteError):  # a few bytes may still fit; the error stands
+                archive.finish_run(run_id, status="failed", exit_code=1)
+        raise ArchiveWriteError(stats[crawlstop.STAT])
 
     def s(key: str) -> int:
         return int(stats.get(key) or 0)
@@ -155,7 +164,7 @@ def run_steps(
 
     configure_logging({"LOG_INSTALL_ROOT_HANDLER": False})
     quiet_scrapy()
-    archive.close_interrupted_runs()
+    close_abandoned(archive)  # runs whose process died: finished as abandoned, with an alert
     summaries: list[RunSummary] = []
     failure: list[BaseException] = []
     runners: list[Any] = []

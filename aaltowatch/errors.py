@@ -44,3 +44,15 @@ class QueryError(AaltowatchError):
     """A malformed search query."""
 
     exit_code = EXIT_USAGE
+
+
+class NotAnArchiveError(AaltowatchError):
+    """--db names another application's SQLite database: a usage error, and left untouched."""
+
+    exit_code = EXIT_USAGE
+
+
+class ArchiveWriteError(AaltowatchError):
+    """The archive file cannot be written (disk full, file size limit, I/O error, read-only).
+
+    Raised once per write instead of sqlite3's error, so the crawl stops with one clear line."""

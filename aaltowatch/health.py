@@ -13,6 +13,7 @@ from typing import Any
 
 from aaltowatch import bounds
 from aaltowatch.config import HealthThresholds
+from aaltowatch.crawlstop import ARCHIVE_UNWRITABLE
 
 REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
 TRUSTED = ("selector", "meta")
@@ -24,6 +25,7 @@ CHECKS = (
     "error_rate",
     "layout_drift",
     "mass_disappearance",
+    "mass_move",
     "suspicious_versions",
     "crawl_incomplete",
     "bound_reached",
@@ -65,11 +67,16 @@ def _why(stats: dict[str, Any], downloads: int) -> str:
     return f"none of {downloads} requests got an answer ({reason})"
 
 
+def exceeds_share(count: int, known: int, limit: float, limits: HealthThresholds) -> bool:
+    """A mass change: more than `limit` of the known pages at once (one page is never mass)."""
+    return known >= limits.min_known_for_missing_check and count > 1 and count / known > limit
+
+
 def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> list[Alert]:
     """All alerts for one spider's run, from its final Scrapy stats; [] means healthy."""
     reason = str(stats.get("finish_reason") or "")
-    if reason == STOPPED:
-        return []  # a partial crawl someone stopped says nothing about the site
+    if reason in (STOPPED, ARCHIVE_UNWRITABLE):
+        return []  # a partial crawl (stopped, or the disk refused writes) says nothing of the site
     downloads, failed = _downloads(stats)
     if downloads and not _site_responses(stats):
         # Nothing answered at all: the other checks would only restate it.
@@ -111,6 +118,16 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
                 "mass_disappearance",
                 f"{kind}: {gone} of {known} known pages answered 404/410 at once (limit"
                 f" {limits.max_missing_share:.0%}); not marking them removed",
+            )
+        )
+    if _stat(stats, "aaltowatch/outcome/mass_move"):
+        moving = _stat(stats, "aaltowatch/outcome/moving")
+        known = _stat(stats, "aaltowatch/known_live")
+        alerts.append(
+            Alert(
+                "mass_move",
+                f"{kind}: {moving} of {known} known pages answered 301 to other pages at once"
+                f" (limit {limits.max_moved_share:.0%}); not marking them moved",
             )
         )
     empty = _stat(stats, "aaltowatch/empty_listings")

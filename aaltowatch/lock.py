@@ -29,3 +29,22 @@ def run_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def lock_is_free(path: Path) -> bool:
+    """True when no run holds the lock (no lock file at all counts as free).
+
+    Takes a shared lock for an instant and never writes, so read-only commands (`status`) can
+    ask; a run starting in that instant exits 4 as if another run held the lock.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the shared lock too
+    return True

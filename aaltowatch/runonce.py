@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from contextlib import suppress
 from typing import Any
 
 from aaltowatch.config import Config
 from aaltowatch.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
+from aaltowatch.integrity import close_abandoned
 from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
 
 log = logging.getLogger(__name__)
+
+FEEDS_FAILED = "feeds_failed"  # alert: the crawl ran, its feeds could not be written
 
 
 def exit_code_for(summaries: list[Any]) -> int:
@@ -21,6 +26,23 @@ def exit_code_for(summaries: list[Any]) -> int:
     return EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY
 
 
+def _record_feeds_failure(
+    archive: Any, config: Config, summaries: list[Any], exc: Exception
+) -> None:
+    """The process exits 1, so the runs' rows and the metrics must not say ok. Best effort:
+    when the disk is what failed, the original error is the one worth showing."""
+    with suppress(OSError, sqlite3.Error):
+        archive.fail_runs(
+            [s.run_id for s in summaries if s.run_id is not None],
+            FEEDS_FAILED,
+            f"feeds could not be written to {config.feeds_dir}: {exc}",
+        )
+    with suppress(OSError):
+        write_metrics(
+            config.effective_metrics_file, summaries, exit_code=EXIT_FAILED, finished_at=time.time()
+        )
+
+
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
     from aaltowatch.cli import _print_summaries, do_crawl
@@ -28,13 +50,21 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
     from storage import open_archive
 
     with run_lock(config.effective_lock_file):
+        with open_archive(config.db) as archive:
+            if close_abandoned(archive):
+                # Publish the alert now: this run may die the same way before its own feeds.
+                publish_feeds(archive, config)
         summaries = do_crawl(
             config, spider, show_progress=console is not None and console.is_terminal
         )
         if console is not None:
             _print_summaries(summaries)
         with open_archive(config.db) as archive:
-            report = publish_feeds(archive, config)
+            try:
+                report = publish_feeds(archive, config)
+            except (OSError, sqlite3.Error) as exc:
+                _record_feeds_failure(archive, config, summaries, exc)
+                raise
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

@@ -2,12 +2,14 @@
 
 Health is judged per spider on its latest *completed* run: a crawl still running has no verdict
 yet, and one stopped by SIGTERM (status `interrupted`) says nothing about the site, so both are
-skipped and the run before them decides.
+skipped and the run before them decides. A run whose process died (status `abandoned`, or still
+`running` with its process gone: see aaltowatch.integrity) is judged, and is never healthy.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from aaltowatch import integrity
 from storage import Archive
 
 RUN_FIELDS = (
@@ -26,6 +29,11 @@ UNJUDGED = ("running", "interrupted")
 HEALTHY = "ok"
 LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
 STATUS_STYLE = {"ok": "green", "running": "cyan", "interrupted": "yellow"}
+
+
+def _as_abandoned(run: dict[str, Any]) -> dict[str, Any]:
+    """A stale `running` row as the next writer will record it (status can only read)."""
+    return {**run, "status": integrity.ABANDONED, "exit_code": 1, "stale": True}
 
 
 def _duration(run: dict[str, Any]) -> float | None:
@@ -43,12 +51,23 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])
     ]
+    if run.get("stale"):
+        record["alerts"].insert(
+            0, {"check": integrity.CHECK, "severity": "error", "message": integrity.message(run)}
+        )
     return record
 
 
-def status_report(archive: Archive, limit: int = 10) -> dict[str, Any]:
-    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`."""
+def status_report(
+    archive: Archive, limit: int = 10, lock_path: Path | None = None
+) -> dict[str, Any]:
+    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`.
+
+    With `lock_path`, `running` rows whose process died are reported as abandoned."""
     history = archive.runs(max(limit, LOOKBACK))
+    if lock_path is not None:
+        stale = {r["id"] for r in integrity.stale_runs(archive, lock_path)}
+        history = [_as_abandoned(r) if r["id"] in stale else r for r in history]
     runs = [_record(archive, run) for run in history[:limit]]
     latest: dict[str, dict[str, Any]] = {}
     for run in history:

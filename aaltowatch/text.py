@@ -7,9 +7,16 @@ import unicodedata
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-# C0/C1 controls except tab/newline/carriage return, zero-width, direction marks and BOM.
+# Bidi embeddings, overrides and isolates (and the Arabic letter mark): invisible, and able to
+# show text in another order than it is stored ("Trojan Source"); never part of page text.
+# A regex character-class body, shared with the feeds' sanitiser (text stored before this rule).
+BIDI_CONTROLS = "\u061c\u202a-\u202e\u2066-\u2069"
+# C0/C1 controls except tab/newline/carriage return, zero-width, direction marks, bidi controls
+# and BOM.
 _CONTROL_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u2060\ufeff]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u2060\ufeff"
+    + BIDI_CONTROLS
+    + "]"
 )
 _BLANKS_RE = re.compile(r"\n\s*\n+")
 WORD_RE = re.compile(r"\w+")

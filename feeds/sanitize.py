@@ -13,6 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+from aaltowatch.text import BIDI_CONTROLS
+
 PUBLIC_ORIGIN = "https://www.aalto.fi"
 
 ALLOWED_TAGS = {
@@ -36,12 +38,15 @@ DROPPED_WITH_CONTENT = {
 # XML 1.0 forbids C0 controls except tab/LF/CR, surrogates and U+FFFE/U+FFFF; C1 controls are
 # legal but never meaningful in page text and confuse readers.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 _MAX_UNWRAP = 8
 
 
 def strip_invalid_chars(text: str) -> str:
-    """Drop characters an XML document cannot contain."""
-    return _INVALID_XML.sub("", text)
+    """Drop characters an XML document cannot contain, and bidi controls (which could make a
+    title or category read differently from what it is) from text archived before they were
+    cleaned at extraction."""
+    return _BIDI.sub("", _INVALID_XML.sub("", text))
 
 
 def clean_html(fragment: str | None) -> str:
@@ -61,6 +66,24 @@ def clean_html(fragment: str | None) -> str:
     return strip_invalid_chars(cleaned).strip()
 
 
+_START_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)\b([^<>]*)>")
+
+
+def _unclosed_as_text(text: str) -> str:
+    """A start tag of an element dropped with its content (style, svg, math...) that is never
+    closed is literal text in a title ("HTML <style> and CSS basics"), not an element: shown
+    with lookalike brackets, it can neither swallow the rest of the text nor become markup."""
+    lowered = text.lower()
+
+    def literal(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        if name not in DROPPED_WITH_CONTENT or f"</{name}" in lowered[match.end() :]:
+            return match.group(0)
+        return f"\u2039{match.group(1)}{match.group(2)}\u203a"
+
+    return _START_TAG.sub(literal, text)
+
+
 def clean_text(text: str | None) -> str:
     """Plain text with every tag removed, even ones hidden behind layers of entity escaping.
 
@@ -72,6 +95,7 @@ def clean_text(text: str | None) -> str:
         return ""
     current = strip_invalid_chars(text)
     for _ in range(_MAX_UNWRAP):
+        current = _unclosed_as_text(current)
         stripped = html.unescape(
             nh3.clean(
                 current, tags=set(), clean_content_tags=DROPPED_WITH_CONTENT, strip_comments=True

@@ -29,6 +29,7 @@ from pages.dom import (
     parse_html,
     tag_of,
 )
+from pages.errorpage import is_error_page
 from pages.fragment import render_blocks
 from pages.images import parse_figure
 from pages.links import site_base
@@ -420,7 +421,8 @@ def parse_article(
         http_status=200,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         fetched_url=url,
-        flags=[] if re.search(r"\w", text) else ["empty_body"],
+        flags=([] if re.search(r"\w", text) else ["empty_body"])
+        + (["soft_404"] if is_error_page(sel, has_article=article is not None) else []),
         extraction={
             "title": title_src,
             "lead": lead_src,

@@ -41,13 +41,11 @@ def _mostly_utf8(body: bytes) -> bool:
     return good > bad
 
 
-_SINGLE_BYTE = ("latin-1", "iso8859", "iso-8859", "cp125", "windows-125", "ascii")
-
-
 def _utf8_in_disguise(body: bytes, name: str) -> bool:
-    """A single-byte label on bytes that are valid multi-byte UTF-8 is a mislabel: real
-    Latin-1/cp1252 text almost never forms valid UTF-8 sequences by chance."""
-    if not name.lower().startswith(_SINGLE_BYTE) or body.isascii():
+    """A legacy label (Latin-1, cp1252, GBK, Shift_JIS...) on bytes that are valid multi-byte
+    UTF-8 is a mislabel: real legacy-encoded text almost never forms valid UTF-8 sequences
+    throughout by chance, while UTF-8 served under a stale label is common."""
+    if codecs.lookup(name).name in ("utf-8", "utf-16", "utf-32") or body.isascii():
         return False
     try:
         body.decode("utf-8")

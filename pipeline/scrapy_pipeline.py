@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from aaltowatch.crawlstop import stop_unwritable, unwritable
+from aaltowatch.errors import ArchiveWriteError
+from aaltowatch.health import exceeds_share
 from aaltowatch.items import Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
-from pipeline.store import Outcome, Recorder
+from pipeline.store import SOFT_404, Outcome, Recorder
 from storage import open_archive
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,8 @@ class ArchivePipeline:
         self.archive = archive
         self.config = config
         self.gone: list[Gone] = []
+        # 301s from known pages wait for the run's end too: the mass-move guard decides.
+        self.moves: list[PageItem] = []
         self.outcomes: Counter[str] = Counter()
         self.sources: Counter[str] = Counter()
         self.flagged: list[str] = []
@@ -46,8 +52,12 @@ class ArchivePipeline:
         spider.run_id = self.run_id
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if unwritable(self.crawler):
+            return item  # the crawl is closing: the archive refused an earlier write
         try:
             self._process(item)
+        except ArchiveWriteError as exc:
+            stop_unwritable(self.crawler, exc)
         except Exception:
             # Counted for the health checks (error rate); Scrapy logs the traceback.
             self.crawler.stats.inc_value("aaltowatch/errors")
@@ -57,46 +67,75 @@ class ArchivePipeline:
     def _process(self, item: Any) -> None:
         if isinstance(item, PageItem):
             clean = normalise(item, self.config.base_url)
+            if SOFT_404 in clean.flags:  # an error page is no sample of the site's article markup
+                self._count(self.recorder.page(clean))
+                return
             for name in TRACKED_FIELDS:
                 self.sources[f"{name}:{clean.extraction.get(name, 'missing')}"] += 1
             self.outcomes["pages"] += 1
             if "empty_body" in clean.flags:
                 self.outcomes["empty_body"] += 1
+            if clean.moved_from and self._is_live(clean.moved_from):
+                self.moves.append(clean)
+                return
             self._count(self.recorder.page(clean))
         elif isinstance(item, Unchanged):
             self.outcomes["unchanged"] += 1
             self._count(self.recorder.unchanged(item))
-        elif isinstance(item, Gone):
-            page = self.archive.page(item.url)
-            if page is not None and page["status"] == "live":  # only known pages can vanish
-                self.gone.append(item)
+        elif isinstance(item, Gone) and self._is_live(item.url):  # only known pages vanish
+            self.gone.append(item)
+
+    def _is_live(self, url: str) -> bool:
+        page = self.archive.page(url)
+        return page is not None and page["status"] == "live"
 
     def _count(self, outcome: Outcome) -> None:
+        if outcome.skipped:
+            self.outcomes[outcome.skipped] += 1
         if outcome.change:
             self.outcomes[outcome.change] += 1
         if outcome.flagged:
             self.outcomes["flagged"] += 1
             self.flagged.append(f"{outcome.url} ({', '.join(outcome.flagged)})")
 
+    def _settle(self, store: Callable[[Any], Outcome], items: list[Any]) -> None:
+        """Store observations held back to the run's end, each on its own as process_item
+        does: one that fails is counted and logged, the others are still stored."""
+        for item in items:
+            if unwritable(self.crawler):
+                return
+            try:
+                self._count(store(item))
+            except ArchiveWriteError as exc:
+                stop_unwritable(self.crawler, exc)
+            except Exception:
+                self.crawler.stats.inc_value("aaltowatch/errors")
+                log.exception("could not store %s", item.url)
+
     def close_spider(self, spider: Any = None) -> None:
-        limits = self.config.health
-        share = len(self.gone) / self.known_live if self.known_live else 0.0
-        if (
-            self.known_live >= limits.min_known_for_missing_check
-            and len(self.gone) > 1
-            and share > limits.max_missing_share
-        ):
-            message = (
-                f"{len(self.gone)} of {self.known_live} known {self.kind} pages answered 404/410"
-                f" at once ({share:.0%}); not marking them removed"
-            )
-            log.error(message)
-            # The alert itself is raised by aaltowatch.health.check_run from these stats.
+        if unwritable(self.crawler):
+            return  # nothing more can be stored; the run's summary reports why
+        limits, known = self.config.health, self.known_live
+        # The alerts themselves are raised by aaltowatch.health.check_run from these stats.
+        if exceeds_share(len(self.moves), known, limits.max_moved_share, limits):
+            log.error(
+                "%d of %d known %s pages answered 301 to other pages at once; not marking them"
+                " moved",
+                len(self.moves), known, self.kind,
+            )  # fmt: skip
+            self.outcomes["mass_move"] += 1
+            self.outcomes["moving"] = len(self.moves)
+        else:
+            self._settle(self.recorder.page, self.moves)
+        if exceeds_share(len(self.gone), known, limits.max_missing_share, limits):
+            log.error(
+                "%d of %d known %s pages answered 404/410 at once; not marking them removed",
+                len(self.gone), known, self.kind,
+            )  # fmt: skip
             self.outcomes["mass_disappearance"] += 1
             self.outcomes["gone"] = len(self.gone)
         else:
-            for item in self.gone:
-                self._count(self.recorder.gone(item))
+            self._settle(self.recorder.gone, self.gone)
         stats = self.crawler.stats
         for key, value in self.outcomes.items():
             stats.set_value(f"aaltowatch/outcome/{key}", value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aaltowatch.items import Gone, PageItem, Unchanged
-from pipeline.classify import classify, unified_diff
+from pipeline.classify import Verdict, classify, unified_diff
 from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands
 from storage import Archive
 from storage.archive import utcnow
@@ -20,6 +20,7 @@ from storage.archive import utcnow
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_DISTANCE = 3
+SOFT_404 = "soft_404"  # item flag set by pages.errorpage: the site's error page under a URL
 VERSION_COLUMNS = (
     "title",
     "lead",
@@ -44,6 +45,7 @@ class Outcome:
     change: str | None = None  # new | modified | moved | restored | removed | duplicate | None
     fields: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was stored (soft_404)
 
 
 def _record(item: PageItem) -> dict[str, Any]:
@@ -71,6 +73,10 @@ class Recorder:
             if item.moved_from:
                 page = self._moved(item, page, now, outcome)
             if page is None:
+                if SOFT_404 in item.flags:
+                    log.warning("%s: an error page served as 200 (soft 404); not stored", item.url)
+                    outcome.skipped = SOFT_404
+                    return outcome
                 return self._new_page(item, now, outcome)
             prev = archive.version(page["id"])
             record = _record(item)
@@ -80,6 +86,8 @@ class Recorder:
             verdict = classify(
                 prev, record, old_extraction=page["extraction"], new_extraction=item.extraction
             )
+            if SOFT_404 in item.flags and verdict.change == "modified":
+                verdict = Verdict("flagged", verdict.fields, [SOFT_404])
             touch: dict[str, Any] = {"http_status": item.http_status}
             if not self.replay:
                 touch["last_seen"] = now

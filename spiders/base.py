@@ -20,7 +20,8 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.crawlstop import stop_unwritable
+from aaltowatch.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.items import Gone, PageItem, Unchanged
 from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
 from pages import parse_article
@@ -264,6 +265,9 @@ class AaltoSpider(scrapy.Spider):
         A request refused by the trust boundary is not a site error: the boundary counts it.
         """
         if failure.check(OffBoundary):
+            return
+        if failure.check(ArchiveWriteError):  # recording the fetch failed: stop, say it once
+            stop_unwritable(self.crawler, failure.value)
             return
         request = failure.request if hasattr(failure, "request") else None
         url = request.url if request is not None else "?"

@@ -7,6 +7,8 @@ point leaves whole pages or nothing; readers work alongside a crawl thanks to WA
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
 from storage import migrations
 
 JSON_COLUMNS = ("categories", "contacts", "images", "translations", "fields", "extraction", "stats")
@@ -40,6 +43,41 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False)
 
 
+# SQLite primary result codes of a write the file system refused (extended codes share them).
+_WRITE_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk (or the file size limit) is full",
+    sqlite3.SQLITE_IOERR: "an I/O error (is the disk full?)",
+    sqlite3.SQLITE_READONLY: "it is read-only",
+    sqlite3.SQLITE_CANTOPEN: "its files cannot be created",
+}
+
+
+def write_failure(exc: BaseException, path: Path) -> ArchiveWriteError | None:
+    """The clear error for a write the disk refused, or None for any other database error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    reason = _WRITE_FAILURES.get(code & 0xFF) if isinstance(code, int) else None
+    if reason is None:
+        return None
+    return ArchiveWriteError(f"cannot write the archive {path}: {reason} ({exc})")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A reader's connection. A WAL archive needs its -shm index, which a reader on a read-only
+    filesystem (or directory) cannot create: then the file is opened `immutable`, which reads
+    it without any index or lock. Nothing can be writing it there; a -wal left by a crash
+    that was never checkpointed would not be seen."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+            raise
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+    return conn
+
+
 def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
     return Archive(Path(path), readonly=readonly)
 
@@ -50,17 +88,8 @@ class Archive:
         self.readonly = readonly
         if readonly:
             if not self.path.exists():
-                from aaltowatch.errors import AaltowatchError
-
                 raise AaltowatchError(f"no archive at {self.path}: run `aaltowatch crawl` first")
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            if not conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pages'"
-            ).fetchone():
-                conn.close()
-                from aaltowatch.errors import AaltowatchError
-
-                raise AaltowatchError(f"{self.path} is not an aaltowatch archive")
+            conn = _connect_readonly(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -68,11 +97,29 @@ class Archive:
         conn.execute("PRAGMA busy_timeout = 10000")
         self.db = Database(conn)
         self.conn = conn
+        # Before anything is written (even the journal mode): never touch another app's file.
+        ours = migrations.is_ours(self.db)
+        if readonly and ours is None:
+            conn.close()
+            raise AaltowatchError(f"{self.path} is not an aaltowatch archive (it is empty)")
+        if ours is False:
+            conn.close()
+            raise NotAnArchiveError(
+                f"{self.path} is not an aaltowatch archive (another application's SQLite"
+                " database?); refusing to use it: point --db at an aaltowatch archive or a new file"
+            )
         if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrations.apply(self.db)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                migrations.apply(self.db)
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                failure = write_failure(exc, self.path)
+                if failure is None:
+                    raise
+                raise failure from exc
         self._in_tx = False
 
     def close(self) -> None:
@@ -90,17 +137,24 @@ class Archive:
         if self._in_tx:
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._in_tx = True
         try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
-        finally:
-            self._in_tx = False
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._in_tx = False
+        except sqlite3.OperationalError as exc:
+            failure = write_failure(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
         return _decode_row(self.conn.execute(sql, params).fetchone())
@@ -110,10 +164,11 @@ class Archive:
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, spider: str, base_url: str) -> int:
+        """A `running` row that names its process, so a run killed mid-way can be told apart."""
         with self.transaction():
             cur = self.conn.execute(
-                "INSERT INTO runs (spider, base_url, started_at) VALUES (?, ?, ?)",
-                (spider, base_url, utcnow()),
+                "INSERT INTO runs (spider, base_url, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
+                (spider, base_url, utcnow(), os.getpid(), socket.gethostname()),
             )
         return int(cur.lastrowid)
 
@@ -138,15 +193,32 @@ class Archive:
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 
-    def close_interrupted_runs(self) -> int:
-        """Runs left 'running' by a killed process are marked interrupted, never silently ok."""
+    def running_runs(self) -> list[dict[str, Any]]:
+        """Runs still marked `running`, oldest first (live ones, or ones whose process died)."""
+        return self._all("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
+
+    def abandon_run(self, run_id: int, check: str, message: str) -> bool:
+        """Finish a run whose process died as `abandoned` (exit 1) with its alert, atomically;
+        False when another process finished it first."""
         with self.transaction():
             cur = self.conn.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?),"
-                " exit_code = COALESCE(exit_code, 1) WHERE status = 'running'",
-                (utcnow(),),
+                "UPDATE runs SET status = 'abandoned', finished_at = ?, exit_code = 1"
+                " WHERE id = ? AND status = 'running'",
+                (utcnow(), run_id),
             )
-        return cur.rowcount
+            if cur.rowcount:
+                self.add_alert(run_id, check, message)
+        return bool(cur.rowcount)
+
+    def fail_runs(self, run_ids: list[int], check: str, message: str) -> None:
+        """Record that runs which crawled fine failed afterwards (e.g. feeds not written), so
+        the row says what the process's exit code says."""
+        with self.transaction():
+            for run_id in run_ids:
+                self.conn.execute(
+                    "UPDATE runs SET status = 'failed', exit_code = 1 WHERE id = ?", (run_id,)
+                )
+                self.add_alert(run_id, check, message)
 
     # -- alerts ---------------------------------------------------------------------------
     def add_alert(

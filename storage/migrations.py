@@ -173,5 +173,39 @@ def m0002_views(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0003_run_integrity")
+def m0003_run_integrity(db: Database) -> None:
+    # Which process runs a crawl: a `running` row whose process is gone was killed (OOM, kill -9).
+    db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+
+
 def apply(db: Database) -> None:
-    migrations.apply(db)
+    """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
+    on a new file do not both create the tables ("table runs already exists")."""
+    if not migrations.pending(db):
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # re-reads what is pending, now that no one else can write
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def is_ours(db: Database) -> bool | None:
+    """True for an aaltowatch archive, None for a database without any table (a new file),
+    False for another application's database: it must never get our tables."""
+    names = set(db.table_names()) | set(db.view_names())
+    if not names:
+        return None
+    if migrations.migrations_table not in names:
+        return False
+    return bool(
+        db.execute(
+            f"SELECT 1 FROM {migrations.migrations_table} WHERE migration_set = ?",
+            [migrations.name],
+        ).fetchone()
+    )

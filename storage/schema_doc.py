@@ -98,7 +98,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "base_url": "Where the site was fetched from.",
         "started_at": "Start time (ISO 8601 UTC).",
         "finished_at": "End time.",
-        "status": "running, ok, failed, unhealthy or interrupted.",
+        "status": "running, ok, failed, unhealthy, interrupted (stopped by SIGTERM) or abandoned"
+        " (its process died: killed, out of memory).",
         "exit_code": "0 ok, 1 failed, 3 unhealthy.",
         "requests": "HTTP requests made.",
         "pages_fetched": "Content pages fetched with 200.",
@@ -111,6 +112,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "moved": "Moved pages.",
         "restored": "Restored pages.",
         "stats": "JSON: Scrapy stats and health-check details.",
+        "pid": "Process id of the crawl, to tell a live run from one whose process died.",
+        "host": "Host name of the machine the crawl ran on (a pid means nothing elsewhere).",
     },
     "alerts": {
         "id": "Alert id.",

@@ -286,7 +286,9 @@ def test_sigkill_mid_crawl_leaves_a_consistent_archive(tmp_path: Path) -> None:
     assert per_page and all(n == 1 for _, n in per_page)
     assert conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == 60
     statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY id")]
-    assert "interrupted" in statuses
+    assert "abandoned" in statuses  # killed: its process died, so it is judged, not skipped
+    abandoned = "SELECT COUNT(*) FROM alerts WHERE check_name = 'run_abandoned'"
+    assert conn.execute(abandoned).fetchone()[0]
     assert json.loads(conn.execute("SELECT stats FROM runs ORDER BY id DESC").fetchone()[0])
 
 
