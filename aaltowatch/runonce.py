@@ -24,17 +24,35 @@ def exit_code_for(summaries: list[Any]) -> int:
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
     from aaltowatch.cli import _print_summaries, do_crawl
+    from aaltowatch.notify.deliver import after_run, register
     from feeds.build import build_feeds
     from storage import open_archive
 
     with run_lock(config.effective_lock_file):
+        if any(w.notify for w in config.watches):
+            with open_archive(config.db) as archive:
+                register(archive, config.watches)  # new targets get this run's events
         summaries = do_crawl(
             config, spider, show_progress=console is not None and console.is_terminal
         )
         if console is not None:
             _print_summaries(summaries)
         with open_archive(config.db) as archive:
-            report = build_feeds(archive, config.feeds_dir, max_entries=config.feed_max_entries)
+            report = build_feeds(
+                archive,
+                config.feeds_dir,
+                max_entries=config.feed_max_entries,
+                watches=config.watches,
+            )
+            run_id = max((s.run_id for s in summaries if s.run_id is not None), default=None)
+            sent = after_run(config, archive, run_id)
+            if sent is not None and sent.alerts:  # health.xml carries the new alert
+                build_feeds(
+                    archive,
+                    config.feeds_dir,
+                    max_entries=config.feed_max_entries,
+                    watches=config.watches,
+                )
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

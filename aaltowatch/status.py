@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from storage import Archive
+from storage.notifications import target_report
 
 RUN_FIELDS = (
     "id", "spider", "started_at", "finished_at", "status", "exit_code", "requests",
@@ -67,6 +68,8 @@ def status_report(archive: Archive, limit: int = 10) -> dict[str, Any]:
         },
         "pages": counts,
         "runs": runs,
+        # Per watch and target (URL with secrets masked): delivered, failing, lost to a crash.
+        "notifications": target_report(archive),
     }
 
 
@@ -115,4 +118,25 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 f"[red]ALERT[/red] {spider} (run {latest['id']}) {alert['check']}:"
                 f" {escape(alert['message'])}"
             )
+    _print_notifications(report["notifications"], console)
     console.print("[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]")
+
+
+def _print_notifications(targets: list[dict[str, Any]], console: Console) -> None:
+    if not targets:
+        return
+    table = Table(title="Notifications", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("watch", "target", "events sent", "failing", "failures", "unknown", "last sent"):
+        table.add_column(col, overflow="fold")
+    for t in targets:
+        failing = t["consecutive_failures"]
+        table.add_row(
+            escape(t["watch"]),
+            escape(t["target"]),
+            str(t["events_sent"]),
+            f"[red]{failing} in a row[/red]" if failing else "no",
+            str(t["failures"]),
+            str(t["events_unknown"]),
+            t["last_sent_at"] or "-",
+        )
+    console.print(table)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.atomic import write_if_changed
 from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry
@@ -19,7 +21,11 @@ from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
 from feeds.sanitize import PUBLIC_ORIGIN, clean_text
+from feeds.watches import watch_specs
 from storage import Archive
+
+if TYPE_CHECKING:
+    from aaltowatch.config import Watch
 
 NEWS = {
     "en": ("English", "/en/news"),
@@ -81,7 +87,9 @@ def _category_specs(archive: Archive, max_entries: int) -> list[FeedSpec]:
     return specs
 
 
-def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec], list[Entry]]:
+def feed_specs(
+    archive: Archive, max_entries: int = 50, watches: Sequence[Watch] = ()
+) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page)."""
     specs = []
     for lang, (language, path) in NEWS.items():
@@ -122,6 +130,9 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
         )
     )
     specs += _category_specs(archive, max_entries)
+    specs += watch_specs(
+        archive, watches, max_entries, lambda r: cache.setdefault(r["id"], change_entry(archive, r))
+    )
     specs.append(
         FeedSpec(
             name="health",
@@ -133,11 +144,13 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
     return specs, all_changes
 
 
-def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> FeedReport:
-    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`."""
+def build_feeds(
+    archive: Archive, out_dir: Path, *, max_entries: int = 50, watches: Sequence[Watch] = ()
+) -> FeedReport:
+    """Write every feed (RSS + Atom, one pair per watch too), feeds.opml and index.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs, all_changes = feed_specs(archive, max_entries)
+    specs, all_changes = feed_specs(archive, max_entries, watches)
     report = FeedReport()
     for spec in specs:
         rss, atom = render(spec)
