@@ -90,6 +90,10 @@ class Config:
     watches: tuple[Watch, ...] = ()
     # A notification target that failed this many runs in a row raises a health alert.
     notify_alert_after: int = 3
+    # Messages per target per run; the rest is sent by the next runs, oldest first.
+    notify_max_per_run: int = 20
+    # Seconds between two messages to one target; None = Apprise's own throttle (~5.5 s).
+    notify_interval_s: float | None = None
 
     @property
     def is_local(self) -> bool:

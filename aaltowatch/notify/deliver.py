@@ -52,15 +52,29 @@ def register(archive: Archive, watches: Sequence[Watch]) -> None:
             ledger.register_target(archive, watch.name, target_label(url))
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How hard delivery may push: the `notify_*` settings."""
+
+    alert_after: int = 3
+    max_per_run: int = 20
+    interval_s: float | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limits:
+        return cls(config.notify_alert_after, config.notify_max_per_run, config.notify_interval_s)
+
+
 def deliver(
     archive: Archive,
     watches: Sequence[Watch],
     *,
-    alert_after: int = 3,
+    limits: Limits | None = None,
     run_id: int | None = None,
     now: datetime | None = None,
 ) -> DeliveryReport:
     """Send what is pending to every target. Call with the run lock held."""
+    limits = limits or Limits()
     report = DeliveryReport()
     report.unknown = ledger.resolve_stale_claims(archive)
     if report.unknown:
@@ -73,7 +87,7 @@ def deliver(
     for watch in watches:
         for url in watch.notify:
             try:
-                _deliver_target(archive, watch, url, today, alert_after, run_id, report)
+                _deliver_target(archive, watch, url, today, limits, run_id, report)
             except Exception as exc:  # one broken target never blocks the others
                 log.error("watch %s: notifications failed: %s", watch.name, type(exc).__name__)
                 report.failed.append(f"{watch.name}: {type(exc).__name__}")
@@ -86,7 +100,7 @@ def after_run(config: Config, archive: Archive, run_id: int | None) -> DeliveryR
     if not watches:
         return None
     try:
-        report = deliver(archive, watches, alert_after=config.notify_alert_after, run_id=run_id)
+        report = deliver(archive, watches, limits=Limits.from_config(config), run_id=run_id)
     except Exception as exc:
         log.error("notifications failed: %s (events are kept for the next run)", type(exc).__name__)
         return None
@@ -115,7 +129,7 @@ def _deliver_target(
     watch: Watch,
     url: str,
     today: str,
-    alert_after: int,
+    limits: Limits,
     run_id: int | None,
     report: DeliveryReport,
 ) -> None:
@@ -127,9 +141,21 @@ def _deliver_target(
     if not rows:
         return
     service = load_target(url)
+    if limits.interval_s is not None:
+        for plugin in service:
+            plugin.request_rate_per_sec = limits.interval_s  # Apprise's per-service throttle
     events = [_event(archive, row) for row in rows]
     done = 0
-    for name, batch in _batches(watch, events, today):
+    batches = list(_batches(watch, events, today))
+    if len(batches) > limits.max_per_run:
+        log.info(
+            "watch %s: %d messages pending for %s; sending %d now, the rest in later runs",
+            watch.name,
+            len(batches),
+            label,
+            limits.max_per_run,
+        )
+    for name, batch in batches[: limits.max_per_run]:
         ids = [e.change["id"] for e in batch]
         message = (
             event_message(watch, batch[0])
@@ -152,7 +178,7 @@ def _deliver_target(
             failures,
             len(events) - done,
         )
-        if failures == alert_after:
+        if failures == limits.alert_after:
             text = (
                 f"watch {watch.name}: {failures} deliveries in a row to {label} failed;"
                 " its events are kept and sent when it answers again"

@@ -77,13 +77,14 @@ def _event_lines(event: Event, diff_lines: int) -> list[str]:
     return lines
 
 
-def _footer(watch: Watch) -> list[str]:
-    return ["", "--", f"{APP} watch {watch.name!r}: {watch.query}"]
+def _footer(watch: Watch, change_id: int | None = None) -> list[str]:
+    event = f" (change {change_id})" if change_id is not None else ""
+    return ["", "--", f"{APP} watch {watch.name!r}: {watch.query}{event}"]
 
 
 def event_message(watch: Watch, event: Event) -> Message:
     """One message for one change event."""
-    body = _event_lines(event, DIFF_LINES) + _footer(watch)
+    body = _event_lines(event, DIFF_LINES) + _footer(watch, event.change["id"])
     return Message(f"[{APP}: {watch.name}] {event.label}: {event.title}", "\n".join(body))
 
 
