@@ -75,6 +75,9 @@ def deliver(
 ) -> DeliveryReport:
     """Send what is pending to every target. Call with the run lock held."""
     limits = limits or Limits()
+    # Apprise's debug lines print request URLs, and some services keep their token in the
+    # path; its warnings name the host only. Keep them even under -v, and nothing more.
+    logging.getLogger("apprise").setLevel(logging.WARNING)
     report = DeliveryReport()
     report.unknown = ledger.resolve_stale_claims(archive)
     if report.unknown:
