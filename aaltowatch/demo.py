@@ -18,7 +18,7 @@ DEMO_DIR = Path("data/demo")
 
 def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
-    from aaltowatch.notify.deliver import after_run, register
+    from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.progress import CrawlProgress
     from aaltowatch.snapshot_server import SnapshotServer
     from aaltowatch.watches import demo_watches
@@ -48,7 +48,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
                 with open_archive(db) as archive:
                     report = build_feeds(archive, feeds_dir, max_entries=50, watches=watches)
                     feed_reports.append((label, report))
-                    after_run(demo_config, archive, max(s.run_id for s in summaries))
+                    after_run(demo_config, archive, last_run(summaries))
 
             return after
 

@@ -24,7 +24,7 @@ def exit_code_for(summaries: list[Any]) -> int:
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
     from aaltowatch.cli import _print_summaries, do_crawl
-    from aaltowatch.notify.deliver import after_run, register
+    from aaltowatch.notify.deliver import after_run, last_run, register
     from feeds.build import build_feeds
     from storage import open_archive
 
@@ -44,8 +44,7 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
                 max_entries=config.feed_max_entries,
                 watches=config.watches,
             )
-            run_id = max((s.run_id for s in summaries if s.run_id is not None), default=None)
-            sent = after_run(config, archive, run_id)
+            sent = after_run(config, archive, last_run(summaries))
             if sent is not None and sent.alerts:  # health.xml carries the new alert
                 build_feeds(
                     archive,

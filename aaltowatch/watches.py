@@ -38,16 +38,17 @@ def parse_watches(tables: Any, where: str) -> tuple[Watch, ...]:
         raise ConfigError(f"{where}: watches are [[aaltowatch.watch]] tables")
     watches: list[Watch] = []
     for index, table in enumerate(tables, 1):
-        watch = _parse_one(table, f"{where}: watch #{index}")
+        watch = _parse_one(table, where, index)
         if any(w.name == watch.name for w in watches):
             raise ConfigError(f"{where}: two watches are named {watch.name!r}")
         watches.append(watch)
     return tuple(watches)
 
 
-def _parse_one(table: dict[str, Any], where: str) -> Watch:
+def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
     known = {"name", "query", "title", "digest", *LISTS}
     unknown = sorted(set(table) - known)
+    where = f"{path}: watch #{index}"
     if unknown:
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
@@ -58,7 +59,7 @@ def _parse_one(table: dict[str, Any], where: str) -> Watch:
             f"{where}: name {name!r} must be 1-63 lower-case letters, digits, '-' or '_'"
             " (it names the feed file watch-<name>.xml)"
         )
-    where = f"{where.rsplit(':', 1)[0]}: watch {name!r}"
+    where = f"{path}: watch {name!r}"
     query = table.get("query")
     if not isinstance(query, str):
         raise ConfigError(f'{where}: query must be a string, e.g. query = "Vantaa"')

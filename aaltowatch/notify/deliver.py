@@ -56,9 +56,9 @@ def register(archive: Archive, watches: Sequence[Watch]) -> None:
 class Limits:
     """How hard delivery may push: the `notify_*` settings."""
 
-    alert_after: int = 3
-    max_per_run: int = 20
-    interval_s: float | None = None
+    alert_after: int
+    max_per_run: int
+    interval_s: float | None
 
     @classmethod
     def from_config(cls, config: Config) -> Limits:
@@ -74,7 +74,7 @@ def deliver(
     now: datetime | None = None,
 ) -> DeliveryReport:
     """Send what is pending to every target. Call with the run lock held."""
-    limits = limits or Limits()
+    limits = limits or Limits.from_config(Config())
     # Apprise's debug lines print request URLs, and some services keep their token in the
     # path; its warnings name the host only. Keep them even under -v, and nothing more.
     logging.getLogger("apprise").setLevel(logging.WARNING)
@@ -95,6 +95,11 @@ def deliver(
                 log.error("watch %s: notifications failed: %s", watch.name, type(exc).__name__)
                 report.failed.append(f"{watch.name}: {type(exc).__name__}")
     return report
+
+
+def last_run(summaries: Sequence[Any]) -> int | None:
+    """The run a notification alert is filed under: the newest of the crawl's runs."""
+    return max((s.run_id for s in summaries if s.run_id is not None), default=None)
 
 
 def after_run(config: Config, archive: Archive, run_id: int | None) -> DeliveryReport | None:
