@@ -193,7 +193,15 @@ def load_config(
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
     _check_base_url(cfg.base_url)
+    _check_notify(cfg)
     return cfg
+
+
+def _check_notify(cfg: Config) -> None:
+    if cfg.notify_alert_after < 1 or cfg.notify_max_per_run < 1:
+        raise ConfigError("notify_alert_after and notify_max_per_run must be 1 or more")
+    if cfg.notify_interval_s is not None and cfg.notify_interval_s < 0:
+        raise ConfigError("notify_interval_s must be 0 or more seconds")
 
 
 def _check_base_url(url: str) -> None:

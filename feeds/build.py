@@ -106,10 +106,15 @@ def feed_specs(
         )
     cache: dict[int, Entry] = {}
 
+    def entry(row: dict) -> Entry:
+        """A change's entry, rendered once for every feed that carries it."""
+        if row["id"] not in cache:
+            cache[row["id"]] = change_entry(archive, row)
+        return cache[row["id"]]
+
     def changes(kind: str | None) -> list[Entry]:
         rows = archive.changes(kind=kind, limit=max_entries, include_duplicates=False)
-        entries = [cache.setdefault(r["id"], change_entry(archive, r)) for r in rows]
-        return _newest_first(entries)
+        return _newest_first([entry(r) for r in rows])
 
     all_changes = changes(None)
     specs.append(
@@ -130,9 +135,7 @@ def feed_specs(
         )
     )
     specs += _category_specs(archive, max_entries)
-    specs += watch_specs(
-        archive, watches, max_entries, lambda r: cache.setdefault(r["id"], change_entry(archive, r))
-    )
+    specs += watch_specs(archive, watches, max_entries, entry)
     specs.append(
         FeedSpec(
             name="health",

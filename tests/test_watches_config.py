@@ -84,6 +84,8 @@ def _watch(**keys: str) -> str:
             "differ only in their secrets",
         ),
         ("[aaltowatch]\nwatches = []", "[[aaltowatch.watch]] tables"),
+        ("[aaltowatch]\nnotify_alert_after = 0", "must be 1 or more"),
+        ("[aaltowatch]\nnotify_interval_s = -1", "must be 0 or more"),
     ],
 )
 def test_bad_watches_are_one_line_config_errors(tmp_path: Path, toml: str, message: str) -> None:
