@@ -21,7 +21,7 @@ from aaltowatch.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
 from tests.conftest import cli_env, crawl, run_cli
-from tests.mailserver import PASSWORD, MailServer
+from tests.mailserver import PASSWORD, MailServer, free_port
 
 CRASH_AFTER_SEND = """
 import os, sys
@@ -47,7 +47,8 @@ notify_interval_s = 0  # a local test server needs no throttle between messages
 [[aaltowatch.watch]]
 name = "espoo"
 query = "Espoo"
-notify = ["{mail.url()}"]
+# A dead webhook first: a failing target must not hold up the next one.
+notify = ["json://127.0.0.1:{free_port()}/down", "{mail.url()}"]
 """,
         encoding="utf-8",
     )
@@ -117,14 +118,19 @@ def test_each_event_reaches_the_smtp_server_exactly_once(tmp_path: Path) -> None
 
     # The crash is visible, and the password is nowhere: logs, status, feeds, archive.
     status = run_cli("--config", str(config), "status", "--json", db=db)
-    report = json.loads(status.stdout)["notifications"]
-    assert [(t["watch"], t["events_sent"], t["events_unknown"]) for t in report] == [
-        ("espoo", sum(expected.values()) - 1, 1)
+    report = json.loads(status.stdout)
+    dead, smtp = report["notifications"]
+    assert (smtp["events_sent"], smtp["events_unknown"]) == (sum(expected.values()) - 1, 1)
+    # The dead target: failed in each of the 4 delivery passes, alerted once (at 3), lost nothing.
+    assert (dead["events_sent"], dead["consecutive_failures"]) == (0, 4)
+    alerts = [
+        a for r in report["runs"] for a in r["alerts"] if a["check"] == "notification_failures"
     ]
+    assert len(alerts) == 1 and "/down" in alerts[0]["message"]
     watches = run_cli("--config", str(config), "watches", db=db).stdout
     text = run_cli("--config", str(config), "status", db=db).stdout
     for output in [*logs, status.stdout, text, watches]:
         assert PASSWORD not in output
-    assert "****" in report[0]["target"]
+    assert "****" in smtp["target"]
     for path in [*feeds.iterdir(), db]:
         assert PASSWORD.encode() not in path.read_bytes(), path.name
