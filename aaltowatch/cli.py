@@ -311,6 +311,67 @@ def search(
         err_console.print("no matches")
 
 
+@cli.command("watches")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.pass_context
+def watches_cmd(ctx: click.Context, as_json: bool) -> None:
+    """The watches of the config file, with how many change events each matches."""
+    from aaltowatch.watches import watch_record
+    from storage.watches import count_watch_changes
+
+    watches = _config(ctx).watches
+    with _archive(ctx, readonly=True) as archive:
+        records = [{**watch_record(w), "matches": count_watch_changes(archive, w)} for w in watches]
+    if as_json:
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    if not records:
+        err_console.print("no watches: add [[aaltowatch.watch]] tables to the config file")
+    for r in records:
+        filters = "; ".join(
+            f"{key} {', '.join(r[key])}"
+            for key in ("kinds", "langs", "categories", "changes")
+            if r[key]
+        )
+        click.echo(f"{r['name']}  {r['matches']} matches  {r['feed']}")
+        click.echo(f"  query: {r['query']}" + (f"  ({filters})" if filters else ""))
+        for target in r["notify"]:
+            click.echo(f"  notify: {target}" + (" (daily digest)" if r["digest"] != "none" else ""))
+
+
+@cli.group("watch")
+def watch_group() -> None:
+    """One watch (saved search) of the config file."""
+
+
+@watch_group.command("test")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
+    """What watch NAME matches now, newest first: what its feed and messages would carry."""
+    from aaltowatch.watches import find_watch
+    from storage.export import change_record
+    from storage.watches import count_watch_changes, watch_changes
+
+    watch = find_watch(_config(ctx).watches, name)
+    with _archive(ctx, readonly=True) as archive:
+        total = count_watch_changes(archive, watch)
+        rows = watch_changes(archive, watch, limit=limit)
+        titles = [(archive.version(r["page_id"], r["version"]) or {}).get("title") for r in rows]
+    records = [{**change_record(r), "title": t} for r, t in zip(rows, titles, strict=True)]
+    if as_json:
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    for r in records:
+        fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
+        click.echo(f"{r['detected_at']}  {r['change']:<9} {r['url']}{fields}")
+        if r["title"]:
+            click.echo(f"  {r['title']}")
+    err_console.print(f"watch {name}: {total} matching change events ({len(records)} shown)")
+
+
 @cli.command()
 @click.option(
     "--format",

@@ -101,6 +101,22 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """A saved search (`[[aaltowatch.watch]]`): the change events whose page matches `query`
+    and the filters get a feed `watch-<name>.xml` and, with `notify`, a message each."""
+
+    name: str
+    query: str  # the syntax of `aaltowatch search`
+    title: str = ""  # the feed's title; default: the name
+    kinds: tuple[str, ...] = ()  # news, partnership; empty = all
+    langs: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # any of these, as shown on the site
+    changes: tuple[str, ...] = ()  # new, modified, removed, restored, moved; empty = all
+    notify: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs: may hold secrets
+    digest: str = ""  # "" = one message per event; "daily" = one per UTC day
+
+
+@dataclass(frozen=True)
 class Config:
     db: Path = Path("data/aaltowatch.db")
     base_url: str = "https://www.aalto.fi"
@@ -150,6 +166,13 @@ class Config:
     log_level: str = setting("INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     health: HealthThresholds = field(default_factory=HealthThresholds)
     schedule: Schedule = field(default_factory=Schedule)
+    watches: tuple[Watch, ...] = ()
+    # A notification target that failed this many runs in a row raises a health alert.
+    notify_alert_after: int = setting(3, at_least(1))
+    # Messages per target per run; the rest is sent by the next runs, oldest first.
+    notify_max_per_run: int = setting(20, at_least(1))
+    # Seconds between two messages to one target; None = Apprise's own throttle (~5.5 s).
+    notify_interval_s: float | None = setting(None, at_least(0))
 
     @property
     def is_local(self) -> bool:
@@ -238,11 +261,21 @@ def load_config(
             raise ConfigError(f"config file not found: {path}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        cfg = _apply(cfg, data.get("aaltowatch", data), str(path))
+        table = dict(data.get("aaltowatch", data))
+        watch_tables = table.pop("watch", None)
+        if "watches" in table:
+            raise ConfigError(f"{path}: declare watches as [[aaltowatch.watch]] tables")
+        cfg = _apply(cfg, table, str(path))
+        if watch_tables is not None:
+            from aaltowatch.watches import parse_watches
+
+            cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
     from_env = {
         f.name: env[ENV_PREFIX + f.name.upper()]
         for f in fields(cfg)
-        if not dataclasses.is_dataclass(getattr(cfg, f.name)) and ENV_PREFIX + f.name.upper() in env
+        if not dataclasses.is_dataclass(getattr(cfg, f.name))
+        and not isinstance(getattr(cfg, f.name), tuple)  # watches come from the file only
+        and ENV_PREFIX + f.name.upper() in env
     }
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")

@@ -21,9 +21,11 @@ DEMO_DIR = Path("data/demo")
 
 def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
+    from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.progress import CrawlProgress
     from aaltowatch.publish import publish_feeds
     from aaltowatch.snapshot_server import SnapshotServer
+    from aaltowatch.watches import demo_watches
     from storage import open_archive
 
     db = config.db if explicit_db else DEMO_DIR / "aaltowatch.db"
@@ -31,8 +33,12 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     if not explicit_db and not keep and DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)
     started = time.monotonic()
+    # Your own watches (--config) if you have any, else the bundled two (aaltowatch/demo.toml).
+    watches = config.watches or demo_watches()
     with SnapshotServer("state-1") as server:
-        demo_config = config.replace(db=db, feeds_dir=feeds_dir, base_url=server.url)
+        demo_config = config.replace(
+            db=db, feeds_dir=feeds_dir, base_url=server.url, watches=watches
+        )
         console.print(
             f"Serving the bundled snapshot (day 1) at {server.url}. Politeness delays"
             " (robots Crawl-delay, download delay, AutoThrottle) are off for this local server;"
@@ -41,10 +47,11 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         feed_reports: list[Any] = []
 
         def build(label: str) -> Any:
-            def after(_: list[Any]) -> None:
+            def after(summaries: list[Any]) -> None:
                 with open_archive(db) as archive:
                     report = publish_feeds(archive, demo_config)
                     feed_reports.append((label, report))
+                    after_run(demo_config, archive, last_run(summaries))
 
             return after
 
@@ -57,11 +64,25 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
             CrawlStep(demo_config, spider_names("all"), before=switch, after=build("day 2")),
         ]
         with open_archive(db) as archive, CrawlProgress(console) as progress:
+            register(archive, watches)
             summaries = run_steps(steps, archive, progress)
     elapsed = time.monotonic() - started
     with open_archive(db, readonly=True) as archive:
         _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
+        _print_watches(console, archive, watches, feeds_dir)
     return 0 if all(s.healthy for s in summaries) else 3
+
+
+def _print_watches(console: Console, archive: Any, watches: Any, feeds_dir: Path) -> None:
+    from aaltowatch.watches import feed_name
+    from storage.watches import count_watch_changes
+
+    for watch in watches:
+        console.print(
+            f"watch {escape(watch.name)} ({escape(watch.query)}):"
+            f" {count_watch_changes(archive, watch)} matching changes"
+            f" -> {escape(str(feeds_dir / feed_name(watch)))}.xml / .atom"
+        )
 
 
 def _print_summary(

@@ -16,4 +16,5 @@ def publish_feeds(archive: Archive, config: Config) -> FeedReport:
         max_entries=config.feed_max_entries,
         max_categories=config.max_category_feeds,
         feeds_base_url=config.feeds_base_url,
+        watches=config.watches,
     )

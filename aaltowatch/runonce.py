@@ -46,6 +46,7 @@ def _record_feeds_failure(
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
     from aaltowatch.cli import _print_summaries, do_crawl
+    from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.publish import publish_feeds
     from storage import open_archive
 
@@ -54,6 +55,8 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
             if close_abandoned(archive):
                 # Publish the alert now: this run may die the same way before its own feeds.
                 publish_feeds(archive, config)
+            if any(w.notify for w in config.watches):
+                register(archive, config.watches)  # new targets get this run's events
         summaries = do_crawl(
             config, spider, show_progress=console is not None and console.is_terminal
         )
@@ -65,6 +68,9 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
             except (OSError, sqlite3.Error) as exc:
                 _record_feeds_failure(archive, config, summaries, exc)
                 raise
+            sent = after_run(config, archive, last_run(summaries))
+            if sent is not None and sent.alerts:  # health.xml carries the new alert
+                publish_feeds(archive, config)
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
         exit_code = exit_code_for(summaries)
         write_metrics(

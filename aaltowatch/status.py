@@ -19,6 +19,7 @@ from rich.table import Table
 
 from aaltowatch import integrity
 from storage import Archive
+from storage.notifications import target_report
 
 RUN_FIELDS = (
     "id", "spider", "started_at", "finished_at", "status", "exit_code", "requests",
@@ -86,6 +87,8 @@ def status_report(
         },
         "pages": counts,
         "runs": runs,
+        # Per watch and target (URL with secrets masked): delivered, failing, lost to a crash.
+        "notifications": target_report(archive),
     }
 
 
@@ -134,4 +137,25 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 f"[red]ALERT[/red] {spider} (run {latest['id']}) {alert['check']}:"
                 f" {escape(alert['message'])}"
             )
+    _print_notifications(report["notifications"], console)
     console.print("[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]")
+
+
+def _print_notifications(targets: list[dict[str, Any]], console: Console) -> None:
+    if not targets:
+        return
+    table = Table(title="Notifications", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("watch", "target", "events sent", "failing", "failures", "unknown", "last sent"):
+        table.add_column(col, overflow="fold")
+    for t in targets:
+        failing = t["consecutive_failures"]
+        table.add_row(
+            escape(t["watch"]),
+            escape(t["target"]),
+            str(t["events_sent"]),
+            f"[red]{failing} in a row[/red]" if failing else "no",
+            str(t["failures"]),
+            str(t["events_unknown"]),
+            t["last_sent_at"] or "-",
+        )
+    console.print(table)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.atomic import write_if_changed
 from feeds.entries import EPOCH, Entry, FeedSpec, alert_entry, change_entry, page_entry, parse_time
@@ -19,7 +21,11 @@ from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
 from feeds.sanitize import PUBLIC_ORIGIN, clean_text
+from feeds.watches import watch_specs
 from storage import Archive
+
+if TYPE_CHECKING:
+    from aaltowatch.config import Watch
 
 NEWS = {
     "en": ("English", "/en/news"),
@@ -97,7 +103,11 @@ def _last_run_time(archive: Archive) -> datetime:
 
 
 def feed_specs(
-    archive: Archive, max_entries: int = 50, max_categories: int = 200, feeds_url: str = ""
+    archive: Archive,
+    max_entries: int = 50,
+    max_categories: int = 200,
+    feeds_url: str = "",
+    watches: Sequence[Watch] = (),
 ) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page)."""
     specs = []
@@ -115,10 +125,15 @@ def feed_specs(
         )
     cache: dict[int, Entry] = {}
 
+    def entry(row: dict) -> Entry:
+        """A change's entry, rendered once for every feed that carries it."""
+        if row["id"] not in cache:
+            cache[row["id"]] = change_entry(archive, row)
+        return cache[row["id"]]
+
     def changes(kind: str | None) -> list[Entry]:
         rows = archive.changes(kind=kind, limit=max_entries, include_duplicates=False)
-        entries = [cache.setdefault(r["id"], change_entry(archive, r)) for r in rows]
-        return _newest_first(entries)
+        return _newest_first([entry(r) for r in rows])
 
     all_changes = changes(None)
     specs.append(
@@ -139,6 +154,7 @@ def feed_specs(
         )
     )
     specs += _category_specs(archive, max_entries, max_categories)
+    specs += watch_specs(archive, watches, max_entries, entry)
     alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
     specs.append(
         FeedSpec(
@@ -164,8 +180,9 @@ def build_feeds(
     max_entries: int = 50,
     max_categories: int = 200,
     feeds_base_url: str = "",
+    watches: Sequence[Watch] = (),
 ) -> FeedReport:
-    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`.
+    """Write every feed (RSS + Atom, one pair per watch too), feeds.opml and index.html.
 
     At most `max_categories` category feeds; a category feed whose category is gone (or fell
     out of that number) is deleted, so the directory lists exactly what feeds.opml does.
@@ -175,7 +192,7 @@ def build_feeds(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs, all_changes = feed_specs(
-        archive, max_entries, max_categories, feeds_url_for(out_dir, feeds_base_url)
+        archive, max_entries, max_categories, feeds_url_for(out_dir, feeds_base_url), watches
     )
     report = FeedReport()
     for spec in specs:

@@ -180,6 +180,60 @@ def m0003_run_integrity(db: Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
 
 
+@migrations(name="0005_notifications")
+def m0005_notifications(db: Database) -> None:
+    """Watches: full-text search over every version (a change is matched against the text it
+    produced), and which change events each notification target has been sent."""
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE versions_fts USING fts5(
+            title, lead, body, content='versions', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO versions_fts(versions_fts) VALUES ('rebuild');
+        -- Triggers keep the index in step with every write path, in the writer's transaction.
+        CREATE TRIGGER versions_fts_insert AFTER INSERT ON versions BEGIN
+            INSERT INTO versions_fts (rowid, title, lead, body)
+            VALUES (new.id, new.title, new.lead, new.body);
+        END;
+        CREATE TRIGGER versions_fts_delete AFTER DELETE ON versions BEGIN
+            INSERT INTO versions_fts (versions_fts, rowid, title, lead, body)
+            VALUES ('delete', old.id, old.title, old.lead, old.body);
+        END;
+        CREATE TRIGGER versions_fts_update AFTER UPDATE OF title, lead, body ON versions BEGIN
+            INSERT INTO versions_fts (versions_fts, rowid, title, lead, body)
+            VALUES ('delete', old.id, old.title, old.lead, old.body);
+            INSERT INTO versions_fts (rowid, title, lead, body)
+            VALUES (new.id, new.title, new.lead, new.body);
+        END;
+        CREATE TABLE notify_targets (
+            id INTEGER PRIMARY KEY,
+            watch TEXT NOT NULL,
+            target TEXT NOT NULL,          -- the Apprise URL with its secrets masked
+            since_change INTEGER NOT NULL, -- change events with a higher id are delivered
+            created_at TEXT NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_sent_at TEXT,
+            last_failure_at TEXT,
+            UNIQUE (watch, target)
+        );
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            target_id INTEGER NOT NULL REFERENCES notify_targets(id),
+            change_id INTEGER NOT NULL,
+            status TEXT NOT NULL,          -- sending | sent | unknown
+            message TEXT NOT NULL,         -- event, or digest <period>
+            claimed_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (target_id, change_id)
+        );
+        CREATE INDEX notifications_status ON notifications(status);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from itertools import pairwise
 from typing import Any
 
@@ -20,6 +21,8 @@ from storage.archive import Archive
 WEIGHTS = (10.0, 3.0, 1.0)
 COLUMNS = ("title", "lead", "body")
 MARK = "**"
+# The tokenizer of pages_fts and versions_fts (migrations), so a probe parses queries alike.
+TOKENIZE = "unicode61 remove_diacritics 2"
 SNIPPET_TOKENS = 16
 OPERATORS = {"AND", "OR", "NOT"}
 
@@ -57,9 +60,7 @@ def search(
     limit: int = 20,
 ) -> list[dict[str, Any]]:
     """Best matches first (bm25, lower rank is better) with `**`-marked snippets."""
-    text = query.strip()
-    if not text:
-        raise QueryError("empty search query: give one or more words, e.g. Vantaa")
+    match = fts_query(query)
     filters, params = "", {"limit": max(1, int(limit)), "mark": MARK, "tokens": SNIPPET_TOKENS}
     if lang:
         filters += " AND p.lang = :lang"
@@ -69,19 +70,44 @@ def search(
         params["kind"] = kind
     ranked = _RANKED.format(weights=", ".join(map(str, WEIGHTS)), filters=filters)
     sql = _HITS.format(ranked=ranked)
+    return _run(archive, sql, {**params, "query": match})
+
+
+def fts_query(query: str) -> str:
+    """The MATCH expression a user's query stands for: as typed when FTS5 accepts it, else with
+    every bare word quoted; a QueryError that says what to fix when neither compiles.
+
+    Checked against an empty in-memory table with the archive's columns and tokenizer, so a
+    watch's query is judged when the config is loaded, the same way `search` judges it.
+    """
+    text = query.strip()
+    if not text:
+        raise QueryError("empty search query: give one or more words, e.g. Vantaa")
     try:
-        return _run(archive, sql, {**params, "query": text})
+        _compile(text)
+        return text
     except sqlite3.OperationalError as first:
         problem = syntax_problem(text)
         if problem:
             raise QueryError(f"malformed search query {query!r}: {problem}") from None
+        phrased = as_phrases(text)
         try:
-            return _run(archive, sql, {**params, "query": as_phrases(text)})
+            _compile(phrased)
         except sqlite3.OperationalError:
             raise QueryError(
                 f'malformed search query {query!r} ({first}); use words, "exact phrases",'
                 " prefix* and AND / OR / NOT"
             ) from None
+        return phrased
+
+
+def _compile(query: str) -> None:
+    """Raise sqlite3.OperationalError when FTS5 cannot parse `query` (columns as pages_fts)."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute(
+            f"CREATE VIRTUAL TABLE probe USING fts5({', '.join(COLUMNS)}, tokenize={TOKENIZE!r})"
+        )
+        conn.execute("SELECT rowid FROM probe WHERE probe MATCH ?", (query,)).fetchall()
 
 
 def _run(archive: Archive, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

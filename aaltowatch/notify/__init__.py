@@ -1,0 +1,1 @@
+"""Push notifications for watches through Apprise: message text, and exactly-once delivery."""

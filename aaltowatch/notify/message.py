@@ -1,0 +1,98 @@
+"""Change events -> plain-text messages (title + body) that read well in e-mail and chat.
+
+Pure functions of the change rows and their versions: what changed, the fields, a short diff
+(only the changed lines, capped) and the link. Text only, so no HTML reaches a chat service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aaltowatch.config import Watch
+from feeds.entries import CHANGE_LABELS
+from feeds.sanitize import clean_text, safe_url
+
+DIFF_LINES = 12  # changed lines shown per event
+DIFF_LINES_DIGEST = 4
+LINE_CHARS = 240
+APP = "aaltowatch"
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change row with the title and lead of the version it produced."""
+
+    change: dict[str, Any]
+    title: str
+    lead: str | None = None
+
+    @property
+    def label(self) -> str:
+        kind = self.change["change"]
+        return CHANGE_LABELS.get(kind, kind.capitalize())
+
+
+def short_diff(diff: str | None, max_lines: int = DIFF_LINES) -> list[str]:
+    """The added and removed lines of a unified diff, without headers, each line capped."""
+    changed = [
+        line
+        for line in (diff or "").splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    shown = [
+        line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"
+        for line in changed[:max_lines]
+    ]
+    if len(changed) > max_lines:
+        shown.append(f"… and {len(changed) - max_lines} more changed lines")
+    return [clean_text(line) or line[:1] for line in shown]
+
+
+def _event_lines(event: Event, diff_lines: int) -> list[str]:
+    change = event.change
+    lines = [f"{event.label}: {event.title}"]
+    link = safe_url(change["url"])
+    if link:
+        lines.append(link)
+    if change.get("moved_from"):
+        lines.append(f"Moved from {safe_url(change['moved_from']) or change['moved_from']}")
+    fields = [clean_text(f) for f in change.get("fields") or [] if isinstance(f, str)]
+    if fields:
+        lines.append(f"Changed fields: {', '.join(fields)}")
+    diff = short_diff(change.get("diff"), diff_lines)
+    if diff:
+        lines += ["", *diff]
+    elif change["change"] == "new" and event.lead:
+        lines += ["", clean_text(event.lead)]
+    elif change["change"] == "removed":
+        lines.append("The page is no longer on the site.")
+    return lines
+
+
+def _footer(watch: Watch, change_id: int | None = None) -> list[str]:
+    event = f" (change {change_id})" if change_id is not None else ""
+    return ["", "--", f"{APP} watch {watch.name!r}: {watch.query}{event}"]
+
+
+def event_message(watch: Watch, event: Event) -> Message:
+    """One message for one change event."""
+    body = _event_lines(event, DIFF_LINES) + _footer(watch, event.change["id"])
+    return Message(f"[{APP}: {watch.name}] {event.label}: {event.title}", "\n".join(body))
+
+
+def digest_message(watch: Watch, period: str, events: Sequence[Event]) -> Message:
+    """One message for every event of a period, oldest first."""
+    count = f"{len(events)} change{'s' if len(events) != 1 else ''}"
+    body = [f"{count} on {period}", ""]
+    for event in events:
+        body += [*_event_lines(event, DIFF_LINES_DIGEST), ""]
+    body = [*body[:-1], *_footer(watch)]
+    return Message(f"[{APP}: {watch.name}] {count} on {period}", "\n".join(body))
