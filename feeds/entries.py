@@ -150,6 +150,10 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     if fields:
         items = "".join(f"<li>{escape(clean_text(f))}</li>" for f in fields)
         parts.append(f"<p>Changed fields:</p><ul>{items}</ul>")
+    flags = [clean_text(f) for f in change.get("flags") or [] if isinstance(f, str)]
+    if flags:
+        # The page's declared dates disagree with what was observed (pipeline.dates).
+        parts.append(f"<p>Date flags: <strong>{escape(', '.join(flags))}</strong></p>")
     if change["change"] in ("modified", "restored") and previous and current:
         parts.append(version_diff_html(previous, current, fields))
     elif change["change"] == "new" and current and current.get("lead"):
@@ -157,13 +161,21 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     detected = parse_time(change["detected_at"]) or EPOCH
     return Entry(
         id=f"{TAG_PREFIX}change/{int(change['id'])}",
-        title=f"{label}: {title}",
+        title=f"{label}: {title}" + (f" [{', '.join(flags)}]" if flags else ""),
         link=safe_url(change["url"]),
         published=detected,
         updated=detected,
         content=clean_html("\n".join(parts)),
         categories=tuple(
-            clean_text(c) for c in (change["change"], change.get("kind"), change.get("lang")) if c
+            c
+            for c in (
+                *(
+                    clean_text(c)
+                    for c in (change["change"], change.get("kind"), change.get("lang"))
+                ),
+                *flags,
+            )
+            if c
         ),
     )
 

@@ -19,7 +19,18 @@ from sqlite_utils import Database
 
 from storage import migrations
 
-JSON_COLUMNS = ("categories", "contacts", "images", "translations", "fields", "extraction", "stats")
+JSON_COLUMNS = (
+    "categories",
+    "contacts",
+    "images",
+    "translations",
+    "fields",
+    "extraction",
+    "stats",
+    "flags",
+    "names",
+    "aliases",
+)
 
 
 def utcnow() -> str:
@@ -398,7 +409,8 @@ class Archive:
             where.append("p.duplicate_of IS NULL AND c.change != 'duplicate'")
         sql = (
             "SELECT c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
-            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url"
+            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
+            " c.flags"
             f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {' AND '.join(where)}"
             " ORDER BY c.id DESC"
         )
