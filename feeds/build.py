@@ -14,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 from feeds.atomic import write_if_changed
-from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry
+from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry, partner_entry
 from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
 from feeds.sanitize import PUBLIC_ORIGIN, clean_text
 from storage import Archive
+from storage.partners import partner_changes
 
 NEWS = {
     "en": ("English", "/en/news"),
@@ -119,6 +120,18 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
             description="Changes to the collaboration (partnership) pages of www.aalto.fi.",
             link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
             entries=changes("partnership"),
+        )
+    )
+    specs.append(
+        FeedSpec(
+            name="partners",
+            title="www.aalto.fi: partners",
+            description="A partner appears, a partner's page changes or is removed"
+            " (the cities, regions and organisations of the partnership pages).",
+            link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
+            entries=_newest_first(
+                [partner_entry(archive, r) for r in partner_changes(archive, max_entries)]
+            ),
         )
     )
     specs += _category_specs(archive, max_entries)

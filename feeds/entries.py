@@ -8,7 +8,7 @@ which the archive never reuses.
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -177,6 +177,32 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
             )
             if c
         ),
+    )
+
+
+def partner_title(change: dict[str, Any]) -> str:
+    """What a change on a partner's page means for the partner: it appeared, a page went, ..."""
+    partner = clean_text(change.get("partner")) or change["url"]
+    lang = clean_text(change.get("lang"))
+    if change["change"] == "new" and change["id"] == change.get("partner_first_change"):
+        return f"New partner: {partner}"
+    if change["change"] == "removed":
+        gone = " (no page left)" if change.get("partner_status") == "gone" else ""
+        return f"{partner}: {lang} page removed{gone}"
+    if change["change"] == "new":
+        return f"{partner}: new {lang} page"
+    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    return f"{partner}: {lang} page {label.lower()}"
+
+
+def partner_entry(archive: Archive, change: dict[str, Any]) -> Entry:
+    """A change on a partner's page (storage.partners.partner_changes row), told per partner."""
+    entry = change_entry(archive, change)
+    return replace(
+        entry,
+        id=f"{TAG_PREFIX}partner-change/{int(change['id'])}",
+        title=partner_title(change),
+        categories=(clean_text(change.get("partner")), *entry.categories),
     )
 
 
