@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from feeds.atomic import write_if_changed
+from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import Entry, FeedSpec, alert_entry, change_entry, page_entry, partner_entry
 from feeds.index import render_index
 from feeds.opml import render_opml
@@ -147,7 +148,7 @@ def feed_specs(archive: Archive, max_entries: int = 50) -> tuple[list[FeedSpec],
 
 
 def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> FeedReport:
-    """Write every feed (RSS + Atom), feeds.opml and index.html into `out_dir`."""
+    """Write every feed (RSS + Atom), feeds.opml, index.html and dashboard.html into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs, all_changes = feed_specs(archive, max_entries)
@@ -160,4 +161,5 @@ def build_feeds(archive: Archive, out_dir: Path, *, max_entries: int = 50) -> Fe
     health = next(s for s in specs if s.name == "health")
     index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
     report.write(out_dir / "index.html", index)
+    report.write(out_dir / "dashboard.html", render_dashboard(dashboard_charts(archive)))
     return report
