@@ -16,6 +16,7 @@ from typing import Any
 
 from aaltowatch.errors import AaltowatchError
 from storage import Archive, migrations
+from storage.dashboard import SQL as DASHBOARD_SQL
 from storage.schema_doc import TABLES, column_doc, migrated_database
 
 DB_NAME = "archive"  # stable URLs (/archive/news_mentioning) whatever the file is called
@@ -30,6 +31,11 @@ def metadata() -> dict[str, Any]:
     """Title, canned queries (datasette_metadata.json) plus table and column descriptions taken
     from storage.schema_doc, so the web view and the README describe the schema alike."""
     meta = json.loads(files("aaltowatch").joinpath("datasette_metadata.json").read_text("utf-8"))
+    # Dashboard charts name their query (`"@run_health"`): the SQL of dashboard.html.
+    for board in meta.get("plugins", {}).get("datasette-dashboards", {}).values():
+        for chart in board["charts"].values():
+            if chart.get("query", "").startswith("@"):
+                chart["query"] = DASHBOARD_SQL[chart["query"][1:]]
     tables = meta["databases"][DB_NAME].setdefault("tables", {})
     schema = migrated_database()
     names = set(schema.table_names()) | set(schema.view_names())

@@ -189,32 +189,32 @@ def _crawl_health(slug: str, title: str, runs: Sequence[dict[str, Any]]) -> str 
         return _svg(fig, slug, title)
 
 
-# The dashboard's charts, in page order: (slug, title, note, query, draw).
-CHARTS: tuple[tuple[str, str, str, Callable[[Archive], list], Callable[..., str | None]], ...] = (
+# The dashboard's charts, in page order: (slug, title, note, query name, draw).
+CHARTS: tuple[tuple[str, str, str, str, Callable[..., str | None]], ...] = (
     ("news-by-language", "News per month by language",
-     "Live news items by publication month.", data.news_by_month_lang,
+     "Live news items by publication month.", "news_by_month_lang",
      lambda s, t, rows: _stacked(s, t, rows, "month", "lang", _month, 25, "news items")),
     ("news-by-category", "News per month by category",
      "Live news items by publication month and category (from the listings).",
-     data.news_by_month_category,
+     "news_by_month_category",
      lambda s, t, rows: _stacked(s, t, rows, "month", "category", _month, 25, "news items")),
     ("changes-by-week", "Changes per week by kind",
-     "Change events detected per week (Monday), by kind of change.", data.changes_by_week,
+     "Change events detected per week (Monday), by kind of change.", "changes_by_week",
      lambda s, t, rows: _stacked(s, t, rows, "week", "change", _day, 5, "changes")),
     ("partner-mentions", "Partner mentions over time",
      "Live news items mentioning each partner, by publication month (see `aaltowatch partners`).",
-     data.partner_mentions,
+     "partner_mentions",
      lambda s, t, rows: _stacked(s, t, rows, "month", "partner", _month, 25, "news items")),
     ("crawl-health", "Crawl health per run",
      "Requests and the share answered 304 (unchanged), errors and health alerts per run.",
-     data.run_health, _crawl_health),
+     "run_health", _crawl_health),
 )  # fmt: skip
 
 
 def dashboard_charts(archive: Archive) -> list[Chart]:
     charts = []
     for slug, title, note, query, draw in CHARTS:
-        charts.append(Chart(slug, title, note, draw(slug, title, query(archive))))
+        charts.append(Chart(slug, title, note, draw(slug, title, data.rows(archive, query))))
     return charts
 
 

@@ -101,11 +101,3 @@ def partner_changes(archive: Archive, limit: int) -> list[dict[str, Any]]:
             (limit,),
         )
     ]
-
-
-def mentions_by_month(archive: Archive) -> list[dict[str, Any]]:
-    """(partner, month, count) over every language, oldest month first (for charts)."""
-    return archive._all(
-        "SELECT partner, month, SUM(count) AS count FROM partner_mentions_by_month"
-        " GROUP BY partner_id, month ORDER BY month, partner"
-    )
