@@ -72,6 +72,14 @@ class Archive:
                 from aaltowatch.errors import AaltowatchError
 
                 raise AaltowatchError(f"{self.path} is not an aaltowatch archive")
+            if migrations.migrations.pending(Database(conn)):
+                # Written by an older aaltowatch: bring the schema up to date first (the only
+                # write a reader makes, and only once), as `browse` does.
+                conn.close()
+                Archive(self.path).close()
+                conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+                )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)

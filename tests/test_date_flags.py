@@ -120,3 +120,18 @@ def test_change_feed_entry_carries_the_flag(two_state_copy: Path, tmp_path: Path
     tagged = [e for e in feed.entries if "silent_edit" in {t.term for t in e.get("tags", [])}]
     assert len(tagged) == len(flagged) >= 1
     assert all("[silent_edit]" in e.title and "Date flags" in e.content[0].value for e in tagged)
+
+
+def test_a_reader_brings_an_older_archive_up_to_date(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from storage import migrations
+
+    db = Database(tmp_path / "old.db")
+    migrations.migrations.apply(db, stop_before="0006_partners")
+    db.close()
+    proc = run_cli("changes", "--json", db=tmp_path / "old.db")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+    with Archive(tmp_path / "old.db", readonly=True) as archive:
+        assert not migrations.migrations.pending(archive.db)
