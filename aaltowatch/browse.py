@@ -19,6 +19,7 @@ from typing import Any
 
 from aaltowatch.errors import AaltowatchError, PortError
 from storage import Archive, migrations
+from storage.dashboard import SQL as DASHBOARD_SQL
 from storage.schema_doc import TABLES, column_doc, migrated_database
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ def metadata() -> dict[str, Any]:
     """Title, canned queries (datasette_metadata.json) plus table and column descriptions taken
     from storage.schema_doc, so the web view and the README describe the schema alike."""
     meta = json.loads(files("aaltowatch").joinpath("datasette_metadata.json").read_text("utf-8"))
+    # Dashboard charts name their query (`"@run_health"`): the SQL of dashboard.html.
+    for board in meta.get("plugins", {}).get("datasette-dashboards", {}).values():
+        for chart in board["charts"].values():
+            if chart.get("query", "").startswith("@"):
+                chart["query"] = DASHBOARD_SQL[chart["query"][1:]]
     tables = meta["databases"][DB_NAME].setdefault("tables", {})
     schema = migrated_database()
     names = set(schema.table_names()) | set(schema.view_names())

@@ -472,6 +472,30 @@ def demo(ctx: click.Context, keep: bool) -> None:
     )
 
 
+@cli.command()
+@click.option("--refresh", is_flag=True, help="Rebuild the registry from the archive first.")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.pass_context
+def partners(ctx: click.Context, refresh: bool, as_json: bool) -> None:
+    """Partners (cities, regions, universities, companies) of the partnership pages."""
+    from aaltowatch.partners import print_partners
+    from storage.partners import partners as list_partners
+
+    config = _config(ctx)
+    if refresh:
+        from aaltowatch.lock import run_lock
+        from aaltowatch.partners import refresh_partners
+
+        with run_lock(config.effective_lock_file), _archive(ctx) as archive:
+            refresh_partners(archive, config)
+    with _archive(ctx, readonly=True) as archive:
+        rows = list_partners(archive)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print_partners(rows, console)
+
+
 def _db_given(ctx: click.Context) -> bool:
     source = ctx.find_root().get_parameter_source("db")
     return source is not None and source.name != "DEFAULT"

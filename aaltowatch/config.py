@@ -117,6 +117,19 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class PartnerAlias:
+    """`[[aaltowatch.partner]]`: extra names (inflected forms, other languages) of a partner.
+
+    `name` picks the partner (any of its names, any case); with `pages` (URLs) it also names
+    the partner of those pages, overriding the names read from the site.
+    """
+
+    name: str = ""
+    aliases: tuple[str, ...] = ()
+    pages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     db: Path = Path("data/aaltowatch.db")
     base_url: str = "https://www.aalto.fi"
@@ -173,6 +186,7 @@ class Config:
     notify_max_per_run: int = setting(20, at_least(1))
     # Seconds between two messages to one target; None = Apprise's own throttle (~5.5 s).
     notify_interval_s: float | None = setting(None, at_least(0))
+    partner: tuple[PartnerAlias, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -205,6 +219,8 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     """Turn TOML/env values into the field's declared type, with a clear error for the user."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     kind = args[0] if args else hint  # `Path | None` -> Path
+    if typing.get_origin(hint) is tuple:  # a TOML array (of strings or of tables)
+        return _coerce_array(value, kind, name)
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -223,6 +239,21 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config: {name} = {value!r} is not a valid value") from exc
     return value
+
+
+def _coerce_array(value: Any, kind: Any, name: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"config: {name} must be an array")
+    if dataclasses.is_dataclass(kind):
+        if not all(isinstance(v, dict) for v in value):
+            raise ConfigError(f"config: [[{name}]] entries must be tables")
+        entries = tuple(_apply(kind(), v, f"config [[{name}]]") for v in value)
+        if any(not getattr(e, "name", "x").strip() for e in entries):
+            raise ConfigError(f"config: every [[{name}]] needs a name")
+        return entries
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config: {name} must be an array of strings")
+    return tuple(value)
 
 
 def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:

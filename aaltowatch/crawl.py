@@ -147,6 +147,17 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
     return summary
 
 
+def refresh_registry(archive: Any, config: Config) -> None:
+    """Derived data after every run (the partner registry); its failure never fails a crawl
+    whose pages are already stored."""
+    from aaltowatch.partners import refresh_partners
+
+    try:
+        refresh_partners(archive, config)
+    except Exception:
+        log.exception("partners: the registry could not be refreshed")
+
+
 def run_steps(
     steps: list[CrawlStep], archive: Any, progress: Any | None = None
 ) -> list[RunSummary]:
@@ -209,6 +220,7 @@ def run_steps(
                     _summarise(archive, c, step.config, bool(stop_requested)) for c in crawlers
                 ]
                 summaries.extend(step_summaries)
+                refresh_registry(archive, step.config)
                 if step.after:
                     step.after(step_summaries)
         except BaseException as exc:  # surfaced after the reactor stops

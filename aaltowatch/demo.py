@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch.config import Config
+from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
 
@@ -125,8 +126,13 @@ def _print_summary(
         console.print(
             f"feeds after {label}: {len(report.written)} written, {len(report.unchanged)} unchanged"
         )
+    names = ", ".join(p["name"] for p in partners(archive))
+    console.print(f"partners: {escape(names) or 'none'}  (`aaltowatch --db {db} partners`)")
     console.print(f"database: {db.resolve()}")
-    console.print(f"feeds:    {feeds_dir.resolve()}  (start at index.html)")
+    console.print(
+        f"feeds:    {feeds_dir.resolve()}"
+        f"  (open index.html and dashboard.html, or `aaltowatch --feeds-dir {feeds_dir} serve`)"
+    )
     console.print(f"done in {elapsed:.1f}s")
     for s in summaries:
         for alert in s.alerts:

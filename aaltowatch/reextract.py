@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aaltowatch.config import Config
+from aaltowatch.crawl import refresh_registry
 from aaltowatch.errors import ExtractionError
 from aaltowatch.urls import content_kind
 from pages import parse_article
@@ -38,4 +39,5 @@ def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
         if outcome.change in ("modified", "restored"):
             report["new_versions"] += 1
     archive.finish_run(run_id, status="ok", exit_code=0, stats=report)
+    refresh_registry(archive, config)
     return report

@@ -16,13 +16,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feeds.atomic import write_if_changed
-from feeds.entries import EPOCH, Entry, FeedSpec, alert_entry, change_entry, page_entry, parse_time
+from feeds.dashboard import dashboard_charts, render_dashboard
+from feeds.entries import (
+    EPOCH,
+    Entry,
+    FeedSpec,
+    alert_entry,
+    change_entry,
+    page_entry,
+    parse_time,
+    partner_entry,
+)
 from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
 from feeds.sanitize import PUBLIC_ORIGIN, clean_text
 from feeds.watches import watch_specs
 from storage import Archive
+from storage.partners import partner_changes
 
 if TYPE_CHECKING:
     from aaltowatch.config import Watch
@@ -153,6 +164,18 @@ def feed_specs(
             entries=changes("partnership"),
         )
     )
+    specs.append(
+        FeedSpec(
+            name="partners",
+            title="www.aalto.fi: partners",
+            description="A partner appears, a partner's page changes or is removed"
+            " (the cities, regions and organisations of the partnership pages).",
+            link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
+            entries=_newest_first(
+                [partner_entry(archive, r) for r in partner_changes(archive, max_entries)]
+            ),
+        )
+    )
     specs += _category_specs(archive, max_entries, max_categories)
     specs += watch_specs(archive, watches, max_entries, entry)
     alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
@@ -182,7 +205,8 @@ def build_feeds(
     feeds_base_url: str = "",
     watches: Sequence[Watch] = (),
 ) -> FeedReport:
-    """Write every feed (RSS + Atom, one pair per watch too), feeds.opml and index.html.
+    """Write every feed (RSS + Atom, one pair per watch too), feeds.opml, index.html and
+    dashboard.html into `out_dir`.
 
     At most `max_categories` category feeds; a category feed whose category is gone (or fell
     out of that number) is deleted, so the directory lists exactly what feeds.opml does.
@@ -203,6 +227,7 @@ def build_feeds(
     health = next(s for s in specs if s.name == "health")
     index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
     report.write(out_dir / "index.html", index)
+    report.write(out_dir / "dashboard.html", render_dashboard(dashboard_charts(archive)))
     names = {spec.name for spec in specs}
     for path in sorted(out_dir.glob("category-*")):
         if path.suffix in (".xml", ".atom") and path.stem not in names:

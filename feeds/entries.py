@@ -8,7 +8,7 @@ which the archive never reuses.
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -155,6 +155,10 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     if fields:
         items = "".join(f"<li>{escape(clean_text(f))}</li>" for f in fields)
         parts.append(f"<p>Changed fields:</p><ul>{items}</ul>")
+    flags = [clean_text(f) for f in change.get("flags") or [] if isinstance(f, str)]
+    if flags:
+        # The page's declared dates disagree with what was observed (pipeline.dates).
+        parts.append(f"<p>Date flags: <strong>{escape(', '.join(flags))}</strong></p>")
     if change["change"] in ("modified", "restored") and previous and current:
         parts.append(version_diff_html(previous, current, fields))
     elif change["change"] == "new" and current and current.get("lead"):
@@ -162,14 +166,48 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     detected = parse_time(change["detected_at"]) or EPOCH
     return Entry(
         id=f"{TAG_PREFIX}change/{int(change['id'])}",
-        title=f"{label}: {title}",
+        title=f"{label}: {title}" + (f" [{', '.join(flags)}]" if flags else ""),
         link=safe_url(change["url"]),
         published=detected,
         updated=detected,
         content=clean_html("\n".join(parts)),
         categories=tuple(
-            clean_text(c) for c in (change["change"], change.get("kind"), change.get("lang")) if c
+            c
+            for c in (
+                *(
+                    clean_text(c)
+                    for c in (change["change"], change.get("kind"), change.get("lang"))
+                ),
+                *flags,
+            )
+            if c
         ),
+    )
+
+
+def partner_title(change: dict[str, Any]) -> str:
+    """What a change on a partner's page means for the partner: it appeared, a page went, ..."""
+    partner = clean_text(change.get("partner")) or change["url"]
+    lang = clean_text(change.get("lang"))
+    if change["change"] == "new" and change["id"] == change.get("partner_first_change"):
+        return f"New partner: {partner}"
+    if change["change"] == "removed":
+        gone = " (no page left)" if change.get("partner_status") == "gone" else ""
+        return f"{partner}: {lang} page removed{gone}"
+    if change["change"] == "new":
+        return f"{partner}: new {lang} page"
+    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    return f"{partner}: {lang} page {label.lower()}"
+
+
+def partner_entry(archive: Archive, change: dict[str, Any]) -> Entry:
+    """A change on a partner's page (storage.partners.partner_changes row), told per partner."""
+    entry = change_entry(archive, change)
+    return replace(
+        entry,
+        id=f"{TAG_PREFIX}partner-change/{int(change['id'])}",
+        title=partner_title(change),
+        categories=(clean_text(change.get("partner")), *entry.categories),
     )
 
 

@@ -77,7 +77,8 @@ def render_index(
 <main>
 <h1>aaltowatch: news and partnership pages of www.aalto.fi</h1>
 <p>Data as of <time datetime="{newest.isoformat()}">{newest:%Y-%m-%d %H:%M} UTC</time>.
-Subscribe to a feed below, or import <a href="feeds.opml">feeds.opml</a> into your reader.</p>
+Subscribe to a feed below, or import <a href="feeds.opml">feeds.opml</a> into your reader.
+Charts of news, changes, partners and crawl health: <a href="dashboard.html">dashboard</a>.</p>
 <h2 id="feeds">Feeds</h2>
 <table id="feed-list">
 <thead><tr><th>Feed</th><th>Entries</th><th>RSS 2.0</th><th>Atom</th></tr></thead>

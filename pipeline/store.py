@@ -13,6 +13,7 @@ from typing import Any
 
 from aaltowatch.items import Gone, PageItem, Unchanged
 from pipeline.classify import Verdict, classify, unified_diff
+from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands
 from storage import Archive
 from storage.archive import utcnow
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_DISTANCE = 3
 SOFT_404 = "soft_404"  # item flag set by pages.errorpage: the site's error page under a URL
+# Changes that store a version: their declared dates are checked (pipeline.dates).
+VERSIONED_CHANGES = frozenset({"new", "duplicate", "modified", "restored"})
 VERSION_COLUMNS = (
     "title",
     "lead",
@@ -273,12 +276,12 @@ class Recorder:
         version: int | None = None,
         moved_from: str | None = None,
     ) -> None:
-        diff = None
-        if change in ("modified", "restored") and version is not None:
-            new = self.archive.version(page_id, version)
-            diff = unified_diff(
-                prev, new or {}, f"v{prev['version']}" if prev else "", f"v{version}"
-            )
+        diff, flags = None, []
+        if change in VERSIONED_CHANGES and version is not None:
+            new = self.archive.version(page_id, version) or {}
+            flags = date_flags(prev, new, now)
+            if change in ("modified", "restored"):
+                diff = unified_diff(prev, new, f"v{prev['version']}" if prev else "", f"v{version}")
         self.archive.add_change(
             {
                 "page_id": page_id,
@@ -291,6 +294,7 @@ class Recorder:
                 "previous_version": prev["version"] if prev else None,
                 "moved_from": moved_from,
                 "diff": diff,
+                "flags": flags,
             }
         )
 

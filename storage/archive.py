@@ -22,7 +22,18 @@ from sqlite_utils import Database
 from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
 from storage import migrations
 
-JSON_COLUMNS = ("categories", "contacts", "images", "translations", "fields", "extraction", "stats")
+JSON_COLUMNS = (
+    "categories",
+    "contacts",
+    "images",
+    "translations",
+    "fields",
+    "extraction",
+    "stats",
+    "flags",
+    "names",
+    "aliases",
+)
 
 
 def utcnow() -> str:
@@ -78,6 +89,20 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _upgrade_if_behind(path: Path) -> None:
+    """An archive written by an older aaltowatch gets its pending migrations before a reader
+    opens it (the only write a reader makes, and only once), as `browse` does. One that is not
+    ours, or sits where nothing may be written, is left as it is."""
+    conn = _connect_readonly(path)
+    try:
+        db = Database(conn)
+        behind = migrations.is_ours(db) is True and bool(migrations.migrations.pending(db))
+    finally:
+        conn.close()
+    if behind and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        Archive(path).close()
+
+
 def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
     return Archive(Path(path), readonly=readonly)
 
@@ -89,6 +114,7 @@ class Archive:
         if readonly:
             if not self.path.exists():
                 raise AaltowatchError(f"no archive at {self.path}: run `aaltowatch crawl` first")
+            _upgrade_if_behind(self.path)
             conn = _connect_readonly(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -470,7 +496,8 @@ class Archive:
             where.append("p.duplicate_of IS NULL AND c.change != 'duplicate'")
         sql = (
             "SELECT c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
-            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url"
+            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
+            " c.flags"
             f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {' AND '.join(where)}"
             " ORDER BY c.id DESC"
         )

@@ -48,6 +48,7 @@ CHANGE_FIELDS = (
     "previous_version",
     "moved_from",
     "diff",
+    "flags",
 )
 
 

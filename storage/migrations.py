@@ -234,6 +234,72 @@ def m0005_notifications(db: Database) -> None:
     )
 
 
+# Partner registry (rebuilt from the pages by `aaltowatch.partners.refresh`) and the date flags
+# of change events (pipeline.dates): declared dates that disagree with what was observed.
+PARTNER_VIEWS = {
+    "partner_overview": """
+        SELECT pa.id, pa.name, pa.status, pa.first_seen, pa.last_seen,
+            (SELECT MIN(p.url) FROM partner_pages pp JOIN pages p ON p.id = pp.page_id
+             WHERE pp.partner_id = pa.id AND pp.lang = 'en') AS url_en,
+            (SELECT MIN(p.url) FROM partner_pages pp JOIN pages p ON p.id = pp.page_id
+             WHERE pp.partner_id = pa.id AND pp.lang = 'fi') AS url_fi,
+            (SELECT MIN(p.url) FROM partner_pages pp JOIN pages p ON p.id = pp.page_id
+             WHERE pp.partner_id = pa.id AND pp.lang = 'sv') AS url_sv,
+            pa.names, pa.aliases, pa.match
+        FROM partners pa
+    """,
+    "partner_mentions_by_month": """
+        SELECT pa.id AS partner_id, pa.name AS partner,
+            substr(COALESCE(n.published, n.first_seen), 1, 7) AS month, n.lang,
+            COUNT(*) AS count
+        FROM partners pa CROSS JOIN pages_fts CROSS JOIN news n ON n.id = pages_fts.rowid
+        WHERE pages_fts MATCH pa.match
+        GROUP BY pa.id, month, n.lang
+        ORDER BY pa.name, month, n.lang
+    """,
+    "date_anomalies": """
+        SELECT c.id AS change_id, flag.value AS flag, c.detected_at, c.change, c.fields,
+            p.kind, p.lang, v.title, c.url, v.published, pv.published AS previous_published,
+            v.updated, pv.updated AS previous_updated, c.version, c.previous_version, c.page_id
+        FROM changes c, json_each(c.flags) AS flag
+        JOIN pages p ON p.id = c.page_id
+        LEFT JOIN versions v ON v.page_id = c.page_id AND v.version = c.version
+        LEFT JOIN versions pv ON pv.page_id = c.page_id AND pv.version = c.previous_version
+        WHERE c.flags != '[]'
+        ORDER BY c.id DESC
+    """,
+}
+
+
+@migrations(name="0006_partners")
+def m0006_partners(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE changes ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE partners (
+            id INTEGER PRIMARY KEY,          -- the id of the partner's first page
+            name TEXT NOT NULL,
+            names TEXT NOT NULL DEFAULT '{}',
+            aliases TEXT NOT NULL DEFAULT '[]',
+            match TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            status TEXT NOT NULL             -- active | gone
+        );
+        CREATE TABLE partner_pages (
+            page_id INTEGER PRIMARY KEY,
+            partner_id INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            name TEXT,
+            name_source TEXT
+        );
+        CREATE INDEX partner_pages_partner ON partner_pages(partner_id);
+        """
+    )
+    for name, sql in PARTNER_VIEWS.items():
+        db.create_view(name, sql.strip())
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

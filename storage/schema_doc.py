@@ -34,6 +34,14 @@ TABLES: dict[str, str] = {
     "partnership_pages": "Live partnership (collaboration) pages that are not duplicates.",
     "change_log": "Change events with the page's title, kind and language.",
     "category_counts_by_month": "Live news per category, publication month and language.",
+    "partners": "Partner registry: the organisations the partnership pages are about (rebuilt"
+    " after every run from the pages, the hub's link texts and the config's aliases).",
+    "partner_pages": "Which partnership page belongs to which partner, in which language.",
+    "partner_overview": "One row per partner: status, first/last seen and its page per language.",
+    "partner_mentions_by_month": "Live news items mentioning a partner (FTS query `match`), per"
+    " publication month and language.",
+    "date_anomalies": "Change events whose declared dates disagree with what was observed, one"
+    " row per flag.",
 }
 
 # Column descriptions; views reuse these by column name (see `column_doc`).
@@ -95,6 +103,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "previous_version": "The version before the change.",
         "moved_from": "The old URL of a moved page.",
         "diff": "Unified diff of the text (modified, restored).",
+        "flags": "JSON list of date flags: silent_edit, backdated, forward_dated.",
     },
     "runs": {
         "id": "Run id.",
@@ -188,6 +197,44 @@ COLUMNS: dict[str, dict[str, str]] = {
         "kind": "news or partnership.",
         "lang": "en, fi or sv.",
     },
+    "partners": {
+        "id": "Partner id: the id of its first page (pages.id).",
+        "name": "Display name (English, else Finnish, else Swedish).",
+        "names": "JSON object {lang: name} as the pages name the partner.",
+        "aliases": "JSON list of extra names from the config ([[aaltowatch.partner]]).",
+        "match": "FTS5 query matching the names and their inflected forms in news.",
+        "first_seen": "When the first of its pages was first stored.",
+        "last_seen": "When a crawl last saw one of its pages.",
+        "status": "active (a page is live) or gone (every page removed).",
+    },
+    "partner_pages": {
+        "page_id": "The page (pages.id).",
+        "partner_id": "The partner (partners.id).",
+        "lang": "en, fi or sv.",
+        "name": "The partner's name as this page gives it.",
+        "name_source": "Where the name came from: config, title or hub_link.",
+    },
+    "partner_overview": {
+        "url_en": "The partner's English page.",
+        "url_fi": "The partner's Finnish page.",
+        "url_sv": "The partner's Swedish page.",
+    },
+    "partner_mentions_by_month": {
+        "partner_id": "The partner (partners.id).",
+        "partner": "The partner's name.",
+        "month": "Publication month, YYYY-MM.",
+        "lang": "en, fi or sv.",
+        "count": "Number of live, non-duplicate news items mentioning the partner.",
+    },
+    "date_anomalies": {
+        "change_id": "The change event (changes.id).",
+        "flag": "silent_edit, backdated or forward_dated.",
+        "title": "Title of the version the change produced.",
+        "published": "Declared publication time of that version.",
+        "previous_published": "Declared publication time of the version before.",
+        "updated": "Declared update time of that version.",
+        "previous_updated": "Declared update time of the version before.",
+    },
     "category_counts_by_month": {
         "category": "A category as shown on the site.",
         "month": "Publication month, YYYY-MM.",
@@ -202,6 +249,8 @@ VIEW_SOURCES: dict[str, tuple[str, ...]] = {
     "news": ("pages", "versions"),
     "partnership_pages": ("pages", "versions"),
     "change_log": ("changes", "pages"),
+    "partner_overview": ("partners",),
+    "date_anomalies": ("changes", "pages"),
 }
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +19,14 @@ import pytest
 
 from aaltowatch.browse import browse, metadata
 from aaltowatch.errors import AaltowatchError
+from feeds.dashboard import CHARTS
 from storage.schema_doc import migrated_database
 from tests.conftest import CLI, cli_env
 
 pytest.importorskip("datasette", reason="Datasette is not installed: pip install -e '.[web]'")
 
-CANNED = {"news_mentioning", "changes_since", "category_counts_by_month", "partner_page_changes"}
+CANNED = {"news_mentioning", "changes_since", "category_counts_by_month", "partner_page_changes",
+          "partners", "date_anomalies"}  # fmt: skip
 
 
 def free_port() -> int:
@@ -110,6 +114,19 @@ def test_descriptions_are_served(server):
     assert tables["pages"]["columns"]["duplicate_of"]
     status, body = get(f"{server}/archive/change_log")
     assert status == 200 and b"moved_from" in body
+
+
+def test_dashboards_plugin_draws_the_dashboard_charts(server):
+    pytest.importorskip("datasette_dashboards", reason="pip install -e '.[web]'")
+    status, page = get(f"{server}/-/dashboards/aaltowatch")
+    assert status == 200
+    assert not re.search(rb'(?:src="|<link[^>]*href=")(?:https?:)?//', page)  # local assets
+    board = metadata()["plugins"]["datasette-dashboards"]["aaltowatch"]
+    assert {c for row in board["layout"] for c in row} == set(board["charts"])
+    for slug, chart in board["charts"].items():
+        sql = urllib.parse.quote(chart["query"])
+        assert get_json(f"{server}/archive.json?sql={sql}&_shape=array"), slug
+    assert {c[0] for c in CHARTS} == set(board["charts"])  # the same charts as dashboard.html
 
 
 def test_metadata_describes_every_table_view_and_column():

@@ -26,6 +26,8 @@ def test_demo_runs_both_days_and_writes_feeds(tmp_path: Path) -> None:
     parsed = feedparser.parse((feeds / "news-en.xml").read_bytes())
     assert parsed.bozo == 0 and parsed.entries
     assert (feeds / "index.html").exists() and (feeds / "feeds.opml").exists()
+    assert (feeds / "dashboard.html").exists() and (feeds / "partners.xml").exists()
+    assert "partners: " in out and "partners: none" not in out
 
 
 def test_demo_hands_over_commands_that_run_as_printed(tmp_path: Path) -> None:

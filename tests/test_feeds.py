@@ -14,7 +14,7 @@ from pipeline.store import VERSION_COLUMNS, Recorder
 from storage import Archive
 from tests.conftest import run_cli
 
-FEED_FILES = ("news-en", "news-fi", "news-sv", "changes", "partnerships", "health")
+FEED_FILES = ("news-en", "news-fi", "news-sv", "changes", "partnerships", "partners", "health")
 HOSTILE = (
     '<script>alert(1)</script> <img src=x onerror=alert(1)> <a href="javascript:alert(1)">x</a>'
     " \x00\x07\x1b"
@@ -251,7 +251,8 @@ def test_empty_archive_builds_valid_feeds(tmp_path: Path) -> None:
     with Archive(tmp_path / "empty.db") as archive:
         first = build_feeds(archive, tmp_path / "out")
         second = build_feeds(archive, tmp_path / "out")
-    assert len(first.written) == 2 * len(FEED_FILES) + 2 and second.written == []
+    # + feeds.opml, index.html and dashboard.html
+    assert len(first.written) == 2 * len(FEED_FILES) + 3 and second.written == []
     for path in _feed_files(tmp_path / "out"):
         assert _parse(path).entries == []
 

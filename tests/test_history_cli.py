@@ -11,7 +11,7 @@ from tests.conftest import run_cli
 
 CHANGE_KEYS = {
     *("id", "url", "kind", "lang", "change", "fields", "detected_at", "version"),
-    *("previous_version", "moved_from", "diff"),
+    *("previous_version", "moved_from", "diff", "flags"),
 }
 
 

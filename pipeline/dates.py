@@ -1,0 +1,68 @@
+"""Declared vs observed dates: what a new version says about the page's own Published/Updated.
+
+The site declares `published` and `updated`; the archive knows when it saw each version. A pure
+function compares the two versions around a change and names the disagreements:
+
+- `silent_edit`: an editor changed the page (title, lead, body, contacts, images) but the
+  declared `updated` did not move forward.
+- `backdated`: the declared `published` moved earlier than the previous version's.
+- `forward_dated`: the declared `published` (new, or just changed) lies in the future of the
+  moment the version was observed.
+
+Noise never counts: categories come from listing teasers and translations from the language
+links, so neither is an edit of the page; a page that declares no `updated` cannot be silent
+about it; and a shift of a declared time within `TOLERANCE` (the widest time-zone offset,
+i.e. a local time read as UTC) is a reading difference, not dating.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pipeline.classify import changed_fields
+
+
+class DateFlag(StrEnum):
+    SILENT_EDIT = "silent_edit"
+    BACKDATED = "backdated"
+    FORWARD_DATED = "forward_dated"
+
+
+# Fields an editor changes on the page itself (the ones a declared `updated` is about).
+EDITED_FIELDS = frozenset({"title", "lead", "body", "contacts", "images"})
+TOLERANCE = timedelta(hours=14)
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def date_flags(
+    previous: dict[str, Any] | None, new: dict[str, Any], observed_at: str | None
+) -> list[DateFlag]:
+    """Flags for the change from `previous` (None for a new page) to `new`, in enum order."""
+    flags: set[DateFlag] = set()
+    published = _time(new.get("published"))
+    if previous is not None:
+        edited = EDITED_FIELDS.intersection(changed_fields(previous, new))
+        was_updated, updated = _time(previous.get("updated")), _time(new.get("updated"))
+        if edited and was_updated and updated and updated <= was_updated:
+            flags.add(DateFlag.SILENT_EDIT)
+        was_published = _time(previous.get("published"))
+        if was_published and published and published < was_published - TOLERANCE:
+            flags.add(DateFlag.BACKDATED)
+        fresh_date = published != was_published
+    else:
+        fresh_date = True
+    observed = _time(observed_at)
+    if fresh_date and published and observed and published > observed + TOLERANCE:
+        flags.add(DateFlag.FORWARD_DATED)
+    return [flag for flag in DateFlag if flag in flags]

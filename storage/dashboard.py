@@ -1,0 +1,44 @@
+"""The numbers behind the charts: one query per chart, oldest first.
+
+dashboard.html (feeds.dashboard) and the Datasette dashboards of `aaltowatch browse`
+(aaltowatch.browse, `"query": "@<name>"` in datasette_metadata.json) run these same queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.archive import Archive
+
+RUN_HISTORY = 60  # runs shown in the crawl-health chart
+
+SQL = {
+    "news_by_month_lang": (
+        "SELECT substr(COALESCE(published, first_seen), 1, 7) AS month, lang, COUNT(*) AS count"
+        " FROM news GROUP BY month, lang ORDER BY month, lang"
+    ),
+    "news_by_month_category": (
+        "SELECT month, category, SUM(count) AS count FROM category_counts_by_month"
+        " GROUP BY month, category ORDER BY month, category"
+    ),
+    # Change events per week (its Monday) and kind of change; duplicates are not changes.
+    "changes_by_week": (
+        "SELECT date(detected_at, '-6 days', 'weekday 1') AS week, change, COUNT(*) AS count"
+        " FROM changes WHERE change != 'duplicate' GROUP BY week, change ORDER BY week, change"
+    ),
+    "partner_mentions": (
+        "SELECT partner, month, SUM(count) AS count FROM partner_mentions_by_month"
+        " GROUP BY partner_id, month ORDER BY month, partner"
+    ),
+    # The last finished crawl runs: requests, 304s, errors and alerts each.
+    "run_health": (
+        "SELECT * FROM (SELECT r.id, r.spider, r.started_at, r.requests, r.not_modified,"
+        " r.errors, (SELECT COUNT(*) FROM alerts a WHERE a.run_id = r.id) AS alerts"
+        " FROM runs r WHERE r.status != 'running' AND r.spider != 'reextract'"
+        f" ORDER BY r.id DESC LIMIT {RUN_HISTORY}) ORDER BY id"
+    ),
+}
+
+
+def rows(archive: Archive, name: str) -> list[dict[str, Any]]:
+    return archive._all(SQL[name])
