@@ -146,15 +146,18 @@ class TeaserVerdict:
 def judge_teasers(
     teasers: Sequence[tuple[str, str]], memory: dict[str, dict[str, Any]]
 ) -> TeaserVerdict:
-    """`teasers` as (url, teaser hash); `memory` from the archive (status, teaser_hash, queued).
+    """`teasers` as (url, teaser hash); `memory` from the archive (status, teaser_hash,
+    queued_tier).
 
-    A URL the archive never stored and has not queued is new; a stored page whose teaser hash
-    moved has changed. A page with no teaser hash yet (stored before the planner) is known.
+    A URL the archive never stored and no teaser queued yet is new (one queued from a sitemap
+    alone still is: the teaser brings its categories); a stored page whose teaser hash moved
+    has changed. A page with no teaser hash yet (stored before the planner) is known.
     """
     fetch = []
     for url, digest in teasers:
         seen = memory.get(url) or {}
-        new = seen.get("status") is None and not seen.get("queued")
+        tier = seen.get("queued_tier")
+        new = seen.get("status") is None and (tier is None or tier > TEASER)
         if new or seen.get("teaser_hash") not in (None, digest):
             fetch.append(url)
     return TeaserVerdict(fetch, at_frontier=bool(teasers) and not fetch)

@@ -118,7 +118,8 @@ class NewsSpider(AaltoSpider):
         limit = self.config.max_listing_pages
         if limit and self.listing_pages >= limit:
             return
-        need = 1 + (TEASERS_PER_PAGE if how == BACKFILL else 0)
+        # Beyond the top, a page read past the frontier names stories to fetch: leave room.
+        need = 1 + (TEASERS_PER_PAGE if how == BACKFILL or (how == SCAN and page) else 0)
         if self.budget.remaining < need or not self.budget.take():
             return
         self.listings_seen.add(url)
@@ -192,10 +193,11 @@ class NewsSpider(AaltoSpider):
         schedule = self.config.schedule
         return 86400.0 / planner.cron_interval_s(schedule.news, schedule.news_interval_s)
 
-    def _plan_teasers(self, teasers: list[Teaser], priority: int) -> Any:
+    def _plan_teasers(self, teasers: list[Teaser], priority: int, remember: bool = True) -> Any:
         """Queue the new and changed stories (the plan survives a kill), fetch what the budget
-        allows newest first, remember every teaser; returns whether the page is at the
-        frontier (a generator's return value)."""
+        allows newest first, remember every listing teaser; returns whether the page is at
+        the frontier (a generator's return value). The site feed's items say less than a
+        listing's teasers: they only tell new stories (`remember` False)."""
         for teaser in teasers:
             if teaser.categories:
                 known = self.categories.setdefault(teaser.url, [])
@@ -206,6 +208,8 @@ class NewsSpider(AaltoSpider):
             if content_kind(t.url) and content_kind(t.url)[0] == self.kind
         }
         memory = self.archive.teaser_memory(list(hashes))
+        if not remember:
+            memory = {url: {**seen, "teaser_hash": None} for url, seen in memory.items()}
         verdict = planner.judge_teasers(list(hashes.items()), memory)
         by_url = {t.url: t for t in teasers}
         now = self.now()
@@ -223,7 +227,9 @@ class NewsSpider(AaltoSpider):
             ],
             now,
         )
-        self.archive.set_teaser_hashes(hashes)
+        if remember:
+            self.archive.set_teaser_hashes(hashes)
+        self.count("plan/teasers", len(hashes))
         self.count("plan/teasers_new_or_changed", len(verdict.fetch))
         for url in sorted(verdict.fetch, key=lambda u: by_url[u].published or "", reverse=True):
             if url in self.requested:
@@ -305,7 +311,7 @@ class NewsSpider(AaltoSpider):
             self.count("extraction_errors")
             return
         if self.planned:
-            yield from self._plan_teasers(teasers, priority=30)
+            yield from self._plan_teasers(teasers, priority=30, remember=False)
             return
         yield from self._teasers(teasers)
 

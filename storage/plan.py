@@ -184,18 +184,18 @@ class PlanStore:
 
     # -- what listings and sitemaps said ---------------------------------------------------
     def teaser_memory(self, urls: list[str]) -> dict[str, dict[str, Any]]:
-        """Per URL: is it a stored page (its status), its last teaser hash, is it queued."""
+        """Per URL: is it a stored page (its status), its last teaser hash, its queue tier."""
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
-            for url, status, teaser, queued in self.conn.execute(
-                "SELECT u.value, p.status, f.teaser_hash, q.url IS NOT NULL"
+            for url, status, teaser, tier in self.conn.execute(
+                "SELECT u.value, p.status, f.teaser_hash, q.tier"
                 " FROM json_each(?) u LEFT JOIN pages p ON p.url = u.value"
                 " LEFT JOIN fetches f ON f.url = u.value"
                 " LEFT JOIN crawl_queue q ON q.url = u.value",
                 (json.dumps(chunk),),
             ):
-                out[url] = {"status": status, "teaser_hash": teaser, "queued": bool(queued)}
+                out[url] = {"status": status, "teaser_hash": teaser, "queued_tier": tier}
         return out
 
     def set_teaser_hashes(self, hashes: dict[str, str]) -> None:
