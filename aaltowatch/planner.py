@@ -298,9 +298,10 @@ def importance(page: PageView, now: datetime) -> float:
 
 
 def change_probability(page: PageView, now: datetime) -> float:
-    """Chance the page changed since its last check."""
+    """Chance the page changed since it was last asked for (a failed check counts: asking a
+    failing page again every run would only spend the budget)."""
     rate = change_rate(page.unchanged_days, page.changed_intervals, age_prior(page.age_days(now)))
-    since = page.since_check_days(now)
+    since = page.since_attempt_days(now)
     return 1.0 if math.isinf(since) else -math.expm1(-rate * since)
 
 
