@@ -28,6 +28,14 @@ class PlanStore:
 
     conn: Any
 
+    def has_checks(self) -> bool:
+        """False for an archive opened read-only before migration 0004 reached it."""
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checks'"
+            ).fetchone()
+        )
+
     # -- checks ----------------------------------------------------------------------------
     def add_check(
         self,
