@@ -44,6 +44,7 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     stats = run.get("stats") or {}
     # The planner's request budget (0 = none, policy `all`) and how the run was crawled.
     record["budget"] = stats.get("aaltowatch/budget/limit")
+    record["budget_used"] = stats.get("aaltowatch/budget/requests")
     record["mode"] = stats.get("aaltowatch/plan/mode")
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
@@ -123,7 +124,7 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         padding=(0, 1, 0, 0),
         show_edge=False,
     )
-    columns = ("id", "spider", "started_at", "duration_s", "status", "requests", "budget",
+    columns = ("id", "spider", "started_at", "duration_s", "status", "budget",
                "pages_fetched", "not_modified", "new", "modified", "removed", "errors",
                "alerts")  # fmt: skip
     headers = {"started_at": "started UTC", "duration_s": "took", "pages_fetched": "pages",
@@ -143,8 +144,8 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 value = value[5:16].replace("T", " ")  # MM-DD HH:MM
             elif col == "alerts":
                 value = len(value)
-            elif col == "budget":
-                value = value or "-"
+            elif col == "budget":  # requests to the site / the run's budget
+                value = f"{run.get('budget_used') or 0}/{value}" if value else "-"
             elif col == "status":
                 style = STATUS_STYLE.get(value, "red")
                 value = f"[{style}]{value}[/{style}]"

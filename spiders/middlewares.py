@@ -171,6 +171,8 @@ class RequestBudgetMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if not request.url.startswith("http"):
+            return None  # the spider's own data: phase markers are not requests to the site
         budget = getattr(self.crawler.spider, "budget", None)
         limit = getattr(budget, "limit", None)
         if limit is not None and self.made >= limit:
