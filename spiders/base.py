@@ -167,9 +167,11 @@ class AaltoSpider(scrapy.Spider):
                 self.now(),
             )  # fmt: skip
 
-    def fetch_queued(self, tiers: tuple[int, ...], priority: int = 0) -> Iterator[Request]:
+    def fetch_queued(
+        self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
+    ) -> Iterator[Request]:
         """The crawl queue, best tier and newest first, as far as the budget goes."""
-        for row in self.archive.queued(self.kind, tiers, self.budget.remaining + 100):
+        for row in self.archive.queued(self.kind, tiers, self.budget.remaining + 100, langs):
             if row["url"] in self.requested:
                 continue
             if not self.budget.take():

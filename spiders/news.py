@@ -97,7 +97,10 @@ class NewsSpider(AaltoSpider):
                     yield from self._plan_listing(lang, cursor.next, BACKFILL)
             return
         if phase == "leftovers":
-            yield from self.fetch_queued((planner.SITEMAP_ONLY,), priority=-20)
+            # Pages only a sitemap named, once their language's listings were read through
+            # (before that, a listing teaser may still bring the page with its categories).
+            done = tuple(lang for lang in LISTING_PATHS if not self._cursor(lang).backfilling)
+            yield from self.fetch_queued((planner.SITEMAP_ONLY,), priority=-20, langs=done)
             return
         yield from super().run_phase(response, phase)
 

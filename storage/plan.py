@@ -175,13 +175,18 @@ class PlanStore:
                 ],
             )
 
-    def queued(self, kind: str, tiers: tuple[int, ...], limit: int) -> list[dict[str, Any]]:
-        """Best tier first, newest first within a tier."""
+    def queued(
+        self, kind: str, tiers: tuple[int, ...], limit: int, langs: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
+        """Best tier first, newest first within a tier (optionally of some languages only)."""
         marks = ", ".join("?" for _ in tiers)
+        where, params = f"kind = ? AND tier IN ({marks})", [kind, *tiers]
+        if langs is not None:
+            where += f" AND lang IN ({', '.join('?' for _ in langs)})"
+            params += list(langs)
         return self._all(  # type: ignore[attr-defined]
-            f"SELECT * FROM crawl_queue WHERE kind = ? AND tier IN ({marks})"
-            " ORDER BY tier, sort_key DESC, url LIMIT ?",
-            (kind, *tiers, limit),
+            f"SELECT * FROM crawl_queue WHERE {where} ORDER BY tier, sort_key DESC, url LIMIT ?",
+            (*params, limit),
         )
 
     def queue_sizes(self, kind: str | None = None) -> dict[int, int]:
