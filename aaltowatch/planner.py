@@ -305,6 +305,13 @@ def change_probability(page: PageView, now: datetime) -> float:
     return 1.0 if math.isinf(since) else -math.expm1(-rate * since)
 
 
+def max_interval_days(page: PageView, now: datetime, max_days: float, recent_days: float) -> float:
+    """How long a page may go unverified: recent news less long than the archive."""
+    if page.kind == "news" and page.age_days(now) < RECENT_DAYS:
+        return min(recent_days, max_days)
+    return max_days
+
+
 def select_revisits(
     pages: Iterable[PageView],
     *,
@@ -313,12 +320,14 @@ def select_revisits(
     policy: RevisitPolicy,
     max_days: float,
     min_value: float,
+    recent_max_days: float | None = None,
 ) -> list[str]:
     """URLs to revalidate this run, most urgent first, at most `budget` of them.
 
-    adaptive: overdue pages (unverified for `max_days`, oldest first; an error counts as an
-    attempt so a failing page does not take every run), then pages whose importance x change
-    probability reaches `min_value`, best first. It spends only what is worth spending.
+    adaptive: overdue pages (unverified for `max_days`, news younger than RECENT_DAYS for
+    `recent_max_days`; most overdue first; an error counts as an attempt so a failing page
+    does not take every run), then pages whose importance x change probability reaches
+    `min_value`, best first. It spends only what is worth spending.
     round_robin: the least recently checked pages, as many as the budget allows.
     all: every page.
     """
@@ -330,8 +339,10 @@ def select_revisits(
     if policy is RevisitPolicy.ROUND_ROBIN:
         pages.sort(key=lambda p: (-p.since_check_days(now), p.url))
         return [p.url for p in pages[:budget]]
-    overdue = [p for p in pages if p.since_attempt_days(now) >= max_days]
-    overdue.sort(key=lambda p: (-p.since_check_days(now), p.url))
+    recent = max_days if recent_max_days is None else recent_max_days
+    limits = {p.url: max_interval_days(p, now, max_days, recent) for p in pages}
+    overdue = [p for p in pages if p.since_attempt_days(now) >= limits[p.url]]
+    overdue.sort(key=lambda p: (-p.since_check_days(now) / limits[p.url], p.url))
     chosen = [p.url for p in overdue[:budget]]
     taken = set(chosen)
     scored = []

@@ -201,6 +201,7 @@ class AaltoSpider(scrapy.Spider):
             policy=policy,
             max_days=self.config.revisit_max_days,
             min_value=self.config.revisit_min_value,
+            recent_max_days=self.config.revisit_recent_max_hours / 24.0,
         )
         self.count("plan/revisit_candidates", len(pages))
         for url in chosen:

@@ -261,3 +261,30 @@ def test_a_page_never_checked_has_surely_changed() -> None:
     page.first_seen = None
     assert planner.change_probability(page, NOW) == 1.0
     assert math.isinf(page.since_check_days(NOW))
+
+
+def test_recent_news_has_a_shorter_max_interval() -> None:
+    pages = [
+        view("recent", age_days=20, checked_days_ago=0.26),  # overdue after 6 h
+        view("archive", age_days=400, checked_days_ago=0.26),
+    ]
+    assert select(pages, RevisitPolicy.ADAPTIVE) == []  # not likely enough to have changed
+    chosen = planner.select_revisits(
+        pages,
+        now=NOW,
+        budget=10,
+        policy=RevisitPolicy.ADAPTIVE,
+        max_days=6.0,
+        min_value=0.1,
+        recent_max_days=0.25,
+    )
+    assert chosen == ["recent"]
+    # Most overdue first, relative to each page's own limit.
+    late = [
+        view("recent-late", age_days=20, checked_days_ago=0.5),
+        view("old-late", checked_days_ago=7),
+    ]
+    assert planner.select_revisits(
+        late, now=NOW, budget=1, policy=RevisitPolicy.ADAPTIVE, max_days=6.0, min_value=0.1,
+        recent_max_days=0.25,
+    ) == ["recent-late"]  # fmt: skip
