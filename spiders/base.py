@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Failed, Gone, PageItem, Unchanged
+from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
 from pages import parse_article
 
@@ -290,7 +290,7 @@ class AaltoSpider(scrapy.Spider):
             if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
                 log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
                 self.count("errors")
-                yield Failed(key, status)
+                yield Checked(key, http_status=status)
                 return
             if target_key == key:  # same identity spelled differently: fetch it there
                 yield self.page_request(
@@ -300,9 +300,13 @@ class AaltoSpider(scrapy.Spider):
                 # A temporary redirect (maintenance notice, login) is not a move: keep the page.
                 log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
                 self.count("temporary_redirects")
-                yield Failed(key, status)
+                yield Checked(key, http_status=status)
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
+                if self.archive is not None and self.archive.page(key) is None:
+                    # Never stored (a queued URL): settled here; a stored page's move is
+                    # recorded with its history.
+                    yield Checked(key, CheckOutcome.MOVED, status)
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
                 log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
@@ -338,7 +342,7 @@ class AaltoSpider(scrapy.Spider):
         except ExtractionError as exc:
             log.warning("extraction failed for %s: %s", key, exc)
             self.count("extraction_errors")
-            yield Failed(key, status)
+            yield Checked(key, http_status=status)
             return
         item.categories = self.categories.get(item.url, item.categories)
         item.moved_from = moved_from
@@ -365,13 +369,13 @@ class AaltoSpider(scrapy.Spider):
         self.count("errors")
         log.warning("request failed: %s: %s", url, failure.getErrorMessage())
 
-    def on_page_error(self, failure: Failure) -> Iterator[Failed]:
+    def on_page_error(self, failure: Failure) -> Iterator[Checked]:
         """A content page that could not be checked: an `error` check, nothing else."""
         self.on_error(failure)
         request = getattr(failure, "request", None)
         if request is not None and not request.meta.get("over_budget"):
             status = getattr(getattr(failure.value, "response", None), "status", None)
-            yield Failed(self.canonical(request.url), status)
+            yield Checked(self.canonical(request.url), http_status=status)
 
     # -- phases -----------------------------------------------------------------------------
     def on_idle(self, spider: scrapy.Spider) -> None:

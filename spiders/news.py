@@ -56,6 +56,7 @@ class NewsSpider(AaltoSpider):
         self.cursors: dict[str, planner.ListingCursor] = {}
         self.sweep_left: dict[str, int] = {}
         self.stored_lastmods: dict[str, tuple[str, str | None]] | None = None
+        self.settled: set[str] = set()
 
     def site_is_small(self, limit: int) -> bool:
         """Small once a full pass over every listing measured it, and it fits the budget."""
@@ -266,6 +267,7 @@ class NewsSpider(AaltoSpider):
         """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
         if self.stored_lastmods is None:
             self.stored_lastmods = self.archive.stored_lastmods(self.kind)
+            self.settled = self.archive.settled_unknown_urls()
         rows, first_lastmods = [], {}
         for entry in entries:
             kind = content_kind(entry.loc)
@@ -274,6 +276,8 @@ class NewsSpider(AaltoSpider):
             if entry.lastmod:
                 self.lastmods[entry.loc] = entry.lastmod
             stored = self.stored_lastmods.get(entry.loc)
+            if stored is None and entry.loc in self.settled:
+                continue
             if stored is None:
                 tier = planner.SITEMAP_ONLY
             elif stored[1] is None and entry.lastmod:

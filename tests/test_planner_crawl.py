@@ -25,7 +25,7 @@ from aaltowatch.urls import LISTING_PATHS
 from tests.conftest import CLI, cli_env, run_cli
 from tests.livesite import LiveSite
 
-BUDGET = 50
+BUDGET = 70
 PUBLIC = "https://www.aalto.fi"
 
 
@@ -204,3 +204,17 @@ def test_6_round_robin_spends_the_budget_on_the_least_recently_checked(
     moved = [page for page in after if after[page] != before.get(page)]
     untouched = [before[page] for page in before if page not in moved]
     assert max(before[page] for page in moved) <= min(untouched)
+
+
+def test_7_a_stale_sitemap_entry_is_asked_for_once(site: LiveSite, home: Path) -> None:
+    ghost = "/en/news/a-story-the-sitemap-still-lists"
+    site.ghosts.append(ghost)
+    asked = 0
+    for _ in range(2):
+        run(site, home)
+        asked += site.paths().count(ghost)
+    assert asked == 1
+    assert query(home, "SELECT outcome, page_id FROM checks WHERE url = ?", PUBLIC + ghost) == [
+        ("gone", None)
+    ]
+    assert query(home, "SELECT COUNT(*) FROM crawl_queue") == [(0,)]
