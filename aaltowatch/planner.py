@@ -53,6 +53,11 @@ class RevisitPolicy(StrEnum):
     ALL = "all"  # every known page every run, no budget (the behaviour before the planner)
 
 
+class CrawlMode(StrEnum):
+    FULL = "full"  # a site that fits in the budget: everything, every run
+    PLAN = "plan"  # a bigger one: the budget spent in the planner's order
+
+
 # Crawl queue tiers, fetched lowest first: a listing or feed teaser new or changed, a known
 # page whose sitemap lastmod moved, a page found only in a sitemap (backfill).
 TEASER, LASTMOD, SITEMAP_ONLY = 0, 1, 2

@@ -52,7 +52,7 @@ class AaltoSpider(scrapy.Spider):
         self.phases: list[str] = ["deferred", "known"]
         self.plan_phases: list[str] = ["queue", "revisit"]
         self.deferred: list[str] = []
-        self.mode = "full"
+        self.mode = planner.CrawlMode.FULL
         self.budget = planner.Budget(None)
 
     @classmethod
@@ -123,18 +123,19 @@ class AaltoSpider(scrapy.Spider):
         config = self.config
         policy = planner.RevisitPolicy(config.revisit_policy)
         if policy is planner.RevisitPolicy.ALL or self.archive is None:
-            self.mode, self.budget = "full", planner.Budget(None)
+            self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
                 planner.cron_interval_s(config.schedule.news, config.schedule.news_interval_s),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
-            self.mode = "full" if self.site_is_small(limit) else "plan"
-        if self.mode == "plan":
+            small = self.site_is_small(limit)
+            self.mode = planner.CrawlMode.FULL if small else planner.CrawlMode.PLAN
+        if self.planned:
             self.phases = list(self.plan_phases)
         self.crawler.stats.set_value("aaltowatch/budget/limit", self.budget.limit or 0)
-        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode)
+        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode.value)
         log.info("%s: %s mode, budget %s requests", self.name, self.mode, self.budget.limit)
 
     def site_is_small(self, limit: int) -> bool:
@@ -147,7 +148,7 @@ class AaltoSpider(scrapy.Spider):
 
     @property
     def planned(self) -> bool:
-        return self.mode == "plan"
+        return self.mode is planner.CrawlMode.PLAN
 
     def now(self) -> str:
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -159,13 +160,16 @@ class AaltoSpider(scrapy.Spider):
             return
         if self.budget.take():
             yield self.page_request(key, priority=priority)
-        else:
-            kind = content_kind(key)
-            self.archive.enqueue(
-                [{"url": key, "kind": self.kind, "lang": kind[1] if kind else None,
-                  "tier": planner.TEASER, "categories": self.categories.get(key)}],
-                self.now(),
-            )  # fmt: skip
+            return
+        kind = content_kind(key)
+        row = {
+            "url": key,
+            "kind": self.kind,
+            "lang": kind[1] if kind else None,
+            "tier": planner.TEASER,
+            "categories": self.categories.get(key),
+        }
+        self.archive.enqueue([row], self.now())
 
     def fetch_queued(
         self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
