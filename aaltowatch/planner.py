@@ -326,13 +326,16 @@ def select_revisits(
     max_days: float,
     min_value: float,
     recent_max_days: float | None = None,
+    runs_per_day: float | None = None,
 ) -> list[str]:
     """URLs to revalidate this run, most urgent first, at most `budget` of them.
 
     adaptive: overdue pages (unverified for `max_days`, news younger than RECENT_DAYS for
     `recent_max_days`; most overdue first; an error counts as an attempt so a failing page
     does not take every run), then pages whose importance x change probability reaches
-    `min_value`, best first. It spends only what is worth spending.
+    `min_value`, best first. It spends only what is worth spending. With `runs_per_day`, a
+    run also takes its steady share (live pages / runs in `max_days`) of the pages due
+    soonest, so pages checked in one burst (a backfill) do not fall due in one burst again.
     round_robin: the least recently checked pages, as many as the budget allows.
     all: every page.
     """
@@ -359,4 +362,11 @@ def select_revisits(
             scored.append((-value, page.url))
     scored.sort()
     chosen += [url for _, url in scored[: budget - len(chosen)]]
+    if runs_per_day:
+        steady = math.ceil(len(pages) / max(max_days * runs_per_day, 1.0))
+        taken = set(chosen)
+        due = [p for p in pages if p.url not in taken]
+        due.sort(key=lambda p: (-p.since_attempt_days(now) / limits[p.url], p.url))
+        early = max(0, min(steady - len(overdue), budget - len(chosen)))
+        chosen += [p.url for p in due[:early]]
     return chosen

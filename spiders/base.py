@@ -206,6 +206,7 @@ class AaltoSpider(scrapy.Spider):
             max_days=self.config.revisit_max_days,
             min_value=self.config.revisit_min_value,
             recent_max_days=self.config.revisit_recent_max_hours / 24.0,
+            runs_per_day=86400.0 / planner.cron_interval_s(*self.schedule_of_kind()),
         )
         self.count("plan/revisit_candidates", len(pages))
         for url in chosen:
@@ -217,6 +218,11 @@ class AaltoSpider(scrapy.Spider):
     def backfilling(self) -> bool:
         """Is the archive still being filled? (News: a listing has not been read to its end.)"""
         return False
+
+    def schedule_of_kind(self) -> tuple[str, float]:
+        """This spider's cron expression and fixed interval (how often its runs come)."""
+        schedule = self.config.schedule
+        return getattr(schedule, self.name), getattr(schedule, f"{self.name}_interval_s")
 
     def discover(self) -> Iterator[Request]:
         raise NotImplementedError

@@ -203,8 +203,7 @@ class NewsSpider(AaltoSpider):
         self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
 
     def _runs_per_day(self) -> float:
-        schedule = self.config.schedule
-        return 86400.0 / planner.cron_interval_s(schedule.news, schedule.news_interval_s)
+        return 86400.0 / planner.cron_interval_s(*self.schedule_of_kind())
 
     def _plan_teasers(self, teasers: list[Teaser], priority: int, remember: bool = True) -> Any:
         """Queue the new and changed stories (the plan survives a kill), fetch what the budget

@@ -288,3 +288,16 @@ def test_recent_news_has_a_shorter_max_interval() -> None:
         late, now=NOW, budget=1, policy=RevisitPolicy.ADAPTIVE, max_days=6.0, min_value=0.1,
         recent_max_days=0.25,
     ) == ["recent-late"]  # fmt: skip
+
+
+def test_a_steady_share_of_the_pages_due_soonest_spreads_a_burst() -> None:
+    """288 pages all checked 3 days ago (a backfill): none overdue, none likely changed, but
+    each run takes its share (288 / (6 days x 48 runs) = 1), the longest unchecked first, so
+    they do not all fall due in the same run three days later."""
+    pages = [view(f"p{i:03d}", checked_days_ago=3 + i / 1000) for i in range(288)]
+    chosen = planner.select_revisits(
+        pages, now=NOW, budget=50, policy=RevisitPolicy.ADAPTIVE, max_days=6.0,
+        min_value=0.1, runs_per_day=48,
+    )  # fmt: skip
+    assert chosen == ["p287"]
+    assert select(pages, RevisitPolicy.ADAPTIVE) == []  # without it: nothing until all are due
