@@ -158,7 +158,8 @@ def test_4_listings_are_read_to_the_known_frontier_only(site: LiveSite, home: Pa
     listing_reads = site.listing_requests("en")
     # page 0 (the new story), page 1 (all known: the frontier), one page of the sweep
     assert len(listing_reads) <= 3 < en_pages
-    assert site.article_requests() == [story.path]
+    # The new story first; then at most this run's steady share of revalidations (1 here).
+    assert site.article_requests()[0] == story.path and len(site.article_requests()) <= 2
 
 
 def test_5_overdue_pages_are_revalidated_and_only_a_real_404_is_a_removal(
