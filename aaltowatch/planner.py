@@ -61,6 +61,7 @@ class CrawlMode(StrEnum):
 # Crawl queue tiers, fetched lowest first: a listing or feed teaser new or changed, a known
 # page whose sitemap lastmod moved, a page found only in a sitemap (backfill).
 TEASER, LASTMOD, SITEMAP_ONLY = 0, 1, 2
+TIER_NAMES = {TEASER: "teaser", LASTMOD: "lastmod", SITEMAP_ONLY: "sitemap_only"}
 
 
 # -- the budget ------------------------------------------------------------------------------
