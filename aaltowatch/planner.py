@@ -177,6 +177,11 @@ class ListingCursor:
     pages: int | None = None  # pager length, once a pass reached the end
     passes: int = 0  # full passes completed; 0 = the backfill is still going
 
+    @staticmethod
+    def key(lang: str) -> str:
+        """Where the cursor of one language's listing is kept (`crawl_state`)."""
+        return f"listing:{lang}"
+
     @classmethod
     def load(cls, value: Any) -> ListingCursor:
         return cls(**value) if isinstance(value, dict) else cls()

@@ -57,7 +57,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     """The crawl plan: backfill progress per listing, the queue, overdue pages, oldest check."""
     listings = {}
     for lang in LISTING_PATHS:
-        cursor = planner.ListingCursor.load(archive.plan_state(f"listing:{lang}"))
+        cursor = planner.ListingCursor.load(archive.plan_state(planner.ListingCursor.key(lang)))
         listings[lang] = {
             **cursor.dump(),
             "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",

@@ -109,7 +109,7 @@ class NewsSpider(AaltoSpider):
     def _cursor(self, lang: str) -> planner.ListingCursor:
         if lang not in self.cursors:
             self.cursors[lang] = planner.ListingCursor.load(
-                self.archive.plan_state(f"listing:{lang}")
+                self.archive.plan_state(planner.ListingCursor.key(lang))
             )
         return self.cursors[lang]
 
@@ -159,7 +159,7 @@ class NewsSpider(AaltoSpider):
         backfilling = cursor.backfilling
         # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
         cursor.read(page, has_next)
-        self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
         if not has_next:
             return
         if how == SCAN and not at_frontier:
@@ -200,7 +200,7 @@ class NewsSpider(AaltoSpider):
         """Listing `page` is past the end: the pass ended on the page before."""
         cursor = self._cursor(lang)
         cursor.read(page - 1, False)
-        self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
 
     def _runs_per_day(self) -> float:
         return 86400.0 / planner.cron_interval_s(*self.schedule_of_kind())
