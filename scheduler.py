@@ -90,13 +90,13 @@ class CrawlJobs:
             with self._lock:
                 self._running = None
             if code < 0:  # killed by a signal: it could not finish its run row itself
-                self._mark_interrupted(spider)
+                self._mark_interrupted(spider, proc.pid)
             self._log_end(spider, code, time.monotonic() - started)
         finally:
             self._idle.set()
         return code
 
-    def _mark_interrupted(self, spider: str) -> None:
+    def _mark_interrupted(self, spider: str, pid: int) -> None:
         """Finish the killed crawl's run as `interrupted` now, not at the next run's start."""
         from aaltowatch.errors import AaltowatchError
         from aaltowatch.lock import run_lock
@@ -104,7 +104,7 @@ class CrawlJobs:
 
         try:
             with run_lock(self.config.effective_lock_file), open_archive(self.config.db) as db:
-                marked = db.close_interrupted_runs()
+                marked = db.interrupt_runs_of(pid)
         except (AaltowatchError, OSError, sqlite3.Error) as exc:
             log.warning(
                 "job %s: killed; its run is left to the next run to close (%s)", spider, exc

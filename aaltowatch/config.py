@@ -58,6 +58,13 @@ def one_of(*choices: str) -> Check:
     return lambda v: None if str(v).upper() in choices else f"must be one of {', '.join(choices)}"
 
 
+def revisit_policy(v: str) -> str | None:
+    from aaltowatch.planner import RevisitPolicy
+
+    choices = [p.value for p in RevisitPolicy]
+    return None if v in choices else f"must be one of {', '.join(choices)}"
+
+
 def setting(default: Any, check: Check) -> Any:
     """A field with its valid range declared next to it (checked by `validate`)."""
     return field(default=default, metadata={"check": check})
@@ -158,6 +165,18 @@ class Config:
     # without politeness delays (download delay, AutoThrottle, robots.txt Crawl-delay); true
     # keeps them there too.
     local_mirror_delays: bool = False
+    # Crawl planner (aaltowatch/planner.py). Requests one spider's run may make; 0 = derived
+    # from the news schedule interval and the politeness delay, so a run ends well inside it.
+    max_requests_per_run: int = setting(0, at_least(0))
+    # adaptive: revalidate the pages likely to have changed (and overdue ones); round_robin:
+    # the least recently checked pages; all: every known page every run (no budget).
+    revisit_policy: str = setting("adaptive", revisit_policy)
+    # Every live page is revalidated at least this often (silent edits, removals).
+    revisit_max_days: float = setting(6.0, above(0))
+    # News younger than 30 days (edited far more often) at least this often.
+    revisit_recent_max_hours: float = setting(5.0, above(0))
+    # adaptive: a revalidation is worth a request when importance x P(changed) reaches this.
+    revisit_min_value: float = setting(0.1, at_least(0))
     feed_max_entries: int = setting(50, at_least(1))
     # Trust boundary: extra mirrors ("host" or "host:port") that may be crawled besides
     # www.aalto.fi, aalto.fi (http/https) and base_url. Nothing else is ever requested.
@@ -231,14 +250,24 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
             return text in _TRUE
         if kind is Path:
             return Path(value).expanduser() if value not in (None, "") else None
-        if typing.get_origin(hint) is tuple:  # a TOML list, or "a,b" from the environment
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(v).strip() for v in items if str(v).strip())
         if kind in (int, float, str):
             return kind(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config: {name} = {value!r} is not a valid value") from exc
     return value
+
+
+def _env_value(text: str, hint: Any) -> Any:
+    """An environment variable is one string: a list setting is written "a, b"."""
+    if typing.get_origin(hint) is tuple:
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return text
+
+
+def _is_table_array(hint: Any) -> bool:
+    """`tuple[SomeDataclass, ...]`: [[tables]] of the config file."""
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) is tuple and bool(args) and dataclasses.is_dataclass(args[0])
 
 
 def _coerce_array(value: Any, kind: Any, name: str) -> tuple[Any, ...]:
@@ -301,11 +330,12 @@ def load_config(
             from aaltowatch.watches import parse_watches
 
             cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
+    hints = typing.get_type_hints(Config)
     from_env = {
-        f.name: env[ENV_PREFIX + f.name.upper()]
+        f.name: _env_value(env[ENV_PREFIX + f.name.upper()], hints[f.name])
         for f in fields(cfg)
         if not dataclasses.is_dataclass(getattr(cfg, f.name))
-        and not isinstance(getattr(cfg, f.name), tuple)  # watches come from the file only
+        and not _is_table_array(hints[f.name])  # watches, partners: from the file only
         and ENV_PREFIX + f.name.upper() in env
     }
     cfg = _apply(cfg, from_env, "environment")

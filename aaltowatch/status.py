@@ -8,7 +8,7 @@ skipped and the run before them decides. A run whose process died (status `aband
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch import integrity
+from aaltowatch import integrity, planner
+from aaltowatch.urls import LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
 
@@ -48,6 +49,11 @@ def _duration(run: dict[str, Any]) -> float | None:
 def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     record = {k: run.get(k) for k in RUN_FIELDS}
     record["duration_s"] = _duration(run)
+    stats = run.get("stats") or {}
+    # The planner's request budget (0 = none, policy `all`) and how the run was crawled.
+    record["budget"] = stats.get("aaltowatch/budget/limit")
+    record["budget_used"] = stats.get("aaltowatch/budget/requests")
+    record["mode"] = stats.get("aaltowatch/plan/mode")
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])
@@ -59,10 +65,37 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
+    """The crawl plan: backfill progress per listing, the queue, overdue pages, oldest check."""
+    listings = {}
+    for lang in LISTING_PATHS:
+        cursor = planner.ListingCursor.load(archive.plan_state(planner.ListingCursor.key(lang)))
+        listings[lang] = {
+            **cursor.dump(),
+            "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
+        }
+    now = datetime.now(UTC)
+    overdue_before = (now - timedelta(days=revisit_max_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kinds = {}
+    for kind in ("news", "partnership"):
+        overview = archive.check_overview(kind, overdue_before)
+        queue = archive.queue_sizes(kind)
+        kinds[kind] = {
+            "overdue": overview["overdue"],
+            "oldest_check": overview["oldest_check"],
+            "queued": {name: queue.get(tier, 0) for tier, name in planner.TIER_NAMES.items()},
+        }
+    return {"revisit_max_days": revisit_max_days, "listings": listings, **kinds}
+
+
 def status_report(
-    archive: Archive, limit: int = 10, lock_path: Path | None = None
+    archive: Archive,
+    limit: int = 10,
+    lock_path: Path | None = None,
+    revisit_max_days: float | None = None,
 ) -> dict[str, Any]:
-    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`.
+    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`,
+    and with `revisit_max_days` the crawl `plan`.
 
     With `lock_path`, `running` rows whose process died are reported as abandoned."""
     history = archive.runs(max(limit, LOOKBACK))
@@ -89,6 +122,11 @@ def status_report(
         "runs": runs,
         # Per watch and target (URL with secrets masked): delivered, failing, lost to a crash.
         "notifications": target_report(archive),
+        **(
+            {"plan": plan_report(archive, revisit_max_days)}
+            if revisit_max_days and archive.has_checks()
+            else {}
+        ),
     }
 
 
@@ -101,8 +139,9 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         padding=(0, 1, 0, 0),
         show_edge=False,
     )
-    columns = ("id", "spider", "started_at", "duration_s", "status", "pages_fetched",
-               "not_modified", "new", "modified", "removed", "errors", "alerts")  # fmt: skip
+    columns = ("id", "spider", "started_at", "duration_s", "status", "budget",
+               "pages_fetched", "not_modified", "new", "modified", "removed", "errors",
+               "alerts")  # fmt: skip
     headers = {"started_at": "started UTC", "duration_s": "took", "pages_fetched": "pages",
                "not_modified": "304", "modified": "mod", "removed": "rm",
                "errors": "err"}  # fmt: skip
@@ -120,6 +159,8 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 value = value[5:16].replace("T", " ")  # MM-DD HH:MM
             elif col == "alerts":
                 value = len(value)
+            elif col == "budget":  # requests to the site / the run's budget
+                value = f"{run.get('budget_used') or 0}/{value}" if value else "-"
             elif col == "status":
                 style = STATUS_STYLE.get(value, "red")
                 value = f"[{style}]{value}[/{style}]"
@@ -131,6 +172,8 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         f"pages: {pages['news_live']} news live ({pages['news_removed']} removed),"
         f" {pages['partnership_live']} partnership live ({pages['partnership_removed']} removed)"
     )
+    if "plan" in report:
+        print_plan(report["plan"], console)
     for spider, latest in report["latest"].items():
         for alert in latest["alerts"]:
             console.print(
@@ -159,3 +202,18 @@ def _print_notifications(targets: list[dict[str, Any]], console: Console) -> Non
             t["last_sent_at"] or "-",
         )
     console.print(table)
+
+
+def print_plan(plan: dict[str, Any], console: Console) -> None:
+    backfill = ", ".join(
+        f"{lang} {row['backfill']}" + (f" ({row['pages']} listing pages)" if row["pages"] else "")
+        for lang, row in plan["listings"].items()
+    )
+    console.print(f"backfill: {backfill}")
+    for kind in ("news", "partnership"):
+        row = plan[kind]
+        queued = ", ".join(f"{n} {name}" for name, n in row["queued"].items() if n) or "empty"
+        console.print(
+            f"{kind}: {row['overdue']} overdue (unchecked for {plan['revisit_max_days']:g} days),"
+            f" oldest check {row['oldest_check'] or '-'}, queue {queued}"
+        )

@@ -10,7 +10,7 @@ from typing import Any
 from aaltowatch.crawlstop import stop_unwritable, unwritable
 from aaltowatch.errors import ArchiveWriteError
 from aaltowatch.health import exceeds_share
-from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
 from pipeline.store import SOFT_404, Outcome, Recorder
 from storage import open_archive
@@ -82,8 +82,14 @@ class ArchivePipeline:
         elif isinstance(item, Unchanged):
             self.outcomes["unchanged"] += 1
             self._count(self.recorder.unchanged(item))
-        elif isinstance(item, Gone) and self._is_live(item.url):  # only known pages vanish
-            self.gone.append(item)
+        elif isinstance(item, Gone):
+            page = self.archive.page(item.url)
+            if page is not None and page["status"] == "live":  # only known pages can vanish
+                self.gone.append(item)
+            elif page is None:  # a queued URL never stored: settled, nothing to remove
+                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
+        elif isinstance(item, Checked):
+            self.recorder.checked(item.url, item.outcome, item.http_status)
 
     def _is_live(self, url: str) -> bool:
         page = self.archive.page(url)
@@ -134,6 +140,8 @@ class ArchivePipeline:
             )  # fmt: skip
             self.outcomes["mass_disappearance"] += 1
             self.outcomes["gone"] = len(self.gone)
+            for item in self.gone:  # what was seen is kept, though nothing is marked removed
+                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
         else:
             self._settle(self.recorder.gone, self.gone)
         stats = self.crawler.stats

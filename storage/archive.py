@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
 from storage import migrations
+from storage.plan import PlanStore
 
 JSON_COLUMNS = (
     "categories",
@@ -107,7 +108,7 @@ def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
     return Archive(Path(path), readonly=readonly)
 
 
-class Archive:
+class Archive(PlanStore):
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
@@ -235,6 +236,17 @@ class Archive:
             if cur.rowcount:
                 self.add_alert(run_id, check, message)
         return bool(cur.rowcount)
+
+    def interrupt_runs_of(self, pid: int) -> int:
+        """Finish the runs of a crawl process that was stopped and then killed (the scheduler
+        knows it did it) as `interrupted`, not left to be found abandoned."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, exit_code = 1"
+                " WHERE status = 'running' AND pid = ? AND host = ?",
+                (utcnow(), pid, socket.gethostname()),
+            )
+        return cur.rowcount
 
     def fail_runs(self, run_ids: list[int], check: str, message: str) -> None:
         """Record that runs which crawled fine failed afterwards (e.g. feeds not written), so

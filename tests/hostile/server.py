@@ -112,14 +112,10 @@ def slow_drip(handler: RequestHandler, query: str) -> None:
 
 
 def _listing_page(n: int) -> bytes:
-    links = "".join(
-        f'<a class="aalto-pager__item-link" href="/en/news?page={n + k}">{n + k}</a>'
-        for k in (1, 2, 3)
-    )
-    return (
-        f'<html lang="en"><body><main><div class="aalto-listing"></div><nav>{links}</nav>'
-        "</main></body></html>"
-    ).encode()
+    """Page N of an endless listing: one story never seen before (so no run ever reaches a
+    known frontier) and pager links to N+1, N+2 and N+3."""
+    pager = tuple(f"/en/news?page={n + k}" for k in (1, 2, 3))
+    return listing([(f"/en/news/endless-story-{n}", f"Endless story {n}")], pager).encode()
 
 
 def endless_pager(handler: RequestHandler, query: str) -> None:
