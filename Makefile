@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format run bench golden schema-doc browse clean
+.PHONY: demo test lint format run bench bench-freshness golden schema-doc browse clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.freshness --write
+
+# The living-site freshness bench alone (~30+ min at full size; --pages/--days/--policy for less).
+bench-freshness: $(STAMP)
+	$(BIN)/python -m bench.freshness --write
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.regen_golden
