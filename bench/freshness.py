@@ -26,6 +26,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ from urllib.request import urlopen
 from bench.livesite import DAY, EPOCH, EXPECTED_CHANGE, Event, Kind, LiveSite
 
 HERE = Path(__file__).resolve().parent
-WORK = HERE / "work" / "freshness"
+WORK = Path(os.environ.get("FRESHNESS_WORK", HERE / "work" / "freshness"))
 POLICIES = ("all", "round_robin", "adaptive")
 REQUEST_KINDS = ("article", "listing", "sitemap", "feed", "partnership", "robots", "other")
 POLITENESS_S = 1.0  # the real site's delay per request
@@ -77,9 +78,11 @@ def planner_keys() -> set[str]:
     return {f.name for f in dataclasses.fields(Config)} & {"revisit_policy", "max_requests_per_run"}
 
 
-def schedule(start: datetime, runs: int) -> list[tuple[datetime, str]]:
+def schedule(start: datetime, runs: int, news_only: bool = False) -> list[tuple[datetime, str]]:
     """News every interval from `start`, partnerships daily at 06:15 (and after the first run)."""
     plan = [(start + INTERVAL * k, "news") for k in range(runs)]
+    if news_only:
+        return plan
     end = start + INTERVAL * runs
     day = start.replace(hour=0, minute=0, second=0) + PARTNERSHIPS_AT
     plan.append((start, "partnerships"))
@@ -113,7 +116,7 @@ def worker(args: argparse.Namespace) -> int:
     config = load_config(
         overrides=overrides, environ={"AALTOWATCH_CONCURRENT_REQUESTS_PER_DOMAIN": "16"}
     )
-    plan = schedule(datetime.fromisoformat(args.start), args.runs)
+    plan = schedule(datetime.fromisoformat(args.start), args.runs, args.news_only)
     out = open(args.out, "a", encoding="utf-8")  # noqa: SIM115 (closed when the reactor stops)
     state: dict[str, Any] = {"busy_until": datetime.fromisoformat(args.start) - DAY}
 
@@ -156,12 +159,23 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_worker(db: Path, url: str, policy: str, start: datetime, runs: int, budget: int,
-               out: Path, kill_after_requests: int = 0) -> float:  # fmt: skip
+def run_worker(
+    db: Path,
+    url: str,
+    policy: str,
+    start: datetime,
+    runs: int,
+    budget: int,
+    out: Path,
+    kill_after_requests: int = 0,
+    news_only: bool = False,
+) -> float:
     """The worker as a child; SIGKILLed once the site served `kill_after_requests` (if > 0)."""
     cmd = [sys.executable, "-m", "bench.freshness", "worker", "--db", str(db), "--url", url,
            "--policy", policy, "--start", start.isoformat(), "--runs", str(runs),
            "--budget", str(budget), "--out", str(out)]  # fmt: skip
+    if news_only:
+        cmd.append("--news-only")
     started = time.perf_counter()
     with open(out.with_suffix(".log"), "a") as err:
         proc = subprocess.Popen(cmd, cwd=HERE.parent, stderr=err)
@@ -285,12 +299,44 @@ def cost(runs: list[dict[str, Any]], days: float) -> dict[str, Any]:
     }
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The policies side by side, as the tables in bench/RESULTS.md."""
+    scored = {k: v for k, v in results["policies"].items() if "events" in v}
+    names = list(scored)
+    head = "| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names) + "\n"
+    rows = []
+    for key in ("runs", "refused_runs", "requests_per_run_mean", "requests_per_run_max",
+                "requests_per_day", "politeness_share_of_interval_max", "edits_detected_share",
+                "all_detected_share", "false_removals", "noise_changes", "archive_mb_per_day",
+                "real_s"):  # fmt: skip
+        rows.append(f"| {key} | " + " | ".join(str(scored[n].get(key)) for n in names) + " |")
+    rows.append(
+        "| false events | " + " | ".join(str(scored[n]["false_events"]) for n in names) + " |"
+    )
+    kinds = "| requests/day by kind | " + " | ".join(
+        ", ".join(f"{k} {v}" for k, v in scored[n]["requests_per_day_by_kind"].items())
+        for n in names
+    )
+    rows.append(kinds + " |")
+    table = head + "\n".join(rows) + "\n\n"
+    delays = "| event kind | " + " | ".join(f"{n}: events, found, p50/p95/max h" for n in names)
+    delays += " |\n|---|" + "---|" * len(names) + "\n"
+    for kind in Kind:
+        cells = []
+        for n in names:
+            e = scored[n]["events"][kind.value]
+            cells.append(f"{e['events']}, {e['detected']}, {e['p50_h']}/{e['p95_h']}/{e['max_h']}")
+        delays += f"| {kind.value} | " + " | ".join(cells) + " |\n"
+    return table + delays
+
+
 # -- the bench -------------------------------------------------------------------------------------
 def fresh_db(path: Path, seed_db: Path | None = None) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(path.with_suffix(".feeds"), ignore_errors=True)
     path.with_suffix(".jsonl").unlink(missing_ok=True)
+    path.with_suffix(".log").unlink(missing_ok=True)
     if seed_db is not None:
         shutil.copyfile(seed_db, path)
     return path
@@ -338,13 +384,13 @@ def sigkill(url: str, budget: int) -> dict[str, Any]:
     db = fresh_db(WORK / "kill.db")
     out = db.with_suffix(".jsonl")
     policy = "adaptive" if planner_keys() else "all"
-    run_worker(db, url, policy, EPOCH, 1, budget, out)
+    run_worker(db, url, policy, EPOCH, 1, budget, out, news_only=True)
     first = pages_known(db)
     requests = read_runs(out)[-1]["requests"]
     control(url, "/__stats?reset=1")
-    run_worker(db, url, policy, EPOCH + INTERVAL, 1, budget, out, kill_after_requests=requests // 2)
+    run_worker(db, url, policy, EPOCH + INTERVAL, 1, budget, out, requests // 2, news_only=True)
     killed = pages_known(db)
-    run_worker(db, url, policy, EPOCH + 2 * INTERVAL, 1, budget, out)
+    run_worker(db, url, policy, EPOCH + 2 * INTERVAL, 1, budget, out, news_only=True)
     with sqlite3.connect(db) as conn:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
         statuses = dict(
@@ -361,6 +407,53 @@ def sigkill(url: str, budget: int) -> dict[str, Any]:
     }
 
 
+def measure_policy(policy: str, site: LiveSite, seed_db: Path, runs: int, budget: int,
+                   seed_mb: float, url: str | None) -> dict[str, Any]:  # fmt: skip
+    """One policy's runs from a copy of the seeded archive; its cost and scores."""
+    if url is None:
+        with live_server(site.size, site.days, site.seed) as own:
+            return measure_policy(policy, site, seed_db, runs, budget, seed_mb, own)
+    db = fresh_db(WORK / f"{policy}.db", seed_db)
+    out = db.with_suffix(".jsonl")
+    after = last_run_id(db)
+    n = 1 if policy == "all" else runs
+    log(f"{policy}: {n} runs")
+    # `all` is measured once, on the seed's virtual day (its cost is the site's size)
+    start = EPOCH - INTERVAL if policy == "all" else EPOCH
+    real = run_worker(db, url, policy, start, n, budget, out, news_only=policy == "all")
+    policy_runs = read_runs(out)
+    figures = cost(policy_runs, n * INTERVAL / DAY)
+    news = [r for r in policy_runs if r.get("spider") == "news" and not r.get("refused")]
+    figures["requests_per_s"] = round(
+        sum(r["requests"] for r in news) / max(1e-9, sum(r["real_s"] for r in news)), 1
+    )
+    figures["real_s"] = round(real, 1)
+    figures["archive_mb"] = round(db.stat().st_size / 2**20, 1)
+    if policy == "all":
+        per_run = figures["requests_per_run_max"]
+        busy = per_run * POLITENESS_S
+        figures["note"] = "one measured run: its cost per run is the size of the site"
+        by_kind: Counter[str] = Counter()
+        for key, count in news[0]["counts"].items():
+            by_kind[key.split()[0]] += count
+        figures["requests_per_run_by_kind"] = dict(by_kind)
+        del figures["requests_per_day"], figures["requests_per_day_by_kind"]
+        figures["extrapolated"] = {
+            "run_duration_h": hours(busy),
+            "share_of_interval": round(busy / INTERVAL.total_seconds(), 2),
+            "refused_share": round(1 - 1 / max(1, math.ceil(busy / INTERVAL.total_seconds())), 3),
+            "requests_per_day_capacity": round(86_400 / POLITENESS_S),
+            "requests_per_day_needed": per_run * 48,
+        }
+    else:
+        figures.update(score(db, site.events, policy_runs, after))
+        figures["archive_mb_per_day"] = round(
+            (figures["archive_mb"] - seed_mb) / (n * INTERVAL / DAY), 1
+        )
+    log(f"{policy}: {json.dumps(figures)}")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness")
     sub = parser.add_subparsers(dest="command")
@@ -369,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         w.add_argument(name, required=True)
     w.add_argument("--runs", type=int, default=1)
     w.add_argument("--budget", type=int, default=0)
+    w.add_argument("--news-only", action="store_true")
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--days", type=float, default=14)
     parser.add_argument("--seed", type=int, default=1)
@@ -376,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=0, help="max_requests_per_run (0: derived)")
     parser.add_argument("--no-extras", action="store_true", help="skip first-feed and SIGKILL runs")
     parser.add_argument("--write", action="store_true", help="store figures in bench/RESULTS.json")
+    parser.add_argument("--markdown", action="store_true", help="also print the tables")
+    parser.add_argument("--jobs", type=int, default=1, help="policies measured in parallel")
     args = parser.parse_args(argv)
     if args.command == "worker":
         return worker(args)
@@ -403,40 +499,28 @@ def main(argv: list[str] | None = None) -> int:
         results["seed"] = {
             "requests": seed_news["requests"], "counts": seed_news["counts"],
             "pages": pages_known(seed_db), "real_s": round(real, 1),
+            "archive_mb": round(seed_db.stat().st_size / 2**20, 1),
             "requests_per_s": round(seed_news["requests"] / seed_news["real_s"], 1),
         }  # fmt: skip
         log(f"seed: {results['seed']}")
-        for policy in policies:
-            db = fresh_db(WORK / f"{policy}.db", seed_db)
-            out = db.with_suffix(".jsonl")
-            after = last_run_id(db)
-            n = 1 if policy == "all" else runs
-            log(f"{policy}: {n} runs")
-            real = run_worker(db, url, policy, EPOCH, n, args.budget, out)
-            policy_runs = read_runs(out)
-            figures = cost(policy_runs, n * INTERVAL / DAY)
-            news = [r for r in policy_runs if r.get("spider") == "news" and not r.get("refused")]
-            figures["requests_per_s"] = round(
-                sum(r["requests"] for r in news) / max(1e-9, sum(r["real_s"] for r in news)), 1
-            )
-            figures["real_s"] = round(real, 1)
-            if policy == "all":
-                per_run = figures["requests_per_run_max"]
-                busy = per_run * POLITENESS_S
-                figures["note"] = "one measured run: its cost per run is the size of the site"
-                figures["extrapolated"] = {
-                    "run_duration_h": hours(busy),
-                    "share_of_interval": round(busy / INTERVAL.total_seconds(), 2),
-                    "refused_share": round(
-                        1 - 1 / max(1, math.ceil(busy / INTERVAL.total_seconds())), 3
-                    ),
-                    "requests_per_day_capacity": round(86_400 / POLITENESS_S),
-                    "requests_per_day_unbounded": per_run * 48,
-                }
-            else:
-                figures.update(score(db, site.events, policy_runs, after))
-            results["policies"][policy] = figures
-            log(f"{policy}: {json.dumps(figures)}")
+        seed_mb = results["seed"]["archive_mb"]
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            # Each job has its own site server: the virtual clock is per server.
+            jobs = {
+                policy: pool.submit(
+                    measure_policy,
+                    policy,
+                    site,
+                    seed_db,
+                    runs,
+                    args.budget,
+                    seed_mb,
+                    None if args.jobs > 1 else url,
+                )
+                for policy in policies
+            }
+            for policy, job in jobs.items():
+                results["policies"][policy] = job.result()
         if not args.no_extras:
             log("fresh install: first run, then feeds")
             results["first_feed"] = first_feed(url, args.budget)
@@ -447,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     results["bench_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
     print(text)
+    if args.markdown:
+        print(markdown(results))
     if args.write:
         path = HERE / "RESULTS.json"
         stored = json.loads(path.read_text()) if path.exists() else {}
