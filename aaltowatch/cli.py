@@ -177,7 +177,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     from aaltowatch.status import print_status, status_report
 
     with _archive(ctx, readonly=True) as archive:
-        report = status_report(archive, limit=limit)
+        report = status_report(archive, limit=limit, revisit_max_days=_config(ctx).revisit_max_days)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -254,6 +254,13 @@ def history(ctx: click.Context, url: str, as_json: bool) -> None:
     for c in record["changes"]:
         fields = f" [{', '.join(c['fields'])}]" if c["fields"] else ""
         click.echo(f"  {c['detected_at']}  {c['change']}{fields}")
+    checks = record["checks"]
+    click.echo(
+        f"last verified {checks['last_verified'] or '-'}; {checks['count']} checks,"
+        f" {checks['changed']} found a change"
+    )
+    for c in checks["recent"]:
+        click.echo(f"  {c['checked_at']}  {c['outcome']} ({c['http_status'] or '-'})")
 
 
 @cli.command()

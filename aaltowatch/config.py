@@ -65,6 +65,16 @@ class Config:
     # changing a page's body without moving its lastmod.
     lastmod_skip_max_age_h: float = 0.0
     revisit_known: bool = True
+    # Crawl planner (aaltowatch/planner.py). Requests one spider's run may make; 0 = derived
+    # from the news schedule interval and the politeness delay, so a run ends well inside it.
+    max_requests_per_run: int = 0
+    # adaptive: revalidate the pages likely to have changed (and overdue ones); round_robin:
+    # the least recently checked pages; all: every known page every run (no budget).
+    revisit_policy: str = "adaptive"
+    # Every live page is revalidated at least this often (silent edits, removals).
+    revisit_max_days: float = 6.0
+    # adaptive: a revalidation is worth a request when importance x P(changed) reaches this.
+    revisit_min_value: float = 0.1
     feed_max_entries: int = 50
     lock_file: Path | None = None
     metrics_file: Path | None = None
@@ -160,7 +170,18 @@ def load_config(
     cfg = _apply(cfg, from_env, "environment")
     cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
     _check_base_url(cfg.base_url)
+    _check_planner(cfg)
     return cfg
+
+
+def _check_planner(cfg: Config) -> None:
+    from aaltowatch.planner import RevisitPolicy
+
+    if cfg.revisit_policy not in {p.value for p in RevisitPolicy}:
+        choices = ", ".join(p.value for p in RevisitPolicy)
+        raise ConfigError(f"revisit_policy {cfg.revisit_policy!r} must be one of {choices}")
+    if cfg.max_requests_per_run < 0 or cfg.revisit_max_days <= 0:
+        raise ConfigError("max_requests_per_run must be >= 0 and revisit_max_days > 0")
 
 
 def _check_base_url(url: str) -> None:

@@ -46,7 +46,8 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
     alerts: list[Alert] = []
     pages = _stat(stats, "aaltowatch/outcome/pages")
     unchanged = _stat(stats, "aaltowatch/outcome/unchanged")
-    seen = pages + unchanged
+    # A planned run may fetch no page at all when nothing is new: the teasers it read count.
+    seen = pages + unchanged + _stat(stats, "aaltowatch/plan/teasers")
     if seen < limits.min_items:
         alerts.append(
             Alert("zero_items", f"{kind}: {seen} pages seen (minimum {limits.min_items})")

@@ -45,7 +45,27 @@ def page_history(archive: Archive, url: str, base_url: str | None = None) -> dic
             "content_hash",
         )
     }
-    return {"page": public, "versions": versions, "changes": changes}
+    return {
+        "page": public,
+        "versions": versions,
+        "changes": changes,
+        "checks": check_summary(archive, page["id"]),
+    }
+
+
+def check_summary(archive: Archive, page_id: int, recent: int = 20) -> dict[str, Any]:
+    """When the page was last verified, how often it was checked and found changed, and its
+    latest checks (newest first)."""
+    if not archive.has_checks():
+        return {"last_verified": None, "last_attempt": None, "count": 0, "changed": 0, "recent": []}
+    stats = archive.check_stats(page_id) or {}
+    return {
+        "last_verified": stats.get("last_checked"),
+        "last_attempt": stats.get("last_attempt"),
+        "count": stats.get("checks", 0),
+        "changed": stats.get("changes", 0),
+        "recent": archive.checks_of_page(page_id, recent),
+    }
 
 
 def version_diff(

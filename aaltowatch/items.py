@@ -6,6 +6,7 @@ Plain dataclasses: Scrapy accepts them as items, and page objects stay free of S
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 # Fields compared when a new version is classified, in the order they are reported.
@@ -125,3 +126,33 @@ class Gone:
     url: str
     http_status: int
     fetched_at: str | None = None
+
+
+class CheckOutcome(StrEnum):
+    """What one fetch or revalidation of a content page found (the `checks` table)."""
+
+    NEW = "new"  # first 200 of a page never stored
+    CHANGED = "changed"  # 200 with new content (or a page back from removal)
+    SAME = "same"  # 200 with the same content
+    NOT_MODIFIED = "not_modified"  # 304
+    GONE = "gone"  # 404/410
+    MOVED = "moved"  # 301/308 to another page
+    ERROR = "error"  # network error, 5xx after retries, unreadable, temporary redirect
+
+    @property
+    def verified(self) -> bool:
+        """The page's state is known after this check (an error tells nothing)."""
+        return self is not CheckOutcome.ERROR
+
+    @property
+    def changed(self) -> bool:
+        """The check found the page different from the previous check."""
+        return self in (CheckOutcome.CHANGED, CheckOutcome.GONE, CheckOutcome.MOVED)
+
+
+@dataclass
+class Failed:
+    """A content page whose check told nothing (error): recorded, never a removal."""
+
+    url: str
+    http_status: int | None = None

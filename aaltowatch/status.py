@@ -7,7 +7,7 @@ skipped and the run before them decides.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich import box
@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from aaltowatch import planner
+from aaltowatch.urls import LISTING_PATHS
 from storage import Archive
 
 RUN_FIELDS = (
@@ -39,6 +41,11 @@ def _duration(run: dict[str, Any]) -> float | None:
 def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     record = {k: run.get(k) for k in RUN_FIELDS}
     record["duration_s"] = _duration(run)
+    stats = run.get("stats") or {}
+    # The planner's request budget (0 = none, policy `all`) and how the run was crawled.
+    record["budget"] = stats.get("aaltowatch/budget/limit")
+    record["budget_used"] = stats.get("aaltowatch/budget/requests")
+    record["mode"] = stats.get("aaltowatch/plan/mode")
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])
@@ -46,8 +53,41 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def status_report(archive: Archive, limit: int = 10) -> dict[str, Any]:
-    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`."""
+QUEUE_TIERS = {
+    planner.TEASER: "teaser",
+    planner.LASTMOD: "lastmod",
+    planner.SITEMAP_ONLY: "sitemap_only",
+}
+
+
+def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
+    """The crawl plan: backfill progress per listing, the queue, overdue pages, oldest check."""
+    listings = {}
+    for lang in LISTING_PATHS:
+        cursor = planner.ListingCursor.load(archive.plan_state(f"listing:{lang}"))
+        listings[lang] = {
+            **cursor.dump(),
+            "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
+        }
+    now = datetime.now(UTC)
+    overdue_before = (now - timedelta(days=revisit_max_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kinds = {}
+    for kind in ("news", "partnership"):
+        overview = archive.check_overview(kind, overdue_before)
+        queue = archive.queue_sizes(kind)
+        kinds[kind] = {
+            "overdue": overview["overdue"],
+            "oldest_check": overview["oldest_check"],
+            "queued": {name: queue.get(tier, 0) for tier, name in QUEUE_TIERS.items()},
+        }
+    return {"revisit_max_days": revisit_max_days, "listings": listings, **kinds}
+
+
+def status_report(
+    archive: Archive, limit: int = 10, revisit_max_days: float | None = None
+) -> dict[str, Any]:
+    """JSON-ready: `healthy`, `latest` (each spider's judged run), `pages` counts, `runs`,
+    and with `revisit_max_days` the crawl `plan`."""
     history = archive.runs(max(limit, LOOKBACK))
     runs = [_record(archive, run) for run in history[:limit]]
     latest: dict[str, dict[str, Any]] = {}
@@ -67,6 +107,11 @@ def status_report(archive: Archive, limit: int = 10) -> dict[str, Any]:
         },
         "pages": counts,
         "runs": runs,
+        **(
+            {"plan": plan_report(archive, revisit_max_days)}
+            if revisit_max_days and archive.has_checks()
+            else {}
+        ),
     }
 
 
@@ -79,8 +124,9 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         padding=(0, 1, 0, 0),
         show_edge=False,
     )
-    columns = ("id", "spider", "started_at", "duration_s", "status", "pages_fetched",
-               "not_modified", "new", "modified", "removed", "errors", "alerts")  # fmt: skip
+    columns = ("id", "spider", "started_at", "duration_s", "status", "budget",
+               "pages_fetched", "not_modified", "new", "modified", "removed", "errors",
+               "alerts")  # fmt: skip
     headers = {"started_at": "started UTC", "duration_s": "took", "pages_fetched": "pages",
                "not_modified": "304", "modified": "mod", "removed": "rm",
                "errors": "err"}  # fmt: skip
@@ -98,6 +144,8 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 value = value[5:16].replace("T", " ")  # MM-DD HH:MM
             elif col == "alerts":
                 value = len(value)
+            elif col == "budget":  # requests to the site / the run's budget
+                value = f"{run.get('budget_used') or 0}/{value}" if value else "-"
             elif col == "status":
                 style = STATUS_STYLE.get(value, "red")
                 value = f"[{style}]{value}[/{style}]"
@@ -109,6 +157,8 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         f"pages: {pages['news_live']} news live ({pages['news_removed']} removed),"
         f" {pages['partnership_live']} partnership live ({pages['partnership_removed']} removed)"
     )
+    if "plan" in report:
+        print_plan(report["plan"], console)
     for spider, latest in report["latest"].items():
         for alert in latest["alerts"]:
             console.print(
@@ -116,3 +166,18 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 f" {escape(alert['message'])}"
             )
     console.print("[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]")
+
+
+def print_plan(plan: dict[str, Any], console: Console) -> None:
+    backfill = ", ".join(
+        f"{lang} {row['backfill']}" + (f" ({row['pages']} listing pages)" if row["pages"] else "")
+        for lang, row in plan["listings"].items()
+    )
+    console.print(f"backfill: {backfill}")
+    for kind in ("news", "partnership"):
+        row = plan[kind]
+        queued = ", ".join(f"{n} {name}" for name, n in row["queued"].items() if n) or "empty"
+        console.print(
+            f"{kind}: {row['overdue']} overdue (unchecked for {plan['revisit_max_days']:g} days),"
+            f" oldest check {row['oldest_check'] or '-'}, queue {queued}"
+        )

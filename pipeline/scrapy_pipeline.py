@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.items import CheckOutcome, Failed, Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
 from pipeline.store import Outcome, Recorder
 from storage import open_archive
@@ -70,6 +70,8 @@ class ArchivePipeline:
             page = self.archive.page(item.url)
             if page is not None and page["status"] == "live":  # only known pages can vanish
                 self.gone.append(item)
+        elif isinstance(item, Failed):
+            self.recorder.failed(item)
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.change:
@@ -94,6 +96,8 @@ class ArchivePipeline:
             # The alert itself is raised by aaltowatch.health.check_run from these stats.
             self.outcomes["mass_disappearance"] += 1
             self.outcomes["gone"] = len(self.gone)
+            for item in self.gone:  # what was seen is kept, though nothing is marked removed
+                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
         else:
             for item in self.gone:
                 self._count(self.recorder.gone(item))

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.items import CheckOutcome, Failed, Gone, PageItem, Unchanged
 from pipeline.classify import classify, unified_diff
 from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands
 from storage import Archive
@@ -50,6 +50,17 @@ def _record(item: PageItem) -> dict[str, Any]:
     return {k: getattr(item, k) for k in VERSION_COLUMNS}
 
 
+def check_outcome(outcome: Outcome) -> CheckOutcome:
+    """What a 200 told about the page, for the `checks` table."""
+    if outcome.flagged:
+        return CheckOutcome.ERROR  # our extraction broke: the page's state is not known
+    if outcome.change in ("new", "duplicate"):
+        return CheckOutcome.NEW
+    if outcome.change in ("modified", "restored") or outcome.fields:
+        return CheckOutcome.CHANGED
+    return CheckOutcome.SAME
+
+
 class Recorder:
     """Stores observations of one run."""
 
@@ -59,8 +70,25 @@ class Recorder:
         # Replaying stored HTML (reextract) is not seeing the page: last_seen stays.
         self.replay = replay
 
+    def _check(
+        self, url: str, outcome: CheckOutcome, now: str, http_status: int | None = None
+    ) -> None:
+        """Record a check (inside the caller's page transaction); replays are not checks."""
+        if not self.replay:
+            self.archive.add_check(
+                url, outcome, run_id=self.run_id, checked_at=now, http_status=http_status
+            )
+
     # -- pages ----------------------------------------------------------------------------
     def page(self, item: PageItem) -> Outcome:
+        """Store one 200 and its check in one transaction."""
+        now = item.fetched_at or utcnow()
+        with self.archive.transaction():
+            outcome = self._page(item)
+            self._check(item.url, check_outcome(outcome), now, item.http_status)
+        return outcome
+
+    def _page(self, item: PageItem) -> Outcome:
         archive = self.archive
         now = item.fetched_at or utcnow()
         with archive.transaction():
@@ -168,6 +196,7 @@ class Recorder:
         source = self.archive.page(item.moved_from)  # type: ignore[arg-type]
         if source is None or source["status"] == "moved" or (page and page["id"] == source["id"]):
             return page
+        self._check(source["url"], CheckOutcome.MOVED, now, 301)
         if page is not None and not self._fresh_this_run(page):
             # Both have their own history: the old page points at the new one.
             self.archive.update_page(source["id"], status="moved", moved_to=item.url)
@@ -176,6 +205,7 @@ class Recorder:
             outcome.change = "moved"
             return page
         if page is not None:
+            self.archive.fold_checks(page["id"], into=source["id"])
             self.archive.discard_page(page["id"])
         self.archive.update_page(source["id"], url=item.url, status="live", moved_to=None)
         self.archive.repoint_duplicates(source["url"], item.url)
@@ -301,6 +331,8 @@ class Recorder:
             page = archive.page(item.url)
             if page is None:
                 return Outcome(item.url)
+            if item.reason == "304":
+                self._check(item.url, CheckOutcome.NOT_MODIFIED, now, 304)
             archive.update_page(page["id"], last_seen=now)
             self._remember_lastmod(item.url, item.sitemap_lastmod)
             prev = archive.version(page["id"])
@@ -331,6 +363,7 @@ class Recorder:
             page = archive.page(item.url)
             if page is None or page["status"] != "live":
                 return Outcome(item.url)
+            self._check(item.url, CheckOutcome.GONE, now, item.http_status)
             archive.update_page(
                 page["id"], status="removed", http_status=item.http_status, last_seen=now
             )
@@ -338,3 +371,12 @@ class Recorder:
             prev = archive.version(page["id"])
             self._change(page["id"], page["url"], "removed", now, [], page, prev)
             return Outcome(item.url, "removed")
+
+    def checked(self, url: str, outcome: CheckOutcome, http_status: int | None = None) -> None:
+        """A check that changes nothing else: an error, or a 404 held back by the mass guard."""
+        with self.archive.transaction():
+            self._check(url, outcome, utcnow(), http_status)
+
+    def failed(self, item: Failed) -> Outcome:
+        self.checked(item.url, CheckOutcome.ERROR, item.http_status)
+        return Outcome(item.url)

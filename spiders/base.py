@@ -3,6 +3,10 @@
 A crawl runs in phases driven by `spider_idle`: discovery first (so categories and sitemap
 lastmods are known before articles are fetched), then pages found only in sitemaps, then every
 known page that nothing linked to this time (that is how 404/410/301 are noticed).
+
+Once robots.txt is read the run is planned (aaltowatch/planner.py): a site whose full crawl
+fits in the request budget (or policy `all`) is crawled whole as above ("full" mode); a bigger
+one in "plan" mode, where each phase spends what the budget leaves, in the planner's order.
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from typing import Any
 import scrapy
 from protego import Protego
 from scrapy import Request, signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.items import Failed, Gone, PageItem, Unchanged
 from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
 from pages import parse_article
 
 log = logging.getLogger(__name__)
 
 CONTENT_STATUSES = [301, 302, 303, 307, 308, 404, 410]
+# Requests made before a run is planned: our robots.txt and Scrapy's own.
+ROBOTS_REQUESTS = 2
 PERMANENT_REDIRECTS = (301, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -43,7 +50,10 @@ class AaltoSpider(scrapy.Spider):
         self.categories: dict[str, list[str]] = {}
         self.lastmods: dict[str, str] = {}
         self.phases: list[str] = ["deferred", "known"]
+        self.plan_phases: list[str] = ["queue", "revisit"]
         self.deferred: list[str] = []
+        self.mode = "full"
+        self.budget = planner.Budget(None)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AaltoSpider:
@@ -86,6 +96,7 @@ class AaltoSpider(scrapy.Spider):
     def on_robots_error(self, failure: Failure) -> Iterator[Request]:
         """No robots.txt to read is no reason not to crawl: discovery still runs."""
         self.on_error(failure)
+        self.plan_run()
         yield from self.discover()
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
@@ -102,7 +113,105 @@ class AaltoSpider(scrapy.Spider):
                     log.info(
                         "robots.txt Crawl-delay %ss (cap %ss)", delay, self.config.crawl_delay_cap
                     )
+                self.robots_delay = effective
+        self.plan_run()
         yield from self.discover()
+
+    # -- the plan ---------------------------------------------------------------------------
+    def plan_run(self) -> None:
+        """Set the request budget and choose full or plan mode (aaltowatch/planner.py)."""
+        config = self.config
+        policy = planner.RevisitPolicy(config.revisit_policy)
+        if policy is planner.RevisitPolicy.ALL or self.archive is None:
+            self.mode, self.budget = "full", planner.Budget(None)
+        else:
+            limit = config.max_requests_per_run or planner.derive_budget(
+                planner.cron_interval_s(config.schedule.news, config.schedule.news_interval_s),
+                max(config.download_delay, getattr(self, "robots_delay", 0.0)),
+            )
+            self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
+            self.mode = "full" if self.site_is_small(limit) else "plan"
+        if self.mode == "plan":
+            self.phases = list(self.plan_phases)
+        self.crawler.stats.set_value("aaltowatch/budget/limit", self.budget.limit or 0)
+        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode)
+        log.info("%s: %s mode, budget %s requests", self.name, self.mode, self.budget.limit)
+
+    def site_is_small(self, limit: int) -> bool:
+        return planner.small_site(
+            known_pages=self.archive.count_pages(self.kind),
+            listing_pages=0,
+            queued=sum(self.archive.queue_sizes(self.kind).values()),
+            budget=limit,
+        )
+
+    @property
+    def planned(self) -> bool:
+        return self.mode == "plan"
+
+    def now(self) -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def fetch_page(self, url: str, *, priority: int = 0) -> Iterator[Request]:
+        """A content page if the budget allows it this run; else it waits in the crawl queue."""
+        key = self.canonical(url)
+        if key in self.requested:
+            return
+        if self.budget.take():
+            yield self.page_request(key, priority=priority)
+        else:
+            kind = content_kind(key)
+            self.archive.enqueue(
+                [{"url": key, "kind": self.kind, "lang": kind[1] if kind else None,
+                  "tier": planner.TEASER, "categories": self.categories.get(key)}],
+                self.now(),
+            )  # fmt: skip
+
+    def fetch_queued(
+        self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
+    ) -> Iterator[Request]:
+        """The crawl queue, best tier and newest first, as far as the budget goes."""
+        for row in self.archive.queued(self.kind, tiers, self.budget.remaining + 100, langs):
+            if row["url"] in self.requested:
+                continue
+            if not self.budget.take():
+                return
+            if row["categories"] and row["url"] not in self.categories:
+                self.categories[row["url"]] = list(row["categories"])
+            if row["lastmod"] and row["url"] not in self.lastmods:
+                self.lastmods[row["url"]] = row["lastmod"]
+            yield self.page_request(row["url"], priority=priority)
+
+    def revisit(self) -> Iterator[Request]:
+        """Known pages the revisit policy picks, within what the budget leaves."""
+        policy = planner.RevisitPolicy(self.config.revisit_policy)
+        budget = self.budget.remaining
+        if policy is planner.RevisitPolicy.ROUND_ROBIN and self.backfilling():
+            budget //= 2  # the backfill still needs its share
+        now = datetime.now(UTC)
+        pages = [
+            planner.PageView.from_row(row)
+            for row in self.archive.revisit_candidates(self.kind)
+            if row["url"] not in self.requested
+        ]
+        chosen = planner.select_revisits(
+            pages,
+            now=now,
+            budget=budget,
+            policy=policy,
+            max_days=self.config.revisit_max_days,
+            min_value=self.config.revisit_min_value,
+        )
+        self.count("plan/revisit_candidates", len(pages))
+        for url in chosen:
+            if not self.budget.take():
+                return
+            self.count("revisits")
+            yield self.page_request(url, priority=-10)
+
+    def backfilling(self) -> bool:
+        """Is the archive still being filled? (News: a listing has not been read to its end.)"""
+        return False
 
     def discover(self) -> Iterator[Request]:
         raise NotImplementedError
@@ -121,10 +230,12 @@ class AaltoSpider(scrapy.Spider):
         redirect to the same identity, e.g. a trailing slash or another host spelling)."""
         key = self.canonical(url)
         self.requested.add(key)
+        if hops:  # a redirect to follow: from the reserve, never a planned page's place
+            self.budget.take(reserve=True)
         return Request(
             fetch or self.fetch_url(key),
             callback=self.parse_page,
-            errback=self.on_error,
+            errback=self.on_page_error,
             priority=priority,
             dont_filter=moved_from is not None,
             meta={
@@ -140,6 +251,11 @@ class AaltoSpider(scrapy.Spider):
         """Ask for a content page once, unless its sitemap lastmod says it did not move."""
         key = self.canonical(url)
         if key in self.requested or content_kind(key) is None or content_kind(key)[0] != self.kind:
+            return
+        if self.planned:  # stored pages wait for the revisit policy; new ones are fetched
+            page = self.archive.page(key)
+            if page is None or page["status"] == "removed":
+                yield from self.fetch_page(key)
             return
         lastmod = lastmod or self.lastmods.get(key)
         if lastmod and self._lastmod_unmoved(key, lastmod):
@@ -173,6 +289,7 @@ class AaltoSpider(scrapy.Spider):
             if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
                 log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
                 self.count("errors")
+                yield Failed(key, status)
                 return
             if target_key == key:  # same identity spelled differently: fetch it there
                 yield self.page_request(
@@ -182,6 +299,7 @@ class AaltoSpider(scrapy.Spider):
                 # A temporary redirect (maintenance notice, login) is not a move: keep the page.
                 log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
                 self.count("temporary_redirects")
+                yield Failed(key, status)
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
@@ -219,6 +337,7 @@ class AaltoSpider(scrapy.Spider):
         except ExtractionError as exc:
             log.warning("extraction failed for %s: %s", key, exc)
             self.count("extraction_errors")
+            yield Failed(key, status)
             return
         item.categories = self.categories.get(item.url, item.categories)
         item.moved_from = moved_from
@@ -240,8 +359,18 @@ class AaltoSpider(scrapy.Spider):
         """5xx after retries, timeouts, resets: counted, logged, never a removal."""
         request = failure.request if hasattr(failure, "request") else None
         url = request.url if request is not None else "?"
+        if failure.check(IgnoreRequest) and request is not None and request.meta.get("over_budget"):
+            return  # not made: the run's request budget was spent (counted by the middleware)
         self.count("errors")
         log.warning("request failed: %s: %s", url, failure.getErrorMessage())
+
+    def on_page_error(self, failure: Failure) -> Iterator[Failed]:
+        """A content page that could not be checked: an `error` check, nothing else."""
+        self.on_error(failure)
+        request = getattr(failure, "request", None)
+        if request is not None and not request.meta.get("over_budget"):
+            status = getattr(getattr(failure.value, "response", None), "status", None)
+            yield Failed(self.canonical(request.url), status)
 
     # -- phases -----------------------------------------------------------------------------
     def on_idle(self, spider: scrapy.Spider) -> None:
@@ -256,7 +385,11 @@ class AaltoSpider(scrapy.Spider):
             raise DontCloseSpider
 
     def run_phase(self, response: Response, phase: str) -> Iterator[Any]:
-        if phase == "deferred":
+        if phase == "queue":
+            yield from self.fetch_queued((planner.TEASER, planner.LASTMOD))
+        elif phase == "revisit":
+            yield from self.revisit()
+        elif phase == "deferred":
             for url in self.deferred:
                 yield from self.want(url)
         elif phase == "known" and self.config.revisit_known and self.archive is not None:

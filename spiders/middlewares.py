@@ -1,4 +1,5 @@
-"""Downloader middlewares: conditional GET from stored validators, and Retry-After on 429."""
+"""Downloader middlewares: conditional GET from stored validators, Retry-After on 429, and the
+run's request budget."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from aaltowatch.urls import canonical_url
@@ -149,3 +151,34 @@ class RetryAfterMiddleware:
                 )
                 await asyncio.sleep(delay)
         return response
+
+
+class RequestBudgetMiddleware:
+    """The hard stop behind the planner: no run makes more requests than its budget.
+
+    The spider plans within its budget (aaltowatch/planner.py) and keeps a reserve for what a
+    plan cannot foresee; this counts every request that reaches the network (retries and
+    Scrapy's own robots.txt included) and drops any beyond the limit. A dropped page is simply
+    not checked this run: never an error, never a removal.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.made = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RequestBudgetMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if not request.url.startswith("http"):
+            return None  # the spider's own data: phase markers are not requests to the site
+        budget = getattr(self.crawler.spider, "budget", None)
+        limit = getattr(budget, "limit", None)
+        if limit is not None and self.made >= limit:
+            request.meta["over_budget"] = True
+            self.crawler.stats.inc_value("aaltowatch/budget/dropped")
+            raise IgnoreRequest(f"request budget of {limit} spent")
+        self.made += 1
+        self.crawler.stats.set_value("aaltowatch/budget/requests", self.made)
+        return None

@@ -1,4 +1,9 @@
-"""News: listings of all three languages (pager to the end), the site RSS and the sitemaps."""
+"""News: listings of all three languages, the site RSS and the sitemaps.
+
+Full mode reads every listing to the end of its pager. Plan mode (a site bigger than the
+budget) reads each listing from the top until its known frontier, a slice of a pager sweep,
+and while the archive is still being filled, further down from where the last run stopped.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,30 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import Request
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
+from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
 from aaltowatch.items import Teaser
 from aaltowatch.urls import FEED_PATH, LISTING_PATHS, content_kind
 from pages import parse_feed, parse_listing, parse_sitemap
 from spiders.base import AaltoSpider
+
+# How a plan-mode listing page was asked for: from the top down to the frontier, a slice of
+# the pager sweep, or the backfill further down.
+SCAN, SWEEP, BACKFILL = "scan", "sweep", "backfill"
+# Teasers per listing page on the site (the budget a backfill page needs, with the page).
+TEASERS_PER_PAGE = 12
+
+
+def listing_path(lang: str, page: int) -> str:
+    return LISTING_PATHS[lang] + (f"?page={page}" if page else "")
+
+
+def page_index(url: str) -> int:
+    value = dict(parse_qsl(urlsplit(url).query)).get("page", "0")
+    return int(value) if value.isdigit() else 0
+
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +50,29 @@ class NewsSpider(AaltoSpider):
         super().__init__(*args, **kwargs)
         # Sitemaps first (their lastmods let later phases skip unmoved pages), then listings.
         self.phases = ["listings", "deferred", "known"]
+        self.plan_phases = ["discovery", "queue", "revisit", "backfill", "leftovers"]
         self.listing_pages = 0
         self.listings_seen: set[str] = set()
+        self.cursors: dict[str, planner.ListingCursor] = {}
+        self.sweep_left: dict[str, int] = {}
+        self.stored_lastmods: dict[str, tuple[str, str | None]] | None = None
+
+    def site_is_small(self, limit: int) -> bool:
+        """Small once a full pass over every listing measured it, and it fits the budget."""
+        cursors = [self._cursor(lang) for lang in LISTING_PATHS]
+        measured = all(c.pages for c in cursors)
+        return planner.small_site(
+            known_pages=self.archive.count_pages(self.kind),
+            listing_pages=sum(c.pages or 0 for c in cursors) if measured else None,
+            queued=sum(self.archive.queue_sizes(self.kind).values()),
+            budget=limit,
+        )
+
+    def backfilling(self) -> bool:
+        return any(self._cursor(lang).backfilling for lang in LISTING_PATHS)
 
     def discover(self) -> Iterator[Request]:
+        self.budget.take()
         yield self._aux(self.fetch_url("/sitemap.xml"), self.parse_sitemap, priority=50)
 
     def _aux(self, url: str, callback: Any, priority: int = 10) -> Request:
@@ -42,7 +84,163 @@ class NewsSpider(AaltoSpider):
             for path in LISTING_PATHS.values():
                 yield from self._listing(self.fetch_url(path))
             return
+        if phase == "discovery":
+            if self.budget.take():
+                yield self._aux(self.fetch_url(FEED_PATH), self.parse_feed, priority=40)
+            for lang in LISTING_PATHS:
+                yield from self._plan_listing(lang, 0, SCAN)
+            return
+        if phase == "backfill":
+            for lang in LISTING_PATHS:
+                cursor = self._cursor(lang)
+                if cursor.backfilling:
+                    yield from self._plan_listing(lang, cursor.next, BACKFILL)
+            return
+        if phase == "leftovers":
+            # Pages only a sitemap named, once their language's listings were read through
+            # (before that, a listing teaser may still bring the page with its categories).
+            done = tuple(lang for lang in LISTING_PATHS if not self._cursor(lang).backfilling)
+            yield from self.fetch_queued((planner.SITEMAP_ONLY,), priority=-20, langs=done)
+            return
         yield from super().run_phase(response, phase)
+
+    # -- plan mode: listings --------------------------------------------------------------
+    def _cursor(self, lang: str) -> planner.ListingCursor:
+        if lang not in self.cursors:
+            self.cursors[lang] = planner.ListingCursor.load(
+                self.archive.plan_state(f"listing:{lang}")
+            )
+        return self.cursors[lang]
+
+    def _plan_listing(self, lang: str, page: int, how: str) -> Iterator[Request]:
+        """Listing page `page` of `lang`, once per run, if the budget allows (a backfill page
+        also needs room for the stories it will name)."""
+        url = listing_path(lang, page)
+        if url in self.listings_seen:
+            return
+        limit = self.config.max_listing_pages
+        if limit and self.listing_pages >= limit:
+            return
+        # Beyond the top, a page read past the frontier names stories to fetch: leave room.
+        need = 1 + (TEASERS_PER_PAGE if how == BACKFILL or (how == SCAN and page) else 0)
+        if self.budget.remaining < need or not self.budget.take():
+            return
+        self.listings_seen.add(url)
+        self.listing_pages += 1
+        yield Request(
+            self.fetch_url(url),
+            callback=self.parse_plan_listing,
+            errback=self.on_listing_error,
+            priority=30 - page if how == SCAN else -30 - page,
+            cb_kwargs={"lang": lang, "page": page, "how": how},
+        )
+
+    def parse_plan_listing(
+        self, response: Response, lang: str, page: int, how: str
+    ) -> Iterator[Any]:
+        try:
+            listing = parse_listing(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("listing %s unreadable: %s", response.url, exc)
+            self.count("extraction_errors")
+            return
+        self.count("listing_pages")
+        if not listing.teasers:
+            self.count("empty_listings")
+        at_frontier = yield from self._plan_teasers(listing.teasers, priority=20 - page)
+        has_next = any(page_index(u) > page for u in listing.next_urls)
+        cursor = self._cursor(lang)
+        backfilling = cursor.backfilling
+        # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
+        cursor.read(page, has_next)
+        self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+        if not has_next:
+            return
+        if how == SCAN and not at_frontier:
+            yield from self._plan_listing(lang, page + 1, SCAN)
+        elif how == SCAN and not backfilling:
+            self.sweep_left[lang] = planner.sweep_quota(
+                cursor.pages, self.config.revisit_max_days, self._runs_per_day()
+            )
+            yield from self._sweep(lang)
+        elif how == SWEEP:
+            yield from self._sweep(lang)
+        elif how == BACKFILL:
+            yield from self._plan_listing(lang, page + 1, BACKFILL)
+
+    def _sweep(self, lang: str) -> Iterator[Request]:
+        """The next page of the pager sweep, while this run's slice lasts."""
+        cursor = self._cursor(lang)
+        while self.sweep_left.get(lang, 0) > 0:
+            self.sweep_left[lang] -= 1
+            if listing_path(lang, cursor.next) in self.listings_seen:
+                cursor.read(cursor.next, True)  # read this run already: move past it
+                continue
+            yield from self._plan_listing(lang, cursor.next, SWEEP)
+            return
+
+    def on_listing_error(self, failure: Failure) -> None:
+        """A sweep or backfill page past a pager that shrank (404): the pass is complete."""
+        self.on_error(failure)
+        request = getattr(failure, "request", None)
+        response = getattr(failure.value, "response", None)
+        if request is None or response is None or response.status not in (404, 410):
+            return
+        lang, page = request.cb_kwargs["lang"], request.cb_kwargs["page"]
+        if page > 0:
+            cursor = self._cursor(lang)
+            cursor.read(page - 1, False)
+            self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+
+    def _runs_per_day(self) -> float:
+        schedule = self.config.schedule
+        return 86400.0 / planner.cron_interval_s(schedule.news, schedule.news_interval_s)
+
+    def _plan_teasers(self, teasers: list[Teaser], priority: int, remember: bool = True) -> Any:
+        """Queue the new and changed stories (the plan survives a kill), fetch what the budget
+        allows newest first, remember every listing teaser; returns whether the page is at
+        the frontier (a generator's return value). The site feed's items say less than a
+        listing's teasers: they only tell new stories (`remember` False)."""
+        for teaser in teasers:
+            if teaser.categories:
+                known = self.categories.setdefault(teaser.url, [])
+                known.extend(c for c in teaser.categories if c not in known)
+        hashes = {
+            t.url: planner.teaser_hash(t.title, t.published, t.categories)
+            for t in teasers
+            if content_kind(t.url) and content_kind(t.url)[0] == self.kind
+        }
+        memory = self.archive.teaser_memory(list(hashes))
+        if not remember:
+            memory = {url: {**seen, "teaser_hash": None} for url, seen in memory.items()}
+        verdict = planner.judge_teasers(list(hashes.items()), memory)
+        by_url = {t.url: t for t in teasers}
+        now = self.now()
+        self.archive.enqueue(
+            [
+                {
+                    "url": url,
+                    "kind": self.kind,
+                    "lang": content_kind(url)[1],
+                    "tier": planner.TEASER,
+                    "sort_key": by_url[url].published or "",
+                    "categories": self.categories.get(url),
+                }
+                for url in verdict.fetch
+            ],
+            now,
+        )
+        if remember:
+            self.archive.set_teaser_hashes(hashes)
+        self.count("plan/teasers", len(hashes))
+        self.count("plan/teasers_new_or_changed", len(verdict.fetch))
+        for url in sorted(verdict.fetch, key=lambda u: by_url[u].published or "", reverse=True):
+            if url in self.requested:
+                continue
+            if not self.budget.take():
+                break
+            yield self.page_request(url, priority=priority)
+        return verdict.at_frontier
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         try:
@@ -52,13 +250,53 @@ class NewsSpider(AaltoSpider):
             self.count("extraction_errors")
             return
         for child in sitemap.sitemaps:
-            yield self._aux(self.fetch_url(child.loc), self.parse_sitemap, priority=50)
+            if self.budget.take():
+                yield self._aux(self.fetch_url(child.loc), self.parse_sitemap, priority=50)
+        if self.planned:
+            self._plan_sitemap_entries(sitemap.entries)
+            return
         for entry in sitemap.entries:
             kind = content_kind(entry.loc)
             if kind and kind[0] == self.kind:
                 if entry.lastmod:
                     self.lastmods[entry.loc] = entry.lastmod
                 self.deferred.append(entry.loc)
+
+    def _plan_sitemap_entries(self, entries: list[Any]) -> None:
+        """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
+        if self.stored_lastmods is None:
+            self.stored_lastmods = self.archive.stored_lastmods(self.kind)
+        rows, first_lastmods = [], {}
+        for entry in entries:
+            kind = content_kind(entry.loc)
+            if not kind or kind[0] != self.kind:
+                continue
+            if entry.lastmod:
+                self.lastmods[entry.loc] = entry.lastmod
+            stored = self.stored_lastmods.get(entry.loc)
+            if stored is None:
+                tier = planner.SITEMAP_ONLY
+            elif stored[1] is None and entry.lastmod:
+                first_lastmods[entry.loc] = entry.lastmod  # stored before lastmods were kept
+                continue
+            elif entry.lastmod and entry.lastmod != stored[1]:
+                tier = planner.LASTMOD
+            else:
+                continue
+            rows.append(
+                {
+                    "url": entry.loc,
+                    "kind": self.kind,
+                    "lang": kind[1],
+                    "tier": tier,
+                    "sort_key": entry.lastmod or "",
+                    "lastmod": entry.lastmod,
+                }
+            )
+        self.archive.enqueue(rows, self.now())
+        if first_lastmods:
+            self.archive.set_sitemap_lastmods(first_lastmods)
+        self.count("plan/sitemap_queued", len(rows))
 
     def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
         for teaser in teasers:
@@ -74,6 +312,9 @@ class NewsSpider(AaltoSpider):
         except ExtractionError as exc:
             log.warning("feed %s unreadable: %s", response.url, exc)
             self.count("extraction_errors")
+            return
+        if self.planned:
+            yield from self._plan_teasers(teasers, priority=30, remember=False)
             return
         yield from self._teasers(teasers)
 

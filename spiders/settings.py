@@ -53,6 +53,8 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
             # must happen before the retry is scheduled.
             "spiders.middlewares.RetryAfterMiddleware": 555,
             "spiders.middlewares.ConditionalGetMiddleware": 580,
+            # After robots.txt (100), which drops disallowed requests before they count.
+            "spiders.middlewares.RequestBudgetMiddleware": 120,
         },
         "ITEM_PIPELINES": {"pipeline.scrapy_pipeline.ArchivePipeline": 300},
         # Health checks also as Spidermon monitors (same function, same thresholds).

@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage import migrations
+from storage.plan import PlanStore
 
 JSON_COLUMNS = ("categories", "contacts", "images", "translations", "fields", "extraction", "stats")
 
@@ -44,7 +45,7 @@ def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
     return Archive(Path(path), readonly=readonly)
 
 
-class Archive:
+class Archive(PlanStore):
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly

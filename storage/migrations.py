@@ -173,5 +173,53 @@ def m0002_views(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0004_checks")
+def m0004_checks(db: Database) -> None:
+    """Every check of a content page, a per-page summary the planner reads in one query, the
+    crawl plan a killed run leaves (queue, cursors) and what the listings last said."""
+    db.executescript(
+        """
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER REFERENCES pages(id),
+            url TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            checked_at TEXT NOT NULL,
+            -- new | changed | same | not_modified | gone | moved | error
+            outcome TEXT NOT NULL,
+            http_status INTEGER
+        );
+        CREATE INDEX checks_page ON checks(page_id, id);
+        CREATE INDEX checks_run ON checks(run_id);
+        CREATE TABLE check_stats (
+            page_id INTEGER PRIMARY KEY REFERENCES pages(id),
+            last_checked TEXT,
+            last_attempt TEXT,
+            checks INTEGER NOT NULL DEFAULT 0,
+            changes INTEGER NOT NULL DEFAULT 0,
+            unchanged_days REAL NOT NULL DEFAULT 0,
+            changed_intervals TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE crawl_queue (
+            url TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            lang TEXT,
+            tier INTEGER NOT NULL,
+            sort_key TEXT NOT NULL DEFAULT '',
+            lastmod TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            queued_at TEXT NOT NULL
+        );
+        CREATE INDEX crawl_queue_order ON crawl_queue(tier, sort_key);
+        CREATE TABLE crawl_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        ALTER TABLE fetches ADD COLUMN teaser_hash TEXT;
+        """
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

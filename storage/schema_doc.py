@@ -23,6 +23,13 @@ TABLES: dict[str, str] = {
     "alerts": "Health-check alerts and suspicious versions that were not stored.",
     "responses": "Raw fetched bytes, zlib-compressed, stored once per sha256 (for reextract).",
     "fetches": "HTTP validators per requested URL, for conditional GET, and sitemap lastmod.",
+    "checks": "Every fetch or revalidation of a content page and its outcome (the planner's"
+    " evidence).",
+    "check_stats": "Per page: a summary of its checks, kept in step with `checks`, read by the"
+    " crawl planner.",
+    "crawl_queue": "Content URLs the crawl plan still has to fetch (new, lastmod moved, teaser"
+    " changed); what a killed run leaves for the next.",
+    "crawl_state": "Crawl planner state: listing cursors (backfill, pager sweep), sitemap sizes.",
     "pages_fts": "FTS5 full-text index over the current title, lead and body (rowid = pages.id).",
     "_sqlite_migrations": "Which numbered schema migrations have been applied.",
     "current_pages": "Every page joined with the fields of its current version.",
@@ -138,6 +145,41 @@ COLUMNS: dict[str, dict[str, str]] = {
         "http_status": "Status of the last fetch.",
         "fetched_at": "When it was last fetched.",
         "sitemap_lastmod": "lastmod from the sitemap, to skip unchanged pages.",
+        "teaser_hash": "Fingerprint of the page's last listing/feed teaser (the known frontier).",
+    },
+    "checks": {
+        "id": "Check id (increasing).",
+        "page_id": "The page (pages.id), null for a URL never stored.",
+        "url": "The URL that was checked.",
+        "run_id": "The run that made the check (runs.id).",
+        "checked_at": "When (ISO 8601 UTC).",
+        "outcome": "new, changed (200 with new content), same (200, same content),"
+        " not_modified (304), gone (404/410), moved (301/308) or error.",
+        "http_status": "HTTP status of the answer (null on a network error).",
+    },
+    "check_stats": {
+        "page_id": "The page (pages.id).",
+        "last_checked": "Last check that verified the page (anything but error).",
+        "last_attempt": "Last check of any outcome, errors included.",
+        "checks": "Number of verifying checks.",
+        "changes": "Checks that found new content (changed, gone, moved).",
+        "unchanged_days": "Sum of the intervals between checks that found no change, in days.",
+        "changed_intervals": "JSON list of the last intervals (days) that ended in a change.",
+    },
+    "crawl_queue": {
+        "url": "Canonical public URL to fetch.",
+        "kind": "news or partnership.",
+        "lang": "en, fi or sv.",
+        "tier": "0 teaser new or changed, 1 sitemap lastmod moved, 2 found only in a sitemap.",
+        "sort_key": "Newest first within a tier: published time or lastmod.",
+        "lastmod": "Sitemap lastmod, if any.",
+        "categories": "JSON list of categories from the teaser.",
+        "queued_at": "When it was queued.",
+    },
+    "crawl_state": {
+        "key": "e.g. listing:en (cursor of the English listing sweep).",
+        "value": "JSON value.",
+        "updated_at": "When it was written.",
     },
     "pages_fts": {
         "title": "Current title.",
