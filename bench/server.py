@@ -5,8 +5,8 @@ Serves ``manifest.json`` of :mod:`bench.sitegen` with strong ETags, Last-Modifie
 status and by kind of page; ``GET /__stats`` returns the counts and ``GET /__reset`` zeroes them.
 
 With ``--live`` it serves :class:`bench.livesite.LiveSite` instead, at a virtual time the bench
-sets with ``GET /__time?t=EPOCH_SECONDS``; counts are then by request kind (article, listing, sitemap,
-feed, partnership, robots) and status, and ``GET /__stats?reset=1`` returns and zeroes them.
+sets with ``GET /__time?t=EPOCH_SECONDS``; counts are then by request kind (article, listing,
+sitemap, feed, partnership, robots) and status; ``GET /__stats?reset=1`` returns and zeroes them.
 
 Run: ``python -m bench.server ROOT`` (or ``--live --pages N --days D --seed S``) prints the base
 URL on its first line, then serves until its stdin closes.
