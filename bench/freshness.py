@@ -51,10 +51,10 @@ def log(message: str) -> None:
 
 # -- the site server ------------------------------------------------------------------------------
 @contextmanager
-def live_server(pages: int, days: int, seed: int) -> Iterator[str]:
+def live_server(pages: int, days: int, seed: int, rare: float = 1.0) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.server", "--live", "--pages", str(pages),
-         "--days", str(days), "--seed", str(seed)],
+         "--days", str(days), "--seed", str(seed), "--rare", str(rare)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent,
     )  # fmt: skip
     try:
@@ -411,7 +411,7 @@ def measure_policy(policy: str, site: LiveSite, seed_db: Path, runs: int, budget
                    seed_mb: float, url: str | None) -> dict[str, Any]:  # fmt: skip
     """One policy's runs from a copy of the seeded archive; its cost and scores."""
     if url is None:
-        with live_server(site.size, site.days, site.seed) as own:
+        with live_server(site.size, site.days, site.seed, site.rare) as own:
             return measure_policy(policy, site, seed_db, runs, budget, seed_mb, own)
     db = fresh_db(WORK / f"{policy}.db", seed_db)
     out = db.with_suffix(".jsonl")
@@ -466,12 +466,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--days", type=float, default=14)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--rare", type=float, default=1.0, help="x age-independent event rates (small sites)"
+    )
     parser.add_argument("--policy", default=",".join(POLICIES), help="comma-separated")
     parser.add_argument("--budget", type=int, default=0, help="max_requests_per_run (0: derived)")
     parser.add_argument("--no-extras", action="store_true", help="skip first-feed and SIGKILL runs")
     parser.add_argument("--write", action="store_true", help="store figures in bench/RESULTS.json")
     parser.add_argument("--markdown", action="store_true", help="also print the tables")
     parser.add_argument("--jobs", type=int, default=1, help="policies measured in parallel")
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="reuse the seeded archive of this size in bench/work (same crawler code only)",
+    )
     args = parser.parse_args(argv)
     if args.command == "worker":
         return worker(args)
@@ -481,27 +489,38 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     days_int = math.ceil(args.days)
-    site = LiveSite(args.pages, days_int, args.seed)
+    site = LiveSite(args.pages, days_int, args.seed, args.rare)
     runs = int(args.days * DAY / INTERVAL)
     results: dict[str, Any] = {
-        "pages": args.pages, "days": args.days, "seed": args.seed, "runs_per_policy": runs,
+        "pages": args.pages, "days": args.days, "seed": args.seed, "rare": args.rare,
+        "runs_per_policy": runs,
         "interval_min": INTERVAL.total_seconds() / 60, "politeness_s_per_request": POLITENESS_S,
         "planner": sorted(planner_keys()), "budget": args.budget, "policies": {},
     }  # fmt: skip
-    with live_server(args.pages, days_int, args.seed) as url:
+    with live_server(args.pages, days_int, args.seed, args.rare) as url:
         log(f"{args.pages} pages, {len(site.events)} events over {days_int} days; seeding")
-        seed_db = fresh_db(WORK / "seed.db")
-        real = run_worker(
-            seed_db, url, "all", EPOCH - INTERVAL, 1, 0, seed_db.with_suffix(".jsonl")
-        )
-        seed_runs = read_runs(seed_db.with_suffix(".jsonl"))
-        seed_news = next(r for r in seed_runs if r["spider"] == "news")
-        results["seed"] = {
-            "requests": seed_news["requests"], "counts": seed_news["counts"],
-            "pages": pages_known(seed_db), "real_s": round(real, 1),
-            "archive_mb": round(seed_db.stat().st_size / 2**20, 1),
-            "requests_per_s": round(seed_news["requests"] / seed_news["real_s"], 1),
-        }  # fmt: skip
+        seed_db = WORK / "seed.db"
+        sidecar = seed_db.with_suffix(".json")
+        key = {"pages": args.pages, "days": days_int, "seed": args.seed, "rare": args.rare}
+        stored = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        if args.reuse_seed and stored.get("key") == key and seed_db.exists():
+            results["seed"] = stored["figures"] | {"reused": True}
+        else:
+            fresh_db(seed_db)
+            sidecar.unlink(missing_ok=True)
+            real = run_worker(
+                seed_db, url, "all", EPOCH - 2 * INTERVAL, 1, 0, seed_db.with_suffix(".jsonl")
+            )
+            seed_news = next(
+                r for r in read_runs(seed_db.with_suffix(".jsonl")) if r["spider"] == "news"
+            )
+            results["seed"] = {
+                "requests": seed_news["requests"], "counts": seed_news["counts"],
+                "pages": pages_known(seed_db), "real_s": round(real, 1),
+                "archive_mb": round(seed_db.stat().st_size / 2**20, 1),
+                "requests_per_s": round(seed_news["requests"] / seed_news["real_s"], 1),
+            }  # fmt: skip
+            sidecar.write_text(json.dumps({"key": key, "figures": results["seed"]}))
         log(f"seed: {results['seed']}")
         seed_mb = results["seed"]["archive_mb"]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

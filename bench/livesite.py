@@ -78,9 +78,9 @@ EXPECTED_CHANGE = {
 }
 
 
-def edit_rate(age_days: float) -> float:
+def edit_rate(age_days: float, rare: float = 1.0) -> float:
     """Visible edits per day for a page of this age: young stories get corrected and updated."""
-    return 0.3 * math.exp(-age_days / 5) + 0.0006
+    return 0.3 * math.exp(-age_days / 5) + 0.0006 * rare
 
 
 SILENT_RATE = 0.0002  # per page and day, any age
@@ -175,8 +175,12 @@ class Response:
 class LiveSite:
     """The whole site's history; :meth:`view` gives the site as it is at one virtual time."""
 
-    def __init__(self, pages: int = 20_000, days: int = 14, seed: int = 1) -> None:
-        self.size, self.days, self.seed = pages, days, seed
+    def __init__(
+        self, pages: int = 20_000, days: int = 14, seed: int = 1, rare: float = 1.0
+    ) -> None:
+        """`rare` multiplies the age-independent rates (old-page and silent edits, removals,
+        moves): a smaller site with `rare` = 20,000 / pages has as many such events."""
+        self.size, self.days, self.seed, self.rare = pages, days, seed, rare
         self.rng = random.Random(seed)
         self.pages: list[Page] = []
         self.events: list[Event] = []
@@ -253,14 +257,14 @@ class LiveSite:
                     self._event(at, Kind.PARTNER_EDIT, page)
                 continue
             age = (at - page.published) / DAY
-            u, edit = rng.random(), edit_rate(age)
+            u, edit, rare = rng.random(), edit_rate(age, self.rare), self.rare
             if u < edit:
                 self._event(at, Kind.EDIT_YOUNG if age < 30 else Kind.EDIT_OLD, page)
-            elif (u := u - edit) < SILENT_RATE:
+            elif (u := u - edit) < SILENT_RATE * rare:
                 self._event(at, Kind.SILENT, page)
-            elif (u := u - SILENT_RATE) < REMOVAL_RATE:
+            elif (u := u - SILENT_RATE * rare) < REMOVAL_RATE * rare:
                 self._event(at, Kind.REMOVAL, page)
-            elif u - REMOVAL_RATE < MOVE_RATE:
+            elif u - REMOVAL_RATE * rare < MOVE_RATE * rare:
                 self._event(at, Kind.MOVE, page)
 
     def view(self, t: datetime) -> SiteView:

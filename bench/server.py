@@ -140,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rare", type=float, default=1.0)
     args = parser.parse_args(argv)
     if args.live:
         server: BackgroundHTTPServer = LiveSiteServer(
-            LiveSite(args.pages, args.days, args.seed), args.port
+            LiveSite(args.pages, args.days, args.seed, args.rare), args.port
         )
     elif args.root is None:
         parser.error("ROOT is required without --live")
