@@ -73,6 +73,8 @@ class Config:
     revisit_policy: str = "adaptive"
     # Every live page is revalidated at least this often (silent edits, removals).
     revisit_max_days: float = 6.0
+    # News younger than 30 days (edited far more often) at least this often.
+    revisit_recent_max_hours: float = 5.0
     # adaptive: a revalidation is worth a request when importance x P(changed) reaches this.
     revisit_min_value: float = 0.1
     feed_max_entries: int = 50

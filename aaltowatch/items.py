@@ -151,8 +151,10 @@ class CheckOutcome(StrEnum):
 
 
 @dataclass
-class Failed:
-    """A content page whose check told nothing (error): recorded, never a removal."""
+class Checked:
+    """A check that stores no page: an error (never a removal), or a URL never stored that
+    answered 301 (its target is fetched instead)."""
 
     url: str
+    outcome: CheckOutcome = CheckOutcome.ERROR
     http_status: int | None = None

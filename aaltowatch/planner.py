@@ -53,9 +53,15 @@ class RevisitPolicy(StrEnum):
     ALL = "all"  # every known page every run, no budget (the behaviour before the planner)
 
 
+class CrawlMode(StrEnum):
+    FULL = "full"  # a site that fits in the budget: everything, every run
+    PLAN = "plan"  # a bigger one: the budget spent in the planner's order
+
+
 # Crawl queue tiers, fetched lowest first: a listing or feed teaser new or changed, a known
 # page whose sitemap lastmod moved, a page found only in a sitemap (backfill).
 TEASER, LASTMOD, SITEMAP_ONLY = 0, 1, 2
+TIER_NAMES = {TEASER: "teaser", LASTMOD: "lastmod", SITEMAP_ONLY: "sitemap_only"}
 
 
 # -- the budget ------------------------------------------------------------------------------
@@ -170,6 +176,11 @@ class ListingCursor:
     next: int = 0  # the next page the sweep reads
     pages: int | None = None  # pager length, once a pass reached the end
     passes: int = 0  # full passes completed; 0 = the backfill is still going
+
+    @staticmethod
+    def key(lang: str) -> str:
+        """Where the cursor of one language's listing is kept (`crawl_state`)."""
+        return f"listing:{lang}"
 
     @classmethod
     def load(cls, value: Any) -> ListingCursor:
@@ -305,6 +316,13 @@ def change_probability(page: PageView, now: datetime) -> float:
     return 1.0 if math.isinf(since) else -math.expm1(-rate * since)
 
 
+def max_interval_days(page: PageView, now: datetime, max_days: float, recent_days: float) -> float:
+    """How long a page may go unverified: recent news less long than the archive."""
+    if page.kind == "news" and page.age_days(now) < RECENT_DAYS:
+        return min(recent_days, max_days)
+    return max_days
+
+
 def select_revisits(
     pages: Iterable[PageView],
     *,
@@ -313,12 +331,17 @@ def select_revisits(
     policy: RevisitPolicy,
     max_days: float,
     min_value: float,
+    recent_max_days: float | None = None,
+    runs_per_day: float | None = None,
 ) -> list[str]:
     """URLs to revalidate this run, most urgent first, at most `budget` of them.
 
-    adaptive: overdue pages (unverified for `max_days`, oldest first; an error counts as an
-    attempt so a failing page does not take every run), then pages whose importance x change
-    probability reaches `min_value`, best first. It spends only what is worth spending.
+    adaptive: overdue pages (unverified for `max_days`, news younger than RECENT_DAYS for
+    `recent_max_days`; most overdue first; an error counts as an attempt so a failing page
+    does not take every run), then pages whose importance x change probability reaches
+    `min_value`, best first. It spends only what is worth spending. With `runs_per_day`, a
+    run also takes its steady share (live pages / runs in `max_days`) of the pages due
+    soonest, so pages checked in one burst (a backfill) do not fall due in one burst again.
     round_robin: the least recently checked pages, as many as the budget allows.
     all: every page.
     """
@@ -330,8 +353,10 @@ def select_revisits(
     if policy is RevisitPolicy.ROUND_ROBIN:
         pages.sort(key=lambda p: (-p.since_check_days(now), p.url))
         return [p.url for p in pages[:budget]]
-    overdue = [p for p in pages if p.since_attempt_days(now) >= max_days]
-    overdue.sort(key=lambda p: (-p.since_check_days(now), p.url))
+    recent = max_days if recent_max_days is None else recent_max_days
+    limits = {p.url: max_interval_days(p, now, max_days, recent) for p in pages}
+    overdue = [p for p in pages if p.since_attempt_days(now) >= limits[p.url]]
+    overdue.sort(key=lambda p: (-p.since_check_days(now) / limits[p.url], p.url))
     chosen = [p.url for p in overdue[:budget]]
     taken = set(chosen)
     scored = []
@@ -343,4 +368,11 @@ def select_revisits(
             scored.append((-value, page.url))
     scored.sort()
     chosen += [url for _, url in scored[: budget - len(chosen)]]
+    if runs_per_day:
+        steady = math.ceil(len(pages) / max(max_days * runs_per_day, 1.0))
+        taken = set(chosen)
+        due = [p for p in pages if p.url not in taken]
+        due.sort(key=lambda p: (-p.since_attempt_days(now) / limits[p.url], p.url))
+        early = max(0, min(steady - len(overdue), budget - len(chosen)))
+        chosen += [p.url for p in due[:early]]
     return chosen

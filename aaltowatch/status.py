@@ -53,18 +53,11 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-QUEUE_TIERS = {
-    planner.TEASER: "teaser",
-    planner.LASTMOD: "lastmod",
-    planner.SITEMAP_ONLY: "sitemap_only",
-}
-
-
 def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     """The crawl plan: backfill progress per listing, the queue, overdue pages, oldest check."""
     listings = {}
     for lang in LISTING_PATHS:
-        cursor = planner.ListingCursor.load(archive.plan_state(f"listing:{lang}"))
+        cursor = planner.ListingCursor.load(archive.plan_state(planner.ListingCursor.key(lang)))
         listings[lang] = {
             **cursor.dump(),
             "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
@@ -78,7 +71,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
         kinds[kind] = {
             "overdue": overview["overdue"],
             "oldest_check": overview["oldest_check"],
-            "queued": {name: queue.get(tier, 0) for tier, name in QUEUE_TIERS.items()},
+            "queued": {name: queue.get(tier, 0) for tier, name in planner.TIER_NAMES.items()},
         }
     return {"revisit_max_days": revisit_max_days, "listings": listings, **kinds}
 

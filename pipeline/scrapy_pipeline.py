@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from aaltowatch.items import CheckOutcome, Failed, Gone, PageItem, Unchanged
+from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
 from pipeline.store import Outcome, Recorder
 from storage import open_archive
@@ -70,8 +70,10 @@ class ArchivePipeline:
             page = self.archive.page(item.url)
             if page is not None and page["status"] == "live":  # only known pages can vanish
                 self.gone.append(item)
-        elif isinstance(item, Failed):
-            self.recorder.failed(item)
+            elif page is None:  # a queued URL never stored: settled, nothing to remove
+                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
+        elif isinstance(item, Checked):
+            self.recorder.checked(item.url, item.outcome, item.http_status)
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.change:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.items import CheckOutcome, Failed, Gone, PageItem, Unchanged
+from aaltowatch.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.classify import classify, unified_diff
 from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands
 from storage import Archive
@@ -373,10 +373,7 @@ class Recorder:
             return Outcome(item.url, "removed")
 
     def checked(self, url: str, outcome: CheckOutcome, http_status: int | None = None) -> None:
-        """A check that changes nothing else: an error, or a 404 held back by the mass guard."""
+        """A check that changes nothing else: an error, a 404 held back by the mass guard, a
+        URL never stored that answered 404 or 301."""
         with self.archive.transaction():
             self._check(url, outcome, utcnow(), http_status)
-
-    def failed(self, item: Failed) -> Outcome:
-        self.checked(item.url, CheckOutcome.ERROR, item.http_status)
-        return Outcome(item.url)

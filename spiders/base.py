@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Failed, Gone, PageItem, Unchanged
+from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from aaltowatch.urls import canonical_url, content_kind, to_fetch_url
 from pages import parse_article
 
@@ -52,7 +52,7 @@ class AaltoSpider(scrapy.Spider):
         self.phases: list[str] = ["deferred", "known"]
         self.plan_phases: list[str] = ["queue", "revisit"]
         self.deferred: list[str] = []
-        self.mode = "full"
+        self.mode = planner.CrawlMode.FULL
         self.budget = planner.Budget(None)
 
     @classmethod
@@ -123,18 +123,19 @@ class AaltoSpider(scrapy.Spider):
         config = self.config
         policy = planner.RevisitPolicy(config.revisit_policy)
         if policy is planner.RevisitPolicy.ALL or self.archive is None:
-            self.mode, self.budget = "full", planner.Budget(None)
+            self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
                 planner.cron_interval_s(config.schedule.news, config.schedule.news_interval_s),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
-            self.mode = "full" if self.site_is_small(limit) else "plan"
-        if self.mode == "plan":
+            small = self.site_is_small(limit)
+            self.mode = planner.CrawlMode.FULL if small else planner.CrawlMode.PLAN
+        if self.planned:
             self.phases = list(self.plan_phases)
         self.crawler.stats.set_value("aaltowatch/budget/limit", self.budget.limit or 0)
-        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode)
+        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode.value)
         log.info("%s: %s mode, budget %s requests", self.name, self.mode, self.budget.limit)
 
     def site_is_small(self, limit: int) -> bool:
@@ -147,7 +148,7 @@ class AaltoSpider(scrapy.Spider):
 
     @property
     def planned(self) -> bool:
-        return self.mode == "plan"
+        return self.mode is planner.CrawlMode.PLAN
 
     def now(self) -> str:
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -159,13 +160,16 @@ class AaltoSpider(scrapy.Spider):
             return
         if self.budget.take():
             yield self.page_request(key, priority=priority)
-        else:
-            kind = content_kind(key)
-            self.archive.enqueue(
-                [{"url": key, "kind": self.kind, "lang": kind[1] if kind else None,
-                  "tier": planner.TEASER, "categories": self.categories.get(key)}],
-                self.now(),
-            )  # fmt: skip
+            return
+        kind = content_kind(key)
+        row = {
+            "url": key,
+            "kind": self.kind,
+            "lang": kind[1] if kind else None,
+            "tier": planner.TEASER,
+            "categories": self.categories.get(key),
+        }
+        self.archive.enqueue([row], self.now())
 
     def fetch_queued(
         self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
@@ -201,6 +205,8 @@ class AaltoSpider(scrapy.Spider):
             policy=policy,
             max_days=self.config.revisit_max_days,
             min_value=self.config.revisit_min_value,
+            recent_max_days=self.config.revisit_recent_max_hours / 24.0,
+            runs_per_day=86400.0 / planner.cron_interval_s(*self.schedule_of_kind()),
         )
         self.count("plan/revisit_candidates", len(pages))
         for url in chosen:
@@ -212,6 +218,11 @@ class AaltoSpider(scrapy.Spider):
     def backfilling(self) -> bool:
         """Is the archive still being filled? (News: a listing has not been read to its end.)"""
         return False
+
+    def schedule_of_kind(self) -> tuple[str, float]:
+        """This spider's cron expression and fixed interval (how often its runs come)."""
+        schedule = self.config.schedule
+        return getattr(schedule, self.name), getattr(schedule, f"{self.name}_interval_s")
 
     def discover(self) -> Iterator[Request]:
         raise NotImplementedError
@@ -289,7 +300,7 @@ class AaltoSpider(scrapy.Spider):
             if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
                 log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
                 self.count("errors")
-                yield Failed(key, status)
+                yield Checked(key, http_status=status)
                 return
             if target_key == key:  # same identity spelled differently: fetch it there
                 yield self.page_request(
@@ -299,9 +310,13 @@ class AaltoSpider(scrapy.Spider):
                 # A temporary redirect (maintenance notice, login) is not a move: keep the page.
                 log.warning("%s redirects temporarily (%d) to %s; kept as is", key, status, target)
                 self.count("temporary_redirects")
-                yield Failed(key, status)
+                yield Checked(key, http_status=status)
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
+                if self.archive is not None and self.archive.page(key) is None:
+                    # Never stored (a queued URL): settled here; a stored page's move is
+                    # recorded with its history.
+                    yield Checked(key, CheckOutcome.MOVED, status)
                 yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
             else:
                 log.warning("%s redirects off the watched pages to %s; ignored", key, target_key)
@@ -337,7 +352,7 @@ class AaltoSpider(scrapy.Spider):
         except ExtractionError as exc:
             log.warning("extraction failed for %s: %s", key, exc)
             self.count("extraction_errors")
-            yield Failed(key, status)
+            yield Checked(key, http_status=status)
             return
         item.categories = self.categories.get(item.url, item.categories)
         item.moved_from = moved_from
@@ -364,13 +379,13 @@ class AaltoSpider(scrapy.Spider):
         self.count("errors")
         log.warning("request failed: %s: %s", url, failure.getErrorMessage())
 
-    def on_page_error(self, failure: Failure) -> Iterator[Failed]:
+    def on_page_error(self, failure: Failure) -> Iterator[Checked]:
         """A content page that could not be checked: an `error` check, nothing else."""
         self.on_error(failure)
         request = getattr(failure, "request", None)
         if request is not None and not request.meta.get("over_budget"):
             status = getattr(getattr(failure.value, "response", None), "status", None)
-            yield Failed(self.canonical(request.url), status)
+            yield Checked(self.canonical(request.url), http_status=status)
 
     # -- phases -----------------------------------------------------------------------------
     def on_idle(self, spider: scrapy.Spider) -> None:

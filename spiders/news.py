@@ -56,6 +56,7 @@ class NewsSpider(AaltoSpider):
         self.cursors: dict[str, planner.ListingCursor] = {}
         self.sweep_left: dict[str, int] = {}
         self.stored_lastmods: dict[str, tuple[str, str | None]] | None = None
+        self.settled: set[str] = set()
 
     def site_is_small(self, limit: int) -> bool:
         """Small once a full pass over every listing measured it, and it fits the budget."""
@@ -108,7 +109,7 @@ class NewsSpider(AaltoSpider):
     def _cursor(self, lang: str) -> planner.ListingCursor:
         if lang not in self.cursors:
             self.cursors[lang] = planner.ListingCursor.load(
-                self.archive.plan_state(f"listing:{lang}")
+                self.archive.plan_state(planner.ListingCursor.key(lang))
             )
         return self.cursors[lang]
 
@@ -146,14 +147,19 @@ class NewsSpider(AaltoSpider):
             return
         self.count("listing_pages")
         if not listing.teasers:
+            # A layout the page objects no longer read (an alert), or a sweep past a pager
+            # that shrank. Only the sweep wraps: a drifted layout must not end the backfill.
             self.count("empty_listings")
+            if how == SWEEP and page > 0:
+                self._wrap(lang, page)
+            return
         at_frontier = yield from self._plan_teasers(listing.teasers, priority=20 - page)
         has_next = any(page_index(u) > page for u in listing.next_urls)
         cursor = self._cursor(lang)
         backfilling = cursor.backfilling
         # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
         cursor.read(page, has_next)
-        self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
         if not has_next:
             return
         if how == SCAN and not at_frontier:
@@ -188,13 +194,16 @@ class NewsSpider(AaltoSpider):
             return
         lang, page = request.cb_kwargs["lang"], request.cb_kwargs["page"]
         if page > 0:
-            cursor = self._cursor(lang)
-            cursor.read(page - 1, False)
-            self.archive.set_plan_state(f"listing:{lang}", cursor.dump(), self.now())
+            self._wrap(lang, page)
+
+    def _wrap(self, lang: str, page: int) -> None:
+        """Listing `page` is past the end: the pass ended on the page before."""
+        cursor = self._cursor(lang)
+        cursor.read(page - 1, False)
+        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
 
     def _runs_per_day(self) -> float:
-        schedule = self.config.schedule
-        return 86400.0 / planner.cron_interval_s(schedule.news, schedule.news_interval_s)
+        return 86400.0 / planner.cron_interval_s(*self.schedule_of_kind())
 
     def _plan_teasers(self, teasers: list[Teaser], priority: int, remember: bool = True) -> Any:
         """Queue the new and changed stories (the plan survives a kill), fetch what the budget
@@ -266,6 +275,7 @@ class NewsSpider(AaltoSpider):
         """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
         if self.stored_lastmods is None:
             self.stored_lastmods = self.archive.stored_lastmods(self.kind)
+            self.settled = self.archive.settled_unknown_urls()
         rows, first_lastmods = [], {}
         for entry in entries:
             kind = content_kind(entry.loc)
@@ -274,6 +284,8 @@ class NewsSpider(AaltoSpider):
             if entry.lastmod:
                 self.lastmods[entry.loc] = entry.lastmod
             stored = self.stored_lastmods.get(entry.loc)
+            if stored is None and entry.loc in self.settled:
+                continue
             if stored is None:
                 tier = planner.SITEMAP_ONLY
             elif stored[1] is None and entry.lastmod:

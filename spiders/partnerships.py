@@ -17,7 +17,9 @@ class PartnershipsSpider(AaltoSpider):
     kind = "partnership"
 
     def discover(self) -> Iterator[Request]:
+        """The hubs, every run (they lead to new partner pages); the rest as planned."""
         for path in HUB_PATHS.values():
+            self.budget.take()
             yield self.page_request(self.canonical(path), priority=5)
 
     def parse_page(self, response: Response, moved_from: str | None = None) -> Iterator[Any]:

@@ -228,6 +228,15 @@ class PlanStore:
         )
         return {url: (status, lastmod) for url, status, lastmod in rows}
 
+    def settled_unknown_urls(self) -> set[str]:
+        """URLs never stored that answered 404/410 or 301: a stale sitemap entry is not
+        fetched again every run."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT url FROM checks WHERE page_id IS NULL AND outcome IN (?, ?)",
+            (CheckOutcome.GONE.value, CheckOutcome.MOVED.value),
+        )
+        return {row[0] for row in rows}
+
     # -- planner state (cursors) -----------------------------------------------------------
     def plan_state(self, key: str) -> Any:
         row = self.conn.execute("SELECT value FROM crawl_state WHERE key = ?", (key,)).fetchone()

@@ -59,6 +59,7 @@ class LiveSite(BackgroundHTTPServer):
         super().__init__("127.0.0.1", 0)
         self.delay_s = delay_s
         self.stories: dict[str, Story] = {}
+        self.ghosts: list[str] = []  # paths a stale sitemap still lists: they answer 404
         self.clock = START
         for lang, count in per_lang.items():
             for _ in range(count):
@@ -145,7 +146,7 @@ class LiveSite(BackgroundHTTPServer):
         urls = "".join(
             f"<url><loc>https://www.aalto.fi{s.path}</loc><lastmod>{s.lastmod}</lastmod></url>"
             for s in self.stories.values()
-        )
+        ) + "".join(f"<url><loc>https://www.aalto.fi{path}</loc></url>" for path in self.ghosts)
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
             f'schemas/sitemap/0.9">{urls}</urlset>'

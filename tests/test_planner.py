@@ -261,3 +261,43 @@ def test_a_page_never_checked_has_surely_changed() -> None:
     page.first_seen = None
     assert planner.change_probability(page, NOW) == 1.0
     assert math.isinf(page.since_check_days(NOW))
+
+
+def test_recent_news_has_a_shorter_max_interval() -> None:
+    pages = [
+        view("recent", age_days=20, checked_days_ago=0.26),  # overdue after 6 h
+        view("archive", age_days=400, checked_days_ago=0.26),
+    ]
+    assert select(pages, RevisitPolicy.ADAPTIVE) == []  # not likely enough to have changed
+    chosen = planner.select_revisits(
+        pages,
+        now=NOW,
+        budget=10,
+        policy=RevisitPolicy.ADAPTIVE,
+        max_days=6.0,
+        min_value=0.1,
+        recent_max_days=0.25,
+    )
+    assert chosen == ["recent"]
+    # Most overdue first, relative to each page's own limit.
+    late = [
+        view("recent-late", age_days=20, checked_days_ago=0.5),
+        view("old-late", checked_days_ago=7),
+    ]
+    assert planner.select_revisits(
+        late, now=NOW, budget=1, policy=RevisitPolicy.ADAPTIVE, max_days=6.0, min_value=0.1,
+        recent_max_days=0.25,
+    ) == ["recent-late"]  # fmt: skip
+
+
+def test_a_steady_share_of_the_pages_due_soonest_spreads_a_burst() -> None:
+    """288 pages all checked 3 days ago (a backfill): none overdue, none likely changed, but
+    each run takes its share (288 / (6 days x 48 runs) = 1), the longest unchecked first, so
+    they do not all fall due in the same run three days later."""
+    pages = [view(f"p{i:03d}", checked_days_ago=3 + i / 1000) for i in range(288)]
+    chosen = planner.select_revisits(
+        pages, now=NOW, budget=50, policy=RevisitPolicy.ADAPTIVE, max_days=6.0,
+        min_value=0.1, runs_per_day=48,
+    )  # fmt: skip
+    assert chosen == ["p287"]
+    assert select(pages, RevisitPolicy.ADAPTIVE) == []  # without it: nothing until all are due

@@ -65,7 +65,7 @@ def test_migration_0002_is_additive_on_an_older_archive(tmp_path):
     with Archive(path) as archive:
         assert set(VIEWS) <= set(archive.db.view_names())
         applied = [m.name for m in migrations.migrations.applied(archive.db)]
-    assert applied == ["0001_initial", "0002_views"]
+    assert applied[:2] == ["0001_initial", "0002_views"]  # later migrations follow
 
 
 def test_current_pages_has_the_current_version_fields(conn, expected):
