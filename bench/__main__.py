@@ -272,8 +272,9 @@ def main() -> int:
     results["bench_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
     stored = HERE / "RESULTS.json"
-    if stored.exists() and "freshness" in (previous := json.loads(stored.read_text())):
-        results["freshness"] = previous["freshness"]  # written by bench.freshness
+    if stored.exists():  # keep what bench.freshness wrote
+        previous = json.loads(stored.read_text())
+        results.update({k: v for k, v in previous.items() if k.startswith("freshness")})
     stored.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(text)
     return 0

@@ -501,7 +501,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> int:
     if args.write:
         path = HERE / "RESULTS.json"
         stored = json.loads(path.read_text()) if path.exists() else {}
-        stored["freshness"] = results
+        stored[args.key] = results
         path.write_text(json.dumps(stored, indent=2) + "\n", encoding="utf-8")
     return 0
 
@@ -526,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-extras", action="store_true", help="skip first-feed and SIGKILL runs")
     parser.add_argument("--write", action="store_true", help="store figures in bench/RESULTS.json")
     parser.add_argument("--markdown", action="store_true", help="also print the tables")
+    parser.add_argument("--key", default="freshness", help="where in RESULTS.json (--write)")
     parser.add_argument("--jobs", type=int, default=1, help="policies measured in parallel")
     parser.add_argument(
         "--rescore", type=Path, help="re-score the archives of a previous run (its printed JSON)"
