@@ -322,9 +322,8 @@ def markdown(results: dict[str, Any]) -> str:
                 "all_detected_share", "false_removals", "noise_changes", "archive_mb_per_day",
                 "real_s"):  # fmt: skip
         rows.append(f"| {key} | " + " | ".join(str(scored[n].get(key)) for n in names) + " |")
-    rows.append(
-        "| false events | " + " | ".join(str(scored[n]["false_events"]) for n in names) + " |"
-    )
+    for key in ("false_events", "real_events_recorded_otherwise"):
+        rows.append(f"| {key} | " + " | ".join(str(scored[n].get(key)) for n in names) + " |")
     kinds = "| requests/day by kind | " + " | ".join(
         ", ".join(f"{k} {v}" for k, v in scored[n]["requests_per_day_by_kind"].items())
         for n in names
@@ -469,6 +468,8 @@ def measure_policy(policy: str, site: LiveSite, seed_db: Path, runs: int, budget
 def rescore(args: argparse.Namespace) -> int:
     """Score again the archives and run logs in the work directory, without crawling."""
     results = json.loads(args.rescore.read_text())
+    if not isinstance(results["seed"], int):  # older output: "seed" held the seed run (seed 1)
+        results["seed_run"], results["seed"] = results["seed"], 1
     site = LiveSite(results["pages"], math.ceil(results["days"]), results["seed"], results["rare"])
     after = last_run_id(WORK / "seed.db")
     for policy, figures in results["policies"].items():
@@ -562,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         key = {"pages": args.pages, "seed": args.seed}  # the start state: no events in it yet
         stored = json.loads(sidecar.read_text()) if sidecar.exists() else {}
         if args.reuse_seed and stored.get("key") == key and seed_db.exists():
-            results["seed"] = stored["figures"] | {"reused": True}
+            results["seed_run"] = stored["figures"] | {"reused": True}
         else:
             fresh_db(seed_db)
             sidecar.unlink(missing_ok=True)
@@ -572,15 +573,15 @@ def main(argv: list[str] | None = None) -> int:
             seed_news = next(
                 r for r in read_runs(seed_db.with_suffix(".jsonl")) if r["spider"] == "news"
             )
-            results["seed"] = {
+            results["seed_run"] = {
                 "requests": seed_news["requests"], "counts": seed_news["counts"],
                 "pages": pages_known(seed_db), "real_s": round(real, 1),
                 "archive_mb": round(seed_db.stat().st_size / 2**20, 1),
                 "requests_per_s": round(seed_news["requests"] / seed_news["real_s"], 1),
             }  # fmt: skip
-            sidecar.write_text(json.dumps({"key": key, "figures": results["seed"]}))
-        log(f"seed: {results['seed']}")
-        seed_mb = results["seed"]["archive_mb"]
+            sidecar.write_text(json.dumps({"key": key, "figures": results["seed_run"]}))
+        log(f"seed: {results['seed_run']}")
+        seed_mb = results["seed_run"]["archive_mb"]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             # Each job has its own site server: the virtual clock is per server.
             jobs = {
