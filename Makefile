@@ -35,7 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(MAKE) bench-freshness
 
-# The living-site freshness bench as bench/RESULTS.md reports it (~30 min on 2 busy cores):
+# The living-site freshness bench as bench/RESULTS.md reports it (~50 min one after the other on
+# 2 busy cores; the two ran side by side there, ~30 min):
 # 20,000 pages for one simulated day, then 2,000 pages (budget and rare events scaled) for 14.
 # The full 20,000 pages x 14 days is `$(BIN)/python -m bench.freshness` (hours, see RESULTS.md).
 bench-freshness: $(STAMP)
