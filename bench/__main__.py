@@ -271,7 +271,11 @@ def main() -> int:
     results["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results["bench_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
-    (HERE / "RESULTS.json").write_text(text + "\n", encoding="utf-8")
+    stored = HERE / "RESULTS.json"
+    if stored.exists():  # keep what bench.freshness wrote
+        previous = json.loads(stored.read_text())
+        results.update({k: v for k, v in previous.items() if k.startswith("freshness")})
+    stored.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(text)
     return 0
 
