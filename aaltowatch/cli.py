@@ -14,8 +14,8 @@ import click
 from rich.markup import escape
 
 from aaltowatch import __version__
-from aaltowatch.config import Config, load_config
-from aaltowatch.errors import (
+from aaltowatch.core.config import Config, load_config
+from aaltowatch.core.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNHEALTHY,
@@ -215,7 +215,7 @@ def changes(
     as_json: bool,
 ) -> None:
     """Change events, newest first."""
-    from aaltowatch.text import iso_utc
+    from aaltowatch.core.text import iso_utc
     from storage.export import change_record
 
     if since and not iso_utc(since):
@@ -409,7 +409,7 @@ def export(
     lang: str | None,
 ) -> None:
     """Current pages to stdout."""
-    from aaltowatch.text import iso_utc
+    from aaltowatch.core.text import iso_utc
     from storage.export import iter_pages, write_export
 
     for value, hint in ((since, "--since"), (published_since, "--published-since")):

@@ -12,10 +12,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch import crawlstop
-from aaltowatch.config import Config
-from aaltowatch.errors import ArchiveWriteError
-from aaltowatch.health import Alert, check_run
+from aaltowatch.core import crawlstop
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import ArchiveWriteError
+from aaltowatch.core.health import Alert, check_run
 from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)

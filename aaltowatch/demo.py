@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
 from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")

@@ -8,8 +8,8 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from aaltowatch.config import Config
-from aaltowatch.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
 from aaltowatch.integrity import close_abandoned
 from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics

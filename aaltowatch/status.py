@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch import integrity, planner
-from aaltowatch.urls import LISTING_PATHS
+from aaltowatch import integrity
+from aaltowatch.core import planner
+from aaltowatch.core.urls import LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
 

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from aaltowatch.config import Watch
-from aaltowatch.errors import ConfigError, QueryError
-from aaltowatch.urls import LANGS
+from aaltowatch.core.config import Watch
+from aaltowatch.core.errors import ConfigError, QueryError
+from aaltowatch.core.urls import LANGS
 from feeds.entries import CHANGE_LABELS
 from feeds.watches import feed_name
 

@@ -220,7 +220,7 @@ def scheduler_figures(results: dict[str, Any]) -> None:
     import logging
 
     import scheduler
-    from aaltowatch.config import load_config
+    from aaltowatch.core.config import load_config
 
     root = WORK / "site-24"
     if not (root / "manifest.json").exists():

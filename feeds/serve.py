@@ -189,7 +189,7 @@ def serve_forever(
     try:
         server = FeedServer(feeds_dir, host=host, port=port, log=say)
     except OSError as exc:
-        from aaltowatch.errors import PortError
+        from aaltowatch.core.errors import PortError
 
         raise PortError.binding(host, port, exc) from None
     say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")

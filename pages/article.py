@@ -14,9 +14,9 @@ from typing import Any
 from lxml import etree
 from parsel import Selector
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import PageItem
-from aaltowatch.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import PageItem
+from aaltowatch.core.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
 from pages.decode import decode_html
 from pages.dom import (

@@ -9,7 +9,7 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.core.errors import ExtractionError
 from pages.text import clean_text
 
 INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import lxml.html
 from lxml import etree
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Teaser
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import Teaser
 from pages.dom import node_text
 from pages.links import public_url
 from pages.text import clean_or_none, clean_text, to_utc_iso

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from aaltowatch.items import ListingPage, Teaser
-from aaltowatch.urls import content_kind
+from aaltowatch.core.items import ListingPage, Teaser
+from aaltowatch.core.urls import content_kind
 from pages.decode import decode_html
 from pages.dom import has_ancestor, node_text, parse_html
 from pages.links import fetch_url, public_url

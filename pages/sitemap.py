@@ -12,8 +12,8 @@ from itertools import islice
 
 from lxml import etree
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Sitemap, SitemapEntry
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import Sitemap, SitemapEntry
 from pages.links import fetch_url, public_url
 from pages.text import clean_text, to_utc_iso
 from pages.xmldoc import child_text, children, local

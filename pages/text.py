@@ -6,9 +6,9 @@ Every string an item carries goes through here, so equal content always compares
 
 from __future__ import annotations
 
-from aaltowatch.text import clean_inline, iso_utc
+from aaltowatch.core.text import clean_inline, iso_utc
 
-# One normalisation for page objects and pipeline (aaltowatch.text), under the names the
+# One normalisation for page objects and pipeline (aaltowatch.core.text), under the names the
 # page objects read best with.
 clean_or_none = clean_inline  # missing fields are null, not ""
 to_utc_iso = iso_utc

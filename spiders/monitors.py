@@ -1,7 +1,7 @@
 """Spidermon monitors: aaltowatch's health checks, shown in Scrapy's own log and stats.
 
 The verdict that sets the exit code and the `alerts` rows comes from
-`aaltowatch.health.check_run`; these monitors call that same function with the same `[health]`
+`aaltowatch.core.health.check_run`; these monitors call that same function with the same `[health]`
 thresholds when the spider closes, one monitor test per check, so a failing check is also
 visible where Scrapy users look (an ERROR "[Spidermon]" block in the log, and
 `spidermon/failed/<check>` stats) without a second copy of the rules.
@@ -16,7 +16,7 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from spidermon import Monitor, MonitorSuite, monitors
 from spidermon.core.actions import Action
 
-from aaltowatch.health import CHECKS, Alert, check_run
+from aaltowatch.core.health import CHECKS, Alert, check_run
 
 STATS_PREFIX = "spidermon/failed/"
 # unittest (under Spidermon) leaves this module's frames out of failure reports: the log shows

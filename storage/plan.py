@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from aaltowatch.items import CheckOutcome
+from aaltowatch.core.items import CheckOutcome
 
 # Intervals that ended in a change kept per page: enough for the estimator, bounded in size.
 CHANGED_INTERVALS_KEPT = 16

@@ -14,7 +14,7 @@ from contextlib import closing
 from itertools import pairwise
 from typing import Any
 
-from aaltowatch.errors import QueryError
+from aaltowatch.core.errors import QueryError
 from storage.archive import Archive
 
 # Title hits matter most, then the lead; bm25 weights follow the pages_fts column order.

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from aaltowatch.config import HealthThresholds
-from aaltowatch.health import CHECKS, check_run
+from aaltowatch.core.config import HealthThresholds
+from aaltowatch.core.health import CHECKS, check_run
 
 LIMITS = HealthThresholds(
     min_items=1, max_error_rate=0.2, min_field_coverage=0.8, max_missing_share=0.5
@@ -128,7 +128,7 @@ class _Settings(dict):
 
 class _Crawler:
     def __init__(self) -> None:
-        from aaltowatch.config import Config
+        from aaltowatch.core.config import Config
 
         self.settings = _Settings(AALTOWATCH_CONFIG=Config(health=LIMITS))
         self.stats = _Stats()

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from aaltowatch.config import load_config
+from aaltowatch.core.config import load_config
 from aaltowatch.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
@@ -26,7 +26,7 @@ from tests.mailserver import PASSWORD, MailServer, free_port
 CRASH_AFTER_SEND = """
 import os, sys
 from pathlib import Path
-from aaltowatch.config import load_config
+from aaltowatch.core.config import load_config
 from aaltowatch.notify import deliver
 from storage import notifications, open_archive
 

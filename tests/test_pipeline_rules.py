@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from aaltowatch.items import Gone, PageItem, Unchanged
+from aaltowatch.core.items import Gone, PageItem, Unchanged
 from aaltowatch.snapshot_server import SnapshotServer
 from pipeline.normalise import normalise
 from pipeline.store import Recorder

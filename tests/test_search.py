@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.errors import QueryError
+from aaltowatch.core.errors import QueryError
 from storage import Archive
 from storage.search import MARK, as_phrases, search
 from tests.conftest import run_cli

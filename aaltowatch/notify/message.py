@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aaltowatch.config import Watch
+from aaltowatch.core.config import Watch
 from feeds.entries import CHANGE_LABELS
 from feeds.sanitize import clean_text, safe_url
 

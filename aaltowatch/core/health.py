@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aaltowatch import bounds
-from aaltowatch.config import HealthThresholds
-from aaltowatch.crawlstop import ARCHIVE_UNWRITABLE
+from aaltowatch.core import bounds
+from aaltowatch.core.config import HealthThresholds
+from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
 
 REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
 TRUSTED = ("selector", "meta")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aaltowatch.errors import ConfigError
+from aaltowatch.core.errors import ConfigError
 
 ENV_PREFIX = "AALTOWATCH_"
 
@@ -59,7 +59,7 @@ def one_of(*choices: str) -> Check:
 
 
 def revisit_policy(v: str) -> str | None:
-    from aaltowatch.planner import RevisitPolicy
+    from aaltowatch.core.planner import RevisitPolicy
 
     choices = [p.value for p in RevisitPolicy]
     return None if v in choices else f"must be one of {', '.join(choices)}"
@@ -165,7 +165,7 @@ class Config:
     # without politeness delays (download delay, AutoThrottle, robots.txt Crawl-delay); true
     # keeps them there too.
     local_mirror_delays: bool = False
-    # Crawl planner (aaltowatch/planner.py). Requests one spider's run may make; 0 = derived
+    # Crawl planner (aaltowatch/core/planner.py). Requests one spider's run may make; 0 = derived
     # from the news schedule interval and the politeness delay, so a run ends well inside it.
     max_requests_per_run: int = setting(0, at_least(0))
     # adaptive: revalidate the pages likely to have changed (and overdue ones); round_robin:
@@ -348,7 +348,7 @@ def load_config(
 
 def _check_boundary(cfg: Config) -> None:
     """allowed_hosts must be hosts or host:port (the ranges of the bounds are on their fields)."""
-    from aaltowatch.boundary import Boundary
+    from aaltowatch.core.boundary import Boundary
 
     try:
         Boundary.from_config(cfg)
