@@ -45,7 +45,7 @@ def _record_feeds_failure(
 
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
-    from aaltowatch.cli import _print_summaries, do_crawl
+    from aaltowatch.crawlcmd import crawl_archive, print_summaries
     from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.publish import publish_feeds
     from storage import open_archive
@@ -57,11 +57,10 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
                 publish_feeds(archive, config)
             if any(w.notify for w in config.watches):
                 register(archive, config.watches)  # new targets get this run's events
-        summaries = do_crawl(
-            config, spider, show_progress=console is not None and console.is_terminal
-        )
+        show_progress = console is not None and console.is_terminal
+        summaries = crawl_archive(config, spider, console if show_progress else None)
         if console is not None:
-            _print_summaries(summaries)
+            print_summaries(summaries, console)
         with open_archive(config.db) as archive:
             try:
                 report = publish_feeds(archive, config)

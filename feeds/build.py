@@ -36,7 +36,7 @@ from storage import Archive
 from storage.partners import partner_changes
 
 if TYPE_CHECKING:
-    from aaltowatch.core.config import Watch
+    from aaltowatch.core.watchconfig import Watch
 
 NEWS = {
     "en": ("English", "/en/news"),

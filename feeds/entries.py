@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from aaltowatch.core.enums import change_label
 from feeds.htmldiff import version_diff_html
 from feeds.sanitize import PUBLIC_ORIGIN, clean_html, clean_text, safe_url
 from storage import Archive
@@ -21,13 +22,6 @@ from storage import Archive
 TAG_PREFIX = "tag:www.aalto.fi,2026:"
 # A feed with no entries still needs a fixed `updated` so rebuilding it is byte-identical.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CHANGE_LABELS = {
-    "new": "New",
-    "modified": "Modified",
-    "removed": "Removed",
-    "restored": "Restored",
-    "moved": "Moved",
-}
 
 
 @dataclass(frozen=True)
@@ -140,7 +134,7 @@ def _link(url: str | None) -> str:
 
 def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     """A change event with what changed: field list, moved-from link and a text diff."""
-    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    label = change_label(change["change"])
     current = archive.version(change["page_id"], change.get("version"))
     previous = (
         archive.version(change["page_id"], change["previous_version"])
@@ -196,7 +190,7 @@ def partner_title(change: dict[str, Any]) -> str:
         return f"{partner}: {lang} page removed{gone}"
     if change["change"] == "new":
         return f"{partner}: new {lang} page"
-    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    label = change_label(change["change"])
     return f"{partner}: {lang} page {label.lower()}"
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from aaltowatch.core.errors import QueryError
+from aaltowatch.core.query import as_phrases
 from storage import Archive
-from storage.search import MARK, as_phrases, search
+from storage.search import MARK, search
 from tests.conftest import run_cli
 
 

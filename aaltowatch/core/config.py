@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.watchconfig import Watch, parse_watches
 
 ENV_PREFIX = "AALTOWATCH_"
 
@@ -105,22 +106,6 @@ class Schedule:
     # > 0 replaces the cron expression with a fixed interval in seconds (tests, demos).
     news_interval_s: float = setting(0.0, at_least(0))
     partnerships_interval_s: float = setting(0.0, at_least(0))
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A saved search (`[[aaltowatch.watch]]`): the change events whose page matches `query`
-    and the filters get a feed `watch-<name>.xml` and, with `notify`, a message each."""
-
-    name: str
-    query: str  # the syntax of `aaltowatch search`
-    title: str = ""  # the feed's title; default: the name
-    kinds: tuple[str, ...] = ()  # news, partnership; empty = all
-    langs: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()  # any of these, as shown on the site
-    changes: tuple[str, ...] = ()  # new, modified, removed, restored, moved; empty = all
-    notify: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs: may hold secrets
-    digest: str = ""  # "" = one message per event; "daily" = one per UTC day
 
 
 @dataclass(frozen=True)
@@ -327,8 +312,6 @@ def load_config(
             raise ConfigError(f"{path}: declare watches as [[aaltowatch.watch]] tables")
         cfg = _apply(cfg, table, str(path))
         if watch_tables is not None:
-            from aaltowatch.watches import parse_watches
-
             cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
     hints = typing.get_type_hints(Config)
     from_env = {
