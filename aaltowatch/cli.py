@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -92,15 +91,15 @@ def cli(
 @click.pass_context
 def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     """One crawl into the archive, progress shown."""
+    from aaltowatch.core.errors import exit_code_for
     from aaltowatch.crawlcmd import crawl_archive, print_summaries
     from aaltowatch.lock import run_lock
-    from aaltowatch.runonce import exit_code_for
 
     config = _config(ctx)
     with run_lock(config.effective_lock_file):  # never two writers crawling one archive
         summaries = crawl_archive(config, spider, err_console if not no_progress else None)
     print_summaries(summaries, err_console)
-    ctx.exit(exit_code_for(summaries))
+    ctx.exit(exit_code_for(s.status for s in summaries))
 
 
 @cli.command()
@@ -505,12 +504,6 @@ def main() -> None:
         sys.exit(EXIT_FAILED)
     except OSError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # `aaltowatch export | head`: the reader left; say nothing more (Python docs recipe).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

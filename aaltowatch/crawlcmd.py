@@ -20,7 +20,7 @@ def print_summaries(summaries: list[Any], console: Any) -> None:
     for col in columns:
         table.add_column(col, justify="left" if col == "spider" else "right", no_wrap=True)
     for s in summaries:
-        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.new + s.duplicates, s.modified,
+        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.stored_new, s.modified,
                  s.removed, s.moved, s.errors, len(s.alerts))  # fmt: skip
         table.add_row(s.spider, *(str(c) for c in cells))
     console.print(table)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from aaltowatch import integrity
 from aaltowatch.core import planner
+from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.core.urls import LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
@@ -42,9 +43,8 @@ def _as_abandoned(run: dict[str, Any]) -> dict[str, Any]:
 def _duration(run: dict[str, Any]) -> float | None:
     if not run.get("finished_at"):
         return None
-    start = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(run["finished_at"].replace("Z", "+00:00"))
-    return (end - start).total_seconds()
+    start, end = parse_utc(run["started_at"]), parse_utc(run["finished_at"])
+    return (end - start).total_seconds()  # type: ignore[operator]  # stored, so valid
 
 
 def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
             "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
         }
     now = datetime.now(UTC)
-    overdue_before = (now - timedelta(days=revisit_max_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    overdue_before = format_utc(now - timedelta(days=revisit_max_days))
     kinds = {}
     for kind in ("news", "partnership"):
         overview = archive.check_overview(kind, overdue_before)

@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aaltowatch.core.text import utc_now
 from bench import archive_gen, sitegen
 
 HERE = Path(__file__).resolve().parent
@@ -268,7 +268,7 @@ def main() -> int:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
-    results["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["date"] = utc_now()
     results["bench_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
     (HERE / "RESULTS.json").write_text(text + "\n", encoding="utf-8")

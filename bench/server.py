@@ -15,7 +15,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from aaltowatch.snapshot_server import BackgroundHTTPServer, RequestHandler, is_not_modified
+from aaltowatch.core.http import is_not_modified
+from aaltowatch.testing.snapshot_server import BackgroundHTTPServer, RequestHandler
 from bench.sitegen import LAST_MODIFIED
 
 

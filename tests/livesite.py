@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 from aaltowatch.core.urls import LISTING_PATHS, NEWS_SECTIONS
-from aaltowatch.snapshot_server import BackgroundHTTPServer, RequestHandler, split_target
+from aaltowatch.testing.snapshot_server import BackgroundHTTPServer, RequestHandler, split_target
 
 PER_PAGE = 12
 CATEGORIES = ("University", "Research", "Campus")

@@ -14,7 +14,7 @@ CORE = "aaltowatch.core"
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph(*ROOTS, include_external_packages=False)
+    return grimp.build_graph(*ROOTS, include_external_packages=False, cache_dir=None)
 
 
 def is_application(module: str) -> bool:

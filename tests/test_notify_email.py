@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from aaltowatch.core.config import load_config
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
 from tests.conftest import cli_env, crawl, run_cli

@@ -22,7 +22,7 @@ import feedparser
 import pytest
 
 from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env, run_cli
 from tests.livesite import LiveSite
 

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from aaltowatch.core.urls import content_kind
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env, run_cli
 from tests.faultserver import FaultServer
 

@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 import scheduler
 from aaltowatch.core.config import Config, Schedule, load_config
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env
 
 FAST = """
