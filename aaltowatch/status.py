@@ -19,6 +19,8 @@ from rich.table import Table
 
 from aaltowatch import integrity
 from aaltowatch.core import planner
+from aaltowatch.core.enums import RunStatus
+from aaltowatch.core.errors import RUN_EXIT_CODES
 from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.core.urls import LISTING_PATHS
 from storage import Archive
@@ -29,15 +31,16 @@ RUN_FIELDS = (
     "pages_fetched", "not_modified", "skipped", "errors", "new", "modified", "removed", "moved",
     "restored",
 )  # fmt: skip
-UNJUDGED = ("running", "interrupted")
+UNJUDGED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
 HEALTHY = "ok"
 LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
-STATUS_STYLE = {"ok": "green", "running": "cyan", "interrupted": "yellow"}
+STATUS_STYLE = {RunStatus.OK: "green", RunStatus.RUNNING: "cyan", RunStatus.INTERRUPTED: "yellow"}
 
 
 def _as_abandoned(run: dict[str, Any]) -> dict[str, Any]:
     """A stale `running` row as the next writer will record it (status can only read)."""
-    return {**run, "status": integrity.ABANDONED, "exit_code": 1, "stale": True}
+    abandoned = RunStatus.ABANDONED
+    return {**run, "status": abandoned, "exit_code": RUN_EXIT_CODES[abandoned], "stale": True}
 
 
 def _duration(run: dict[str, Any]) -> float | None:
