@@ -73,7 +73,7 @@ def control(url: str, path: str) -> dict[str, int]:
 
 # -- the worker: one policy's runs in one process -------------------------------------------------
 def planner_keys() -> set[str]:
-    from aaltowatch.config import Config
+    from aaltowatch.core.config import Config
 
     return {f.name for f in dataclasses.fields(Config)} & {"revisit_policy", "max_requests_per_run"}
 
@@ -99,7 +99,7 @@ def worker(args: argparse.Namespace) -> int:
 
     import time_machine
 
-    from aaltowatch.config import load_config
+    from aaltowatch.core.config import load_config
     from aaltowatch.crawl import CrawlStep, run_steps
     from storage import open_archive
 

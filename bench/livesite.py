@@ -26,7 +26,7 @@ from email.utils import format_datetime
 from enum import StrEnum
 from html import escape
 
-from aaltowatch.urls import (
+from aaltowatch.core.urls import (
     COLLABORATION_SECTIONS,
     FEED_PATH,
     HUB_PATHS,

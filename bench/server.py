@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from aaltowatch.snapshot_server import BackgroundHTTPServer, RequestHandler, is_not_modified
+from aaltowatch.core.http import is_not_modified
+from aaltowatch.testing.snapshot_server import BackgroundHTTPServer, RequestHandler
 from bench.livesite import EPOCH, LiveSite, request_kind
 from bench.sitegen import LAST_MODIFIED
 

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aaltowatch.text import words
+from aaltowatch.core.text import words
 
 # Image src carries cache-busters (itok) that rotate without any content change.
 IMAGE_KEYS = ("alt", "caption", "credit")

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from aaltowatch.crawlstop import stop_unwritable, unwritable
-from aaltowatch.errors import ArchiveWriteError
-from aaltowatch.health import exceeds_share
-from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.crawlstop import stop_unwritable, unwritable
+from aaltowatch.core.errors import ArchiveWriteError
+from aaltowatch.core.health import exceeds_share
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
 from pipeline.store import SOFT_404, Outcome, Recorder
 from storage import open_archive
@@ -122,7 +122,7 @@ class ArchivePipeline:
         if unwritable(self.crawler):
             return  # nothing more can be stored; the run's summary reports why
         limits, known = self.config.health, self.known_live
-        # The alerts themselves are raised by aaltowatch.health.check_run from these stats.
+        # The alerts themselves are raised by aaltowatch.core.health.check_run from these stats.
         if exceeds_share(len(self.moves), known, limits.max_moved_share, limits):
             log.error(
                 "%d of %d known %s pages answered 301 to other pages at once; not marking them"

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.items import CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.classify import Verdict, classify, unified_diff
 from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, duplicate_hash, hamming, simhash, simhash_bands

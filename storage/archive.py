@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
+from aaltowatch.core.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
 from storage import migrations
 from storage.plan import PlanStore
 

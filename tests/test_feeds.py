@@ -8,7 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.items import PageItem
+from aaltowatch.core.items import PageItem
 from feeds.build import build_feeds, slugify
 from pipeline.store import VERSION_COLUMNS, Recorder
 from storage import Archive

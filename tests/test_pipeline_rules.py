@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from aaltowatch.items import Gone, PageItem, Unchanged
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.core.items import Gone, PageItem, Unchanged
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from pipeline.normalise import normalise
 from pipeline.store import Recorder
 from storage import Archive, open_archive

@@ -16,8 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import scheduler
-from aaltowatch.config import Config, Schedule, load_config
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.core.config import Config, Schedule, load_config
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env
 
 FAST = """
