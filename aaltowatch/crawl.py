@@ -15,6 +15,7 @@ from typing import Any
 from aaltowatch import crawlstop
 from aaltowatch.config import Config
 from aaltowatch.errors import ArchiveWriteError
+from aaltowatch.fetchcache import ARCHIVE_SETTING
 from aaltowatch.health import Alert, check_run
 from aaltowatch.integrity import close_abandoned
 
@@ -210,7 +211,7 @@ def run_steps(
                 crawlers = []
                 for name in step.spiders:
                     crawler = runner.create_crawler(load_object(SPIDERS[name]))
-                    crawler.aaltowatch_archive = archive
+                    crawler.settings.set(ARCHIVE_SETTING, archive)  # read by its fetch cache
                     if progress is not None:
                         progress.attach(crawler, name)
                     crawlers.append(crawler)

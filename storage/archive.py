@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlite_utils import Database
 
@@ -108,6 +109,10 @@ def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
     return Archive(Path(path), readonly=readonly)
 
 
+# Archives opened for a crawl that no runner handed one to (plain `scrapy crawl`): one each.
+_CRAWL_ARCHIVES: WeakKeyDictionary[Any, Archive] = WeakKeyDictionary()
+
+
 class Archive(PlanStore):
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -148,6 +153,20 @@ class Archive(PlanStore):
                     raise
                 raise failure from exc
         self._in_tx = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Archive:
+        """The crawl's fetch cache (aaltowatch.fetchcache): the archive its runner handed over,
+        else the configured database, opened once per crawler."""
+        from aaltowatch.fetchcache import ARCHIVE_SETTING
+
+        archive = crawler.settings.get(ARCHIVE_SETTING)
+        if archive is None:
+            archive = _CRAWL_ARCHIVES.get(crawler)
+        if archive is None:
+            config = crawler.settings.get("AALTOWATCH_CONFIG")
+            archive = _CRAWL_ARCHIVES[crawler] = cls(Path(config.db))
+        return archive
 
     def close(self) -> None:
         self.conn.close()
