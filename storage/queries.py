@@ -11,6 +11,12 @@ from typing import Any
 from storage.rows import _decode_row
 
 
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The AND of the conditions whose value is given (None or "" = no filter), and its params."""
+    given = {sql: value for sql, value in filters.items() if value not in (None, "")}
+    return " AND ".join(["1 = 1", *given]), list(given.values())
+
+
 class ReadQueries:
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
@@ -28,29 +34,22 @@ class ReadQueries:
         limit: int | None = None,
         include_duplicates: bool = True,
     ) -> list[dict[str, Any]]:
-        where, params = ["1 = 1"], []
-        if since:
-            where.append("c.detected_at >= ?")
-            params.append(since)
-        if kind:
-            where.append("p.kind = ?")
-            params.append(kind)
-        if lang:
-            where.append("p.lang = ?")
-            params.append(lang)
-        if change:
-            where.append("c.change = ?")
-            params.append(change)
-        if run_id is not None:
-            where.append("c.run_id = ?")
-            params.append(run_id)
+        where, params = _where(
+            {
+                "c.detected_at >= ?": since,
+                "p.kind = ?": kind,
+                "p.lang = ?": lang,
+                "c.change = ?": change,
+                "c.run_id = ?": run_id,
+            }
+        )
         if not include_duplicates:
-            where.append("p.duplicate_of IS NULL AND c.change != 'duplicate'")
+            where += " AND p.duplicate_of IS NULL AND c.change != 'duplicate'"
         sql = (
             "SELECT c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
             " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
             " c.flags"
-            f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {' AND '.join(where)}"
+            f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {where}"
             " ORDER BY c.id DESC"
         )
         if limit:
@@ -67,29 +66,22 @@ class ReadQueries:
         published_since: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Pages joined with their current version, streamed (exports can be large)."""
-        where, params = ["1 = 1"], []
-        if since:
-            where.append("p.last_changed >= ?")
-            params.append(since)
-        if published_since:
-            where.append("v.published >= ?")
-            params.append(published_since)
-        if kind:
-            where.append("p.kind = ?")
-            params.append(kind)
-        if lang:
-            where.append("p.lang = ?")
-            params.append(lang)
-        if status:
-            where.append("p.status = ?")
-            params.append(status)
+        where, params = _where(
+            {
+                "p.last_changed >= ?": since,
+                "v.published >= ?": published_since,
+                "p.kind = ?": kind,
+                "p.lang = ?": lang,
+                "p.status = ?": status,
+            }
+        )
         sql = (
             "SELECT p.*, v.title, v.lead, v.body, v.body_html, v.published, v.updated,"
             " v.categories, v.contacts, v.images, v.translations, v.fetched_at,"
             " v.http_status AS version_http_status, v.raw_sha256"
             " FROM pages p LEFT JOIN versions v"
             " ON v.page_id = p.id AND v.version = p.current_version"
-            f" WHERE {' AND '.join(where)} ORDER BY p.url"
+            f" WHERE {where} ORDER BY p.url"
         )
         for row in self.conn.execute(sql, params):
             yield _decode_row(row)  # type: ignore[misc]
