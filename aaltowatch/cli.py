@@ -23,6 +23,7 @@ from aaltowatch.errors import (
     AaltowatchError,
 )
 from aaltowatch.output import make_console
+from aaltowatch.urls import KINDS, SPIDER_NAMES
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -117,7 +118,7 @@ def do_crawl(config: Config, spider: str, *, show_progress: bool = True) -> list
 
 @cli.command()
 @click.option(
-    "--spider", type=click.Choice(["news", "partnerships", "all"]), default="all", show_default=True
+    "--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all", show_default=True
 )
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 @click.pass_context
@@ -150,7 +151,7 @@ def feeds(ctx: click.Context) -> None:
 
 @cli.command("run")
 @click.option("--once", is_flag=True, required=True, help="One crawl + feeds + health checks.")
-@click.option("--spider", type=click.Choice(["news", "partnerships", "all"]), default="all")
+@click.option("--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all")
 @click.pass_context
 def run_cmd(ctx: click.Context, once: bool, spider: str) -> None:
     """Crawl + feeds + health checks: the cron entry point."""
@@ -193,7 +194,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 @cli.command()
 @click.option("--since", help="ISO 8601 time; only changes detected since then.")
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
 @click.option(
     "--change",
@@ -290,7 +291,7 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
 @cli.command()
 @click.argument("query")
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -397,7 +398,7 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None
 @click.option(
     "--published-since", help="Only pages the site dates (published) since this ISO 8601 time."
 )
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
 @click.pass_context
 def export(

@@ -6,6 +6,7 @@ sequence of steps inside a single reactor; the scheduler runs each crawl in a su
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from contextlib import suppress
@@ -18,13 +19,9 @@ from aaltowatch.errors import ArchiveWriteError
 from aaltowatch.fetchcache import ARCHIVE_SETTING
 from aaltowatch.health import Alert, check_run
 from aaltowatch.integrity import close_abandoned
+from aaltowatch.urls import SPIDER_NAMES
 
 log = logging.getLogger(__name__)
-
-SPIDERS = {
-    "news": "spiders.news.NewsSpider",
-    "partnerships": "spiders.partnerships.PartnershipsSpider",
-}
 
 
 QUIET_DUPLICATES = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
@@ -43,7 +40,7 @@ def quiet_scrapy() -> None:
         for name in QUIET_DUPLICATES:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         # Spidermon's report block (spider loggers) restates the alerts printed by the CLI.
-        for name in SPIDERS:
+        for name in SPIDER_NAMES:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
@@ -87,7 +84,15 @@ class CrawlStep:
 
 
 def spider_names(choice: str) -> tuple[str, ...]:
-    return tuple(SPIDERS) if choice == "all" else (choice,)
+    return SPIDER_NAMES if choice == "all" else (choice,)
+
+
+def spider_class(name: str) -> type:
+    """The spider of a section of the site model: the one named `name` in `spiders/<name>.py`."""
+    from scrapy.utils.spider import iter_spider_classes
+
+    module = importlib.import_module(f"spiders.{name}")
+    return next(cls for cls in iter_spider_classes(module) if cls.name == name)
 
 
 def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False) -> RunSummary:
@@ -168,7 +173,6 @@ def run_steps(
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from scrapy.crawler import CrawlerRunner
-    from scrapy.utils.misc import load_object
     from scrapy.utils.ossignal import install_shutdown_handlers
     from twisted.internet import defer, reactor
 
@@ -210,7 +214,7 @@ def run_steps(
                 runners.append(runner)
                 crawlers = []
                 for name in step.spiders:
-                    crawler = runner.create_crawler(load_object(SPIDERS[name]))
+                    crawler = runner.create_crawler(spider_class(name))
                     crawler.settings.set(ARCHIVE_SETTING, archive)  # read by its fetch cache
                     if progress is not None:
                         progress.attach(crawler, name)

@@ -14,8 +14,9 @@ from typing import Any
 from aaltowatch import bounds
 from aaltowatch.config import HealthThresholds
 from aaltowatch.crawlstop import ARCHIVE_UNWRITABLE
+from aaltowatch.urls import SECTIONS
 
-REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
+REQUIRED = {section.kind: section.required for section in SECTIONS}
 TRUSTED = ("selector", "meta")
 # Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT): not judged at all.
 STOPPED = "shutdown"

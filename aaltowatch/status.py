@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch import integrity, planner
-from aaltowatch.urls import LISTING_PATHS
+from aaltowatch.urls import KINDS, LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
 
@@ -77,7 +77,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     overdue_before = (now - timedelta(days=revisit_max_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     kinds = {}
-    for kind in ("news", "partnership"):
+    for kind in KINDS:
         overview = archive.check_overview(kind, overdue_before)
         queue = archive.queue_sizes(kind)
         kinds[kind] = {
@@ -109,7 +109,7 @@ def status_report(
             latest[run["spider"]] = _record(archive, run)
     counts = {
         f"{kind}_{status}": archive.count_pages(kind, status)
-        for kind in ("news", "partnership")
+        for kind in KINDS
         for status in ("live", "removed")
     }
     return {
@@ -169,8 +169,11 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     pages = report["pages"]
     console.print(
-        f"pages: {pages['news_live']} news live ({pages['news_removed']} removed),"
-        f" {pages['partnership_live']} partnership live ({pages['partnership_removed']} removed)"
+        "pages: "
+        + ", ".join(
+            f"{pages[f'{kind}_live']} {kind} live ({pages[f'{kind}_removed']} removed)"
+            for kind in KINDS
+        )
     )
     if "plan" in report:
         print_plan(report["plan"], console)
@@ -210,7 +213,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         for lang, row in plan["listings"].items()
     )
     console.print(f"backfill: {backfill}")
-    for kind in ("news", "partnership"):
+    for kind in KINDS:
         row = plan[kind]
         queued = ", ".join(f"{n} {name}" for name, n in row["queued"].items() if n) or "empty"
         console.print(

@@ -18,11 +18,10 @@ from typing import Any
 
 from aaltowatch.config import Watch
 from aaltowatch.errors import ConfigError, QueryError
-from aaltowatch.urls import LANGS
+from aaltowatch.urls import KINDS, LANGS
 from feeds.entries import CHANGE_LABELS
 from feeds.watches import feed_name
 
-KINDS = ("news", "partnership")
 # The change kinds a feed shows (a `duplicate` is never an entry of its own).
 CHANGES = tuple(CHANGE_LABELS)
 DIGESTS = ("", "daily")

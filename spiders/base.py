@@ -29,7 +29,7 @@ from aaltowatch.crawlstop import stop_unwritable
 from aaltowatch.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
-from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
+from aaltowatch.urls import NEWS, OffSiteURL, Section, canonical_url, content_kind, to_fetch_url
 from pages import parse_article
 from spiders.boundary import STEP_META, OffBoundary
 
@@ -43,11 +43,18 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class AaltoSpider(scrapy.Spider):
-    """Base for the news and partnership spiders; subclasses define `kind` and `discover()`."""
+    """Base of every section's spider; a subclass names its `section` (aaltowatch.urls
+    SECTIONS: its name and page kind come from there) and defines `discover()`."""
 
+    section: Section
     kind = ""
     custom_settings: dict[str, Any] = {}
     cache: CrawlCache
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "section" in cls.__dict__:
+            cls.name, cls.kind = cls.section.spider, cls.section.kind
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,7 +155,7 @@ class AaltoSpider(scrapy.Spider):
             self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
-                planner.cron_interval_s(config.schedule.news, config.schedule.news_interval_s),
+                planner.cron_interval_s(*config.schedule.entry(NEWS.spider)),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
@@ -243,8 +250,7 @@ class AaltoSpider(scrapy.Spider):
 
     def schedule_of_kind(self) -> tuple[str, float]:
         """This spider's cron expression and fixed interval (how often its runs come)."""
-        schedule = self.config.schedule
-        return getattr(schedule, self.name), getattr(schedule, f"{self.name}_interval_s")
+        return self.config.schedule.entry(self.name)
 
     def discover(self) -> Iterator[Request]:
         raise NotImplementedError

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
 from aaltowatch.items import Teaser
-from aaltowatch.urls import FEED_PATH, LISTING_PATHS, content_kind
+from aaltowatch.urls import FEED_PATH, LISTING_PATHS, NEWS, content_kind
 from pages import parse_feed, parse_listing
 from pages.sitemap import iter_sitemap
 from spiders.base import AaltoSpider
@@ -45,8 +45,7 @@ log = logging.getLogger(__name__)
 
 
 class NewsSpider(AaltoSpider):
-    name = "news"
-    kind = "news"
+    section = NEWS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
