@@ -23,7 +23,7 @@ from aaltowatch.errors import (
     AaltowatchError,
 )
 from aaltowatch.output import make_console
-from aaltowatch.urls import KINDS, SPIDER_NAMES
+from aaltowatch.urls import KINDS, LANGS, SPIDER_NAMES
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -195,7 +195,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 @cli.command()
 @click.option("--since", help="ISO 8601 time; only changes detected since then.")
 @click.option("--kind", type=click.Choice(KINDS))
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--lang", type=click.Choice(LANGS))
 @click.option(
     "--change",
     "change_type",
@@ -290,7 +290,7 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
 
 @cli.command()
 @click.argument("query")
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--lang", type=click.Choice(LANGS))
 @click.option("--kind", type=click.Choice(KINDS))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -399,7 +399,7 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None
     "--published-since", help="Only pages the site dates (published) since this ISO 8601 time."
 )
 @click.option("--kind", type=click.Choice(KINDS))
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--lang", type=click.Choice(LANGS))
 @click.pass_context
 def export(
     ctx: click.Context,
