@@ -8,8 +8,8 @@ and while the archive is still being filled, further down from where the last ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import Request
@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from aaltowatch import planner
 from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Teaser
+from aaltowatch.items import ListingPage, Teaser
 from aaltowatch.urls import FEED_PATH, LISTING_PATHS, NEWS, content_kind
 from pages import parse_feed, parse_listing
 from pages.sitemap import iter_sitemap
@@ -42,6 +42,7 @@ def page_index(url: str) -> int:
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NewsSpider(AaltoSpider):
@@ -143,20 +144,33 @@ class NewsSpider(AaltoSpider):
             cb_kwargs={"lang": lang, "page": page, "how": how},
         )
 
+    def _read(self, what: str, parse: Callable[..., T], response: Response) -> T | None:
+        """A listing or feed read by its page object; an unreadable one is logged and counted."""
+        try:
+            return parse(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("%s %s unreadable: %s", what, response.url, exc)
+            self.count("extraction_errors")
+            return None
+
+    def _read_listing(self, response: Response) -> ListingPage | None:
+        """A listing page, counted (and counted as empty when it names no stories)."""
+        listing = self._read("listing", parse_listing, response)
+        if listing is not None:
+            self.count("listing_pages")
+            if not listing.teasers:
+                self.count("empty_listings")
+        return listing
+
     def parse_plan_listing(
         self, response: Response, lang: str, page: int, how: str
     ) -> Iterator[Any]:
-        try:
-            listing = parse_listing(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("listing %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        listing = self._read_listing(response)
+        if listing is None:
             return
-        self.count("listing_pages")
         if not listing.teasers:
             # A layout the page objects no longer read (an alert), or a sweep past a pager
             # that shrank. Only the sweep wraps: a drifted layout must not end the backfill.
-            self.count("empty_listings")
             if how == SWEEP and page > 0:
                 self._wrap(lang, page)
             return
@@ -217,10 +231,7 @@ class NewsSpider(AaltoSpider):
         allows newest first, remember every listing teaser; returns whether the page is at
         the frontier (a generator's return value). The site feed's items say less than a
         listing's teasers: they only tell new stories (`remember` False)."""
-        for teaser in teasers:
-            if teaser.categories:
-                known = self.categories.setdefault(teaser.url, [])
-                known.extend(c for c in teaser.categories if c not in known)
+        self._remember_categories(teasers, cap=False)
         hashes = {
             t.url: planner.teaser_hash(t.title, t.published, t.categories)
             for t in teasers
@@ -342,21 +353,23 @@ class NewsSpider(AaltoSpider):
             self.cache.set_sitemap_lastmods(first_lastmods)
         self.count("plan/sitemap_queued", len(rows))
 
-    def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
+    def _remember_categories(self, teasers: list[Teaser], *, cap: bool) -> None:
+        """Each story's categories as its teasers name them (listings of several categories)."""
         for teaser in teasers:
             if teaser.categories:
                 known = self.categories.setdefault(teaser.url, [])
                 known.extend(c for c in teaser.categories if c not in known)
-                known[:] = self.capped_categories(known)
+                if cap:
+                    known[:] = self.capped_categories(known)
+
+    def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
+        self._remember_categories(teasers, cap=True)
         for teaser in teasers:
             yield from self.want(teaser.url)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
-        try:
-            teasers = parse_feed(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("feed %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        teasers = self._read("feed", parse_feed, response)
+        if teasers is None:
             return
         if self.planned:
             yield from self._plan_teasers(teasers, priority=30, remember=False)
@@ -364,15 +377,9 @@ class NewsSpider(AaltoSpider):
         yield from self._teasers(teasers)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
-        try:
-            listing = parse_listing(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("listing %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        listing = self._read_listing(response)
+        if listing is None:
             return
-        self.count("listing_pages")
-        if not listing.teasers:
-            self.count("empty_listings")
         yield from self._teasers(listing.teasers)
         for url in listing.next_urls:
             yield from self._listing(url)
