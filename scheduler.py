@@ -32,8 +32,6 @@ from aaltowatch.core.errors import EXIT_LOCKED, EXIT_OK, EXIT_UNHEALTHY
 
 log = logging.getLogger("aaltowatch.scheduler")
 
-SPIDERS = ("news", "partnerships")
-
 
 def crawl_command(config: Config, config_file: Path | None, spider: str) -> list[str]:
     """The child's command line: the effective global options, so it sees what we see."""
@@ -48,10 +46,10 @@ def crawl_command(config: Config, config_file: Path | None, spider: str) -> list
 
 def trigger_for(schedule: Schedule, spider: str) -> BaseTrigger:
     """A seconds-level interval when configured (tests), else the crontab expression."""
-    interval = getattr(schedule, f"{spider}_interval_s")
+    cron, interval = schedule.entry(spider)
     if interval > 0:
         return IntervalTrigger(seconds=interval)
-    return CronTrigger.from_crontab(getattr(schedule, spider))
+    return CronTrigger.from_crontab(cron)
 
 
 class CrawlJobs:
@@ -184,7 +182,7 @@ def build_scheduler(
         },
         timezone="UTC",
     )
-    for spider in SPIDERS:
+    for spider in schedule.entries:
         scheduler.add_job(
             jobs.run, trigger_for(schedule, spider), args=[spider], id=spider, name=spider
         )

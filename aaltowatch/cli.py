@@ -21,6 +21,7 @@ from aaltowatch.core.errors import (
     EXIT_USAGE,
     AaltowatchError,
 )
+from aaltowatch.core.urls import KINDS, LANGS, SPIDER_NAMES
 from aaltowatch.output import make_console
 
 console = make_console()
@@ -85,7 +86,7 @@ def cli(
 
 @cli.command()
 @click.option(
-    "--spider", type=click.Choice(["news", "partnerships", "all"]), default="all", show_default=True
+    "--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all", show_default=True
 )
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 @click.pass_context
@@ -119,7 +120,7 @@ def feeds(ctx: click.Context) -> None:
 
 @cli.command("run")
 @click.option("--once", is_flag=True, required=True, help="One crawl + feeds + health checks.")
-@click.option("--spider", type=click.Choice(["news", "partnerships", "all"]), default="all")
+@click.option("--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all")
 @click.pass_context
 def run_cmd(ctx: click.Context, once: bool, spider: str) -> None:
     """Crawl + feeds + health checks: the cron entry point."""
@@ -162,8 +163,8 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 @cli.command()
 @click.option("--since", help="ISO 8601 time; only changes detected since then.")
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--kind", type=click.Choice(KINDS))
+@click.option("--lang", type=click.Choice(LANGS))
 @click.option(
     "--change",
     "change_type",
@@ -258,8 +259,8 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
 
 @cli.command()
 @click.argument("query")
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
+@click.option("--lang", type=click.Choice(LANGS))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -366,8 +367,8 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None
 @click.option(
     "--published-since", help="Only pages the site dates (published) since this ISO 8601 time."
 )
-@click.option("--kind", type=click.Choice(["news", "partnership"]))
-@click.option("--lang", type=click.Choice(["en", "fi", "sv"]))
+@click.option("--kind", type=click.Choice(KINDS))
+@click.option("--lang", type=click.Choice(LANGS))
 @click.pass_context
 def export(
     ctx: click.Context,

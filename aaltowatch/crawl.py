@@ -6,6 +6,7 @@ sequence of steps inside a single reactor; the scheduler runs each crawl in a su
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from contextlib import suppress
@@ -16,16 +17,13 @@ from aaltowatch.core import crawlstop
 from aaltowatch.core.config import Config
 from aaltowatch.core.enums import RunStatus
 from aaltowatch.core.errors import RUN_EXIT_CODES, ArchiveWriteError
+from aaltowatch.core.fetchcache import ARCHIVE_SETTING
 from aaltowatch.core.health import Alert, check_run
 from aaltowatch.core.runstats import STOPPED, RunStats
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)
-
-SPIDERS = {
-    "news": "spiders.news.NewsSpider",
-    "partnerships": "spiders.partnerships.PartnershipsSpider",
-}
 
 
 QUIET_DUPLICATES = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
@@ -44,7 +42,7 @@ def quiet_scrapy() -> None:
         for name in QUIET_DUPLICATES:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         # Spidermon's report block (spider loggers) restates the alerts printed by the CLI.
-        for name in SPIDERS:
+        for name in SPIDER_NAMES:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
@@ -99,7 +97,15 @@ class CrawlStep:
 
 
 def spider_names(choice: str) -> tuple[str, ...]:
-    return tuple(SPIDERS) if choice == "all" else (choice,)
+    return SPIDER_NAMES if choice == "all" else (choice,)
+
+
+def spider_class(name: str) -> type:
+    """The spider of a section of the site model: the one named `name` in `spiders/<name>.py`."""
+    from scrapy.utils.spider import iter_spider_classes
+
+    module = importlib.import_module(f"spiders.{name}")
+    return next(cls for cls in iter_spider_classes(module) if cls.name == name)
 
 
 def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False) -> RunSummary:
@@ -175,7 +181,6 @@ def run_steps(
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from scrapy.crawler import CrawlerRunner
-    from scrapy.utils.misc import load_object
     from scrapy.utils.ossignal import install_shutdown_handlers
     from twisted.internet import defer, reactor
 
@@ -217,8 +222,8 @@ def run_steps(
                 runners.append(runner)
                 crawlers = []
                 for name in step.spiders:
-                    crawler = runner.create_crawler(load_object(SPIDERS[name]))
-                    crawler.aaltowatch_archive = archive
+                    crawler = runner.create_crawler(spider_class(name))
+                    crawler.settings.set(ARCHIVE_SETTING, archive)  # read by its fetch cache
                     if progress is not None:
                         progress.attach(crawler, name)
                     crawlers.append(crawler)

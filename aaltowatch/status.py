@@ -22,7 +22,7 @@ from aaltowatch.core import planner
 from aaltowatch.core.enums import RunStatus
 from aaltowatch.core.errors import RUN_EXIT_CODES
 from aaltowatch.core.text import format_utc, parse_utc
-from aaltowatch.core.urls import LISTING_PATHS
+from aaltowatch.core.urls import KINDS, LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
 
@@ -81,7 +81,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     overdue_before = format_utc(now - timedelta(days=revisit_max_days))
     kinds = {}
-    for kind in ("news", "partnership"):
+    for kind in KINDS:
         overview = archive.check_overview(kind, overdue_before)
         queue = archive.queue_sizes(kind)
         kinds[kind] = {
@@ -113,7 +113,7 @@ def status_report(
             latest[run["spider"]] = _record(archive, run)
     counts = {
         f"{kind}_{status}": archive.count_pages(kind, status)
-        for kind in ("news", "partnership")
+        for kind in KINDS
         for status in ("live", "removed")
     }
     return {
@@ -173,8 +173,11 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     pages = report["pages"]
     console.print(
-        f"pages: {pages['news_live']} news live ({pages['news_removed']} removed),"
-        f" {pages['partnership_live']} partnership live ({pages['partnership_removed']} removed)"
+        "pages: "
+        + ", ".join(
+            f"{pages[f'{kind}_live']} {kind} live ({pages[f'{kind}_removed']} removed)"
+            for kind in KINDS
+        )
     )
     if "plan" in report:
         print_plan(report["plan"], console)
@@ -214,7 +217,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         for lang, row in plan["listings"].items()
     )
     console.print(f"backfill: {backfill}")
-    for kind in ("news", "partnership"):
+    for kind in KINDS:
         row = plan[kind]
         queued = ", ".join(f"{n} {name}" for name, n in row["queued"].items() if n) or "empty"
         console.print(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aaltowatch.core.text import parse_utc
+from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import (
@@ -30,7 +31,7 @@ from feeds.entries import (
 from feeds.index import render_index
 from feeds.opml import render_opml
 from feeds.render import render
-from feeds.sanitize import PUBLIC_ORIGIN, clean_text
+from feeds.sanitize import clean_text
 from feeds.watches import watch_specs
 from storage import Archive
 from storage.partners import partner_changes
@@ -38,12 +39,9 @@ from storage.partners import partner_changes
 if TYPE_CHECKING:
     from aaltowatch.core.watchconfig import Watch
 
-NEWS = {
-    "en": ("English", "/en/news"),
-    "fi": ("Finnish", "/fi/uutiset"),
-    "sv": ("Swedish", "/sv/nyheter"),
-}
-PARTNERSHIP_HUB = "/en/collaboration/collaboration-with-cities-and-regions"
+LANGUAGE_NAMES = {"en": "English", "fi": "Finnish", "sv": "Swedish"}
+NEWS = {lang: (LANGUAGE_NAMES[lang], path) for lang, path in LISTING_PATHS.items()}
+PARTNERSHIP_HUB = HUB_PATHS["en"]
 INDEX_CHANGES = 20
 INDEX_ALERTS = 10
 
@@ -93,7 +91,7 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
                 name=f"category-{unique}",
                 title=f"Aalto University: {label}",
                 description=f"Pages of www.aalto.fi in the category {label}, newest first.",
-                link=PUBLIC_ORIGIN + "/en/news",
+                link=PUBLIC_ORIGIN + LISTING_PATHS["en"],
                 entries=_newest_first(entries, by_published=True),
             )
         )

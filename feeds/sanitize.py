@@ -14,8 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from aaltowatch.core.text import BIDI_CONTROLS
-
-PUBLIC_ORIGIN = "https://www.aalto.fi"
+from aaltowatch.core.urls import PUBLIC_ORIGIN
 
 ALLOWED_TAGS = {
     "p", "br", "a", "ul", "ol", "li", "strong", "em", "b", "i", "h2", "h3", "h4",

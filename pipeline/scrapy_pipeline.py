@@ -13,7 +13,7 @@ from aaltowatch.core.health import exceeds_share
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.normalise import normalise
 from pipeline.store import SOFT_404, Outcome, Recorder
-from storage import open_archive
+from storage import Archive
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,7 @@ class ArchivePipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
         config = crawler.settings.get("AALTOWATCH_CONFIG")
-        archive = getattr(crawler, "aaltowatch_archive", None)
-        if archive is None:  # started by plain `scrapy crawl`
-            archive = crawler.aaltowatch_archive = open_archive(config.db)
-        pipe = cls(archive, config)
+        pipe = cls(Archive.from_crawler(crawler), config)
         pipe.crawler = crawler
         return pipe
 
@@ -80,6 +77,10 @@ class ArchivePipeline:
                 return
             self._count(self.recorder.page(clean))
         elif isinstance(item, Unchanged):
+            if item.parse is not None and not self._is_current(item.url):
+                for parsed in item.parse():  # a 304 whose stored body is not yet a version
+                    self._process(parsed)
+                return
             self.outcomes["unchanged"] += 1
             self._count(self.recorder.unchanged(item))
         elif isinstance(item, Gone):
@@ -90,6 +91,15 @@ class ArchivePipeline:
                 self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
         elif isinstance(item, Checked):
             self.recorder.checked(item.url, item.outcome, item.http_status)
+
+    def _is_current(self, url: str) -> bool:
+        """Is the stored body (what a 304 stands for) the live page's current version?"""
+        page = self.archive.page(url)
+        info = self.archive.fetch_info(url)
+        if not page or not info or page["status"] != "live":
+            return False
+        current = self.archive.version(page["id"])
+        return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
 
     def _is_live(self, url: str) -> bool:
         page = self.archive.page(url)

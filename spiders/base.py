@@ -27,8 +27,16 @@ from twisted.python.failure import Failure
 from aaltowatch.core import planner
 from aaltowatch.core.crawlstop import stop_unwritable
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
+from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
-from aaltowatch.core.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
+from aaltowatch.core.urls import (
+    NEWS,
+    OffSiteURL,
+    Section,
+    canonical_url,
+    content_kind,
+    to_fetch_url,
+)
 from pages import parse_article
 from spiders.boundary import STEP_META, OffBoundary
 
@@ -42,10 +50,18 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class AaltoSpider(scrapy.Spider):
-    """Base for the news and partnership spiders; subclasses define `kind` and `discover()`."""
+    """Base of every section's spider; a subclass names its `section` (aaltowatch.core.urls
+    SECTIONS: its name and page kind come from there) and defines `discover()`."""
 
+    section: Section
     kind = ""
     custom_settings: dict[str, Any] = {}
+    cache: CrawlCache
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "section" in cls.__dict__:
+            cls.name, cls.kind = cls.section.spider, cls.section.kind
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,13 +79,10 @@ class AaltoSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = crawler.settings.get("AALTOWATCH_CONFIG")
         spider.base_url = spider.config.base_url.rstrip("/")
+        # Past fetches and the planner's memory: the crawl's one view of the archive.
+        spider.cache = fetch_cache(crawler)
         crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
-
-    @property
-    def archive(self) -> Any:
-        """The open archive (duck-typed), attached to the crawler by the runner or pipeline."""
-        return getattr(self.crawler, "aaltowatch_archive", None)
 
     # -- helpers ------------------------------------------------------------------------------
     def fetch_url(self, url: str) -> str:
@@ -145,11 +158,11 @@ class AaltoSpider(scrapy.Spider):
         """Set the request budget and choose full or plan mode (aaltowatch/core/planner.py)."""
         config = self.config
         policy = planner.RevisitPolicy(config.revisit_policy)
-        if policy is planner.RevisitPolicy.ALL or self.archive is None:
+        if policy is planner.RevisitPolicy.ALL:
             self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
-                planner.cron_interval_s(config.schedule.news, config.schedule.news_interval_s),
+                planner.cron_interval_s(*config.schedule.entry(NEWS.spider)),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
@@ -163,9 +176,9 @@ class AaltoSpider(scrapy.Spider):
 
     def site_is_small(self, limit: int) -> bool:
         return planner.small_site(
-            known_pages=self.archive.count_pages(self.kind),
+            known_pages=self.cache.count_pages(self.kind),
             listing_pages=0,
-            queued=sum(self.archive.queue_sizes(self.kind).values()),
+            queued=sum(self.cache.queue_sizes(self.kind).values()),
             budget=limit,
         )
 
@@ -192,13 +205,13 @@ class AaltoSpider(scrapy.Spider):
             "tier": planner.TEASER,
             "categories": self.categories.get(key),
         }
-        self.archive.enqueue([row], self.now())
+        self.cache.enqueue([row], self.now())
 
     def fetch_queued(
         self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
     ) -> Iterator[Request]:
         """The crawl queue, best tier and newest first, as far as the budget goes."""
-        for row in self.archive.queued(self.kind, tiers, self.budget.remaining + 100, langs):
+        for row in self.cache.queued(self.kind, tiers, self.budget.remaining + 100, langs):
             if row["url"] in self.requested:
                 continue
             if not self.budget.take():
@@ -218,7 +231,7 @@ class AaltoSpider(scrapy.Spider):
         now = datetime.now(UTC)
         pages = [
             planner.PageView.from_row(row)
-            for row in self.archive.revisit_candidates(self.kind)
+            for row in self.cache.revisit_candidates(self.kind)
             if row["url"] not in self.requested
         ]
         chosen = planner.select_revisits(
@@ -244,8 +257,7 @@ class AaltoSpider(scrapy.Spider):
 
     def schedule_of_kind(self) -> tuple[str, float]:
         """This spider's cron expression and fixed interval (how often its runs come)."""
-        schedule = self.config.schedule
-        return getattr(schedule, self.name), getattr(schedule, f"{self.name}_interval_s")
+        return self.config.schedule.entry(self.name)
 
     def discover(self) -> Iterator[Request]:
         raise NotImplementedError
@@ -287,7 +299,7 @@ class AaltoSpider(scrapy.Spider):
         if key in self.requested or content_kind(key) is None or content_kind(key)[0] != self.kind:
             return
         if self.planned:  # stored pages wait for the revisit policy; new ones are fetched
-            page = self.archive.page(key)
+            page = self.cache.page(key)
             if page is None or page["status"] == "removed":
                 yield from self.fetch_page(key)
             return
@@ -301,10 +313,10 @@ class AaltoSpider(scrapy.Spider):
 
     def _lastmod_unmoved(self, key: str, lastmod: str) -> bool:
         max_age_h = self.config.lastmod_skip_max_age_h
-        if max_age_h <= 0 or self.archive is None:
+        if max_age_h <= 0:
             return False
-        page = self.archive.page(key)
-        info = self.archive.fetch_info(key)
+        page = self.cache.page(key)
+        info = self.cache.fetch_info(key)
         if not page or page["status"] != "live" or not info or not info.get("fetched_at"):
             return False
         if info.get("sitemap_lastmod") != lastmod:
@@ -336,7 +348,7 @@ class AaltoSpider(scrapy.Spider):
                 yield Checked(key, http_status=status)
             elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
                 self.count("redirects")
-                if self.archive is not None and self.archive.page(key) is None:
+                if self.cache.page(key) is None:
                     # Never stored (a queued URL): settled here; a stored page's move is
                     # recorded with its history.
                     yield Checked(key, CheckOutcome.MOVED, status)
@@ -356,15 +368,27 @@ class AaltoSpider(scrapy.Spider):
             return
         if response.meta.get("not_modified"):
             self.count("not_modified")
-            if moved_from is None and self.archive is not None and self._is_current(key):
+            if moved_from is None:  # the pipeline decides whether the stored body is current
                 yield Unchanged(
                     key,
                     "304",
                     self.categories.get(key),
                     self.lastmods.get(key),
                     fetch=response.meta.get("fetch_record"),
+                    parse=lambda: self.page_items(response, key, status, content_type, None),
                 )
                 return
+        yield from self.page_items(response, key, status, content_type, moved_from)
+
+    def page_items(
+        self,
+        response: Response,
+        key: str,
+        status: int,
+        content_type: str,
+        moved_from: str | None,
+    ) -> Iterator[Any]:
+        """The page object of an HTML response, as an item (or a check, when unreadable)."""
         try:
             item: PageItem = parse_article(
                 response.body,
@@ -384,14 +408,6 @@ class AaltoSpider(scrapy.Spider):
         item.sitemap_lastmod = self.lastmods.get(item.url)
         self.count("pages")
         yield item
-
-    def _is_current(self, key: str) -> bool:
-        page = self.archive.page(key)
-        info = self.archive.fetch_info(key)
-        if not page or not info or page["status"] != "live":
-            return False
-        current = self.archive.version(page["id"])
-        return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
 
     def on_error(self, failure: Failure) -> None:
         """5xx after retries, timeouts, resets: counted, logged, never a removal.
@@ -447,8 +463,8 @@ class AaltoSpider(scrapy.Spider):
         elif phase == "deferred":
             for url in self.deferred:
                 yield from self.want(url)
-        elif phase == "known" and self.config.revisit_known and self.archive is not None:
-            for url in self.archive.known_urls(self.kind):
+        elif phase == "known" and self.config.revisit_known:
+            for url in self.cache.known_urls(self.kind):
                 if url not in self.requested:
                     self.count("revisits")
                     yield self.page_request(url, priority=-10)

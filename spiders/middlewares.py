@@ -14,6 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response
 
+from aaltowatch.core.fetchcache import FetchCache, fetch_cache
 from aaltowatch.core.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -30,36 +31,30 @@ class ConditionalGetMiddleware:
 
     Listings and sitemaps must still be parsed on a 304 (they carry the links and categories),
     so the stored bytes stand in; `meta["not_modified"]` tells callbacks it was a 304.
-    The archive is duck-typed (fetch_info, record_fetch, cached_response) so spiders need not
-    import storage.
+    Past fetches come from the fetch cache (aaltowatch.core.fetchcache), never from storage itself.
     """
 
-    def __init__(self, crawler: Crawler, base_url: str) -> None:
-        self.crawler = crawler
+    def __init__(self, cache: FetchCache, base_url: str) -> None:
+        self.cache = cache
         self.base_url = base_url
-
-    @property
-    def archive(self) -> Any:
-        return getattr(self.crawler, "aaltowatch_archive", None)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
         config = crawler.settings.get("AALTOWATCH_CONFIG")
-        return cls(crawler, config.base_url if config else "")
+        return cls(fetch_cache(crawler), config.base_url if config else "")
 
     def _key(self, request: Request) -> str:
         return canonical_url(request.url, self.base_url)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if (
-            self.archive is None
-            or request.method != "GET"
+            request.method != "GET"
             or not request.url.startswith("http")
             or request.meta.get("no_conditional")
             or request.url.endswith("/robots.txt")
         ):
             return None
-        info = self.archive.fetch_info(self._key(request))
+        info = self.cache.fetch_info(self._key(request))
         if info and info.get("raw_sha256"):
             if info.get("etag"):
                 request.headers.setdefault("If-None-Match", info["etag"])
@@ -70,11 +65,11 @@ class ConditionalGetMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
-        if self.archive is None or request.method != "GET" or not request.url.startswith("http"):
+        if request.method != "GET" or not request.url.startswith("http"):
             return response
         key = self._key(request)
         if response.status == 304:
-            cached = self.archive.cached_response(key)
+            cached = self.cache.cached_response(key)
             if cached is None:
                 # Validators without a body (a lost write): fetch it whole once more.
                 log.info("304 without a stored body for %s; refetching", key)
@@ -122,7 +117,7 @@ class ConditionalGetMiddleware:
         if request.meta.get("defer_fetch_record"):
             request.meta["fetch_record"] = {"url": key, **record}
         else:
-            self.archive.record_fetch(key, **record)
+            self.cache.record_fetch(key, **record)
 
 
 class RetryAfterMiddleware:

@@ -8,8 +8,8 @@ and while the archive is still being filled, further down from where the last ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import Request
@@ -18,8 +18,8 @@ from twisted.python.failure import Failure
 
 from aaltowatch.core import planner
 from aaltowatch.core.errors import ExtractionError
-from aaltowatch.core.items import Teaser
-from aaltowatch.core.urls import FEED_PATH, LISTING_PATHS, content_kind
+from aaltowatch.core.items import ListingPage, Teaser
+from aaltowatch.core.urls import FEED_PATH, LISTING_PATHS, NEWS, content_kind
 from pages import parse_feed, parse_listing
 from pages.sitemap import iter_sitemap
 from spiders.base import AaltoSpider
@@ -42,11 +42,11 @@ def page_index(url: str) -> int:
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NewsSpider(AaltoSpider):
-    name = "news"
-    kind = "news"
+    section = NEWS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,9 +64,9 @@ class NewsSpider(AaltoSpider):
         cursors = [self._cursor(lang) for lang in LISTING_PATHS]
         measured = all(c.pages for c in cursors)
         return planner.small_site(
-            known_pages=self.archive.count_pages(self.kind),
+            known_pages=self.cache.count_pages(self.kind),
             listing_pages=sum(c.pages or 0 for c in cursors) if measured else None,
-            queued=sum(self.archive.queue_sizes(self.kind).values()),
+            queued=sum(self.cache.queue_sizes(self.kind).values()),
             budget=limit,
         )
 
@@ -114,7 +114,7 @@ class NewsSpider(AaltoSpider):
     def _cursor(self, lang: str) -> planner.ListingCursor:
         if lang not in self.cursors:
             self.cursors[lang] = planner.ListingCursor.load(
-                self.archive.plan_state(planner.ListingCursor.key(lang))
+                self.cache.plan_state(planner.ListingCursor.key(lang))
             )
         return self.cursors[lang]
 
@@ -144,20 +144,33 @@ class NewsSpider(AaltoSpider):
             cb_kwargs={"lang": lang, "page": page, "how": how},
         )
 
+    def _read(self, what: str, parse: Callable[..., T], response: Response) -> T | None:
+        """A listing or feed read by its page object; an unreadable one is logged and counted."""
+        try:
+            return parse(response.body, response.url, base_url=self.base_url)
+        except ExtractionError as exc:
+            log.warning("%s %s unreadable: %s", what, response.url, exc)
+            self.count("extraction_errors")
+            return None
+
+    def _read_listing(self, response: Response) -> ListingPage | None:
+        """A listing page, counted (and counted as empty when it names no stories)."""
+        listing = self._read("listing", parse_listing, response)
+        if listing is not None:
+            self.count("listing_pages")
+            if not listing.teasers:
+                self.count("empty_listings")
+        return listing
+
     def parse_plan_listing(
         self, response: Response, lang: str, page: int, how: str
     ) -> Iterator[Any]:
-        try:
-            listing = parse_listing(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("listing %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        listing = self._read_listing(response)
+        if listing is None:
             return
-        self.count("listing_pages")
         if not listing.teasers:
             # A layout the page objects no longer read (an alert), or a sweep past a pager
             # that shrank. Only the sweep wraps: a drifted layout must not end the backfill.
-            self.count("empty_listings")
             if how == SWEEP and page > 0:
                 self._wrap(lang, page)
             return
@@ -167,7 +180,7 @@ class NewsSpider(AaltoSpider):
         backfilling = cursor.backfilling
         # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
         cursor.read(page, has_next)
-        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
+        self.cache.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
         if not has_next:
             return
         if how == SCAN and not at_frontier:
@@ -208,7 +221,7 @@ class NewsSpider(AaltoSpider):
         """Listing `page` is past the end: the pass ended on the page before."""
         cursor = self._cursor(lang)
         cursor.read(page - 1, False)
-        self.archive.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
+        self.cache.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
 
     def _runs_per_day(self) -> float:
         return 86400.0 / planner.cron_interval_s(*self.schedule_of_kind())
@@ -218,22 +231,19 @@ class NewsSpider(AaltoSpider):
         allows newest first, remember every listing teaser; returns whether the page is at
         the frontier (a generator's return value). The site feed's items say less than a
         listing's teasers: they only tell new stories (`remember` False)."""
-        for teaser in teasers:
-            if teaser.categories:
-                known = self.categories.setdefault(teaser.url, [])
-                known.extend(c for c in teaser.categories if c not in known)
+        self._remember_categories(teasers, cap=False)
         hashes = {
             t.url: planner.teaser_hash(t.title, t.published, t.categories)
             for t in teasers
             if content_kind(t.url) and content_kind(t.url)[0] == self.kind
         }
-        memory = self.archive.teaser_memory(list(hashes))
+        memory = self.cache.teaser_memory(list(hashes))
         if not remember:
             memory = {url: {**seen, "teaser_hash": None} for url, seen in memory.items()}
         verdict = planner.judge_teasers(list(hashes.items()), memory)
         by_url = {t.url: t for t in teasers}
         now = self.now()
-        self.archive.enqueue(
+        self.cache.enqueue(
             [
                 {
                     "url": url,
@@ -248,7 +258,7 @@ class NewsSpider(AaltoSpider):
             now,
         )
         if remember:
-            self.archive.set_teaser_hashes(hashes)
+            self.cache.set_teaser_hashes(hashes)
         self.count("plan/teasers", len(hashes))
         self.count("plan/teasers_new_or_changed", len(verdict.fetch))
         for url in sorted(verdict.fetch, key=lambda u: by_url[u].published or "", reverse=True):
@@ -307,8 +317,8 @@ class NewsSpider(AaltoSpider):
     def _plan_sitemap_entries(self, entries: list[Any]) -> None:
         """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
         if self.stored_lastmods is None:
-            self.stored_lastmods = self.archive.stored_lastmods(self.kind)
-            self.settled = self.archive.settled_unknown_urls()
+            self.stored_lastmods = self.cache.stored_lastmods(self.kind)
+            self.settled = self.cache.settled_unknown_urls()
         rows, first_lastmods = [], {}
         for entry in entries:
             kind = content_kind(entry.loc)
@@ -338,26 +348,28 @@ class NewsSpider(AaltoSpider):
                     "lastmod": entry.lastmod,
                 }
             )
-        self.archive.enqueue(rows, self.now())
+        self.cache.enqueue(rows, self.now())
         if first_lastmods:
-            self.archive.set_sitemap_lastmods(first_lastmods)
+            self.cache.set_sitemap_lastmods(first_lastmods)
         self.count("plan/sitemap_queued", len(rows))
 
-    def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
+    def _remember_categories(self, teasers: list[Teaser], *, cap: bool) -> None:
+        """Each story's categories as its teasers name them (listings of several categories)."""
         for teaser in teasers:
             if teaser.categories:
                 known = self.categories.setdefault(teaser.url, [])
                 known.extend(c for c in teaser.categories if c not in known)
-                known[:] = self.capped_categories(known)
+                if cap:
+                    known[:] = self.capped_categories(known)
+
+    def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
+        self._remember_categories(teasers, cap=True)
         for teaser in teasers:
             yield from self.want(teaser.url)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
-        try:
-            teasers = parse_feed(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("feed %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        teasers = self._read("feed", parse_feed, response)
+        if teasers is None:
             return
         if self.planned:
             yield from self._plan_teasers(teasers, priority=30, remember=False)
@@ -365,15 +377,9 @@ class NewsSpider(AaltoSpider):
         yield from self._teasers(teasers)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
-        try:
-            listing = parse_listing(response.body, response.url, base_url=self.base_url)
-        except ExtractionError as exc:
-            log.warning("listing %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+        listing = self._read_listing(response)
+        if listing is None:
             return
-        self.count("listing_pages")
-        if not listing.teasers:
-            self.count("empty_listings")
         yield from self._teasers(listing.teasers)
         for url in listing.next_urls:
             yield from self._listing(url)

@@ -8,13 +8,12 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
-from aaltowatch.core.urls import HUB_PATHS, content_kind
+from aaltowatch.core.urls import HUB_PATHS, PARTNERSHIPS, content_kind
 from spiders.base import AaltoSpider
 
 
 class PartnershipsSpider(AaltoSpider):
-    name = "partnerships"
-    kind = "partnership"
+    section = PARTNERSHIPS
 
     def discover(self) -> Iterator[Request]:
         """The hubs, every run (they lead to new partner pages); the rest as planned."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aaltowatch.core import fetchcache
 from aaltowatch.core.config import Config, load_config
 
 SPIDER_MODULES = ["spiders"]
@@ -14,8 +15,8 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
     """Politeness for the real site; the limits drop only for a mirror on 127.0.0.1
     (`Config.skip_delays`, which also covers robots.txt's Crawl-delay in spiders/base.py).
 
-    The open archive is not a setting (settings are deep-copied): it travels as the
-    crawler attribute `aaltowatch_archive`, set by the runner or by the item pipeline.
+    Spiders and middlewares reach the archive only through the fetch cache the
+    `AALTOWATCH_FETCH_CACHE` setting names (aaltowatch/fetchcache.py).
     """
     local = config.skip_delays
     settings: dict[str, Any] = {
@@ -80,6 +81,7 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         },
         "SPIDERMON_SPIDER_CLOSE_MONITORS": ["spiders.monitors.SpiderCloseMonitorSuite"],
         "AALTOWATCH_CONFIG": config,
+        fetchcache.SETTING: fetchcache.DEFAULT,
     }
     if local:
         settings.update(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.urls import SECTIONS, SPIDER_NAMES
 from aaltowatch.core.watchconfig import Watch, parse_watches
 
 ENV_PREFIX = "AALTOWATCH_"
@@ -91,11 +92,9 @@ class HealthThresholds:
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """Cron expressions (crontab syntax) for the long-running scheduler."""
+class ScheduleTimes:
+    """How the long-running scheduler runs its jobs (whatever the spiders)."""
 
-    news: str = setting("*/30 * * * *", crontab)
-    partnerships: str = setting("15 6 * * *", crontab)
     misfire_grace_s: int = setting(300, at_least(1))
     crawl_timeout_s: int = setting(3600, above(0))
     # Seconds a running crawl may take to finish after SIGTERM/SIGINT before it is signalled.
@@ -103,9 +102,35 @@ class Schedule:
     # Then, after its SIGTERM, seconds it gets to close (in-flight downloads, its run row)
     # before SIGKILL; a killed crawl's run is marked interrupted by the scheduler.
     close_grace_s: float = setting(60.0, above(0))
-    # > 0 replaces the cron expression with a fixed interval in seconds (tests, demos).
-    news_interval_s: float = setting(0.0, at_least(0))
-    partnerships_interval_s: float = setting(0.0, at_least(0))
+
+    def entry(self, spider: str) -> tuple[str, float]:
+        """A spider's cron expression and fixed interval (> 0 replaces the cron expression)."""
+        return getattr(self, spider), getattr(self, f"{spider}_interval_s")
+
+    @property
+    def entries(self) -> dict[str, tuple[str, float]]:
+        """Spider -> (cron, interval): one scheduler job each."""
+        return {spider: self.entry(spider) for spider in SPIDER_NAMES}
+
+
+# `[schedule]`: per spider of the site model (aaltowatch.core.urls.SECTIONS) a crontab expression
+# under the spider's name (e.g. `news = "*/30 * * * *"`) and `<spider>_interval_s`, > 0 to
+# run every N seconds instead (tests, demos).
+Schedule = dataclasses.make_dataclass(
+    "Schedule",
+    [
+        spec
+        for section in SECTIONS
+        for spec in (
+            (section.spider, str, setting(section.cron, crontab)),
+            (f"{section.spider}_interval_s", float, setting(0.0, at_least(0))),
+        )
+    ],
+    bases=(ScheduleTimes,),
+    frozen=True,
+)
+Schedule.__module__ = __name__
+Schedule.__doc__ = "Cron expressions (crontab syntax) for the long-running scheduler."
 
 
 @dataclass(frozen=True)

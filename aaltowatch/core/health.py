@@ -17,8 +17,9 @@ from aaltowatch.core import bounds
 from aaltowatch.core.config import HealthThresholds
 from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
 from aaltowatch.core.runstats import STOPPED, RunStats
+from aaltowatch.core.urls import SECTIONS
 
-REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
+REQUIRED = {section.kind: section.required for section in SECTIONS}
 TRUSTED = ("selector", "meta")
 
 

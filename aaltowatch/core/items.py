@@ -5,6 +5,7 @@ Plain dataclasses: Scrapy accepts them as items, and page objects stay free of S
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -93,13 +94,18 @@ class Sitemap:
 
 @dataclass
 class Unchanged:
-    """A page known not to have moved: a 304, or a sitemap lastmod equal to the stored one."""
+    """A page known not to have moved: a 304, or a sitemap lastmod equal to the stored one.
+
+    A 304's `parse` makes the page items from the stored body: the pipeline decides whether it
+    is needed (the archive does not hold that body as the page's current version).
+    """
 
     url: str
     reason: str  # "304" | "lastmod"
     categories: list[str] | None = None
     sitemap_lastmod: str | None = None
     fetch: dict[str, Any] | None = field(default=None, repr=False)
+    parse: Callable[[], Iterator[Any]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

@@ -8,27 +8,71 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 PUBLIC_HOST = "www.aalto.fi"
+PUBLIC_ORIGIN = f"https://{PUBLIC_HOST}"
 SITE_HOSTS = frozenset({"www.aalto.fi", "aalto.fi"})
 TRACKING_PARAMS = frozenset({"fbclid", "gclid", "msclkid", "redirectfrom"})
 
 LANGS = ("en", "fi", "sv")
-NEWS_SECTIONS = {"en": "news", "fi": "uutiset", "sv": "nyheter"}
-COLLABORATION_SECTIONS = {"en": "collaboration", "fi": "yhteistyo", "sv": "samarbete"}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A watched section of the site, declared once: URL patterns, spider choices, schedule
+    entries, status and health derive from `SECTIONS`. Its spider lives in `spiders/<spider>.py`.
+    """
+
+    kind: str  # the page kind its pages are stored as
+    spider: str  # the spider that crawls it (CLI choice, schedule key, run name)
+    slugs: dict[str, str]  # language -> the section's first path segment
+    cron: str  # the default schedule (crontab syntax, UTC)
+    required: tuple[str, ...]  # fields every page must have (missing ones = layout drift)
+    nested: bool = False  # deeper paths are pages of the section too
+    not_pages: tuple[str, ...] = ()  # slugs under the section that are no pages (feeds)
+
+
+NEWS = Section(
+    kind="news",
+    spider="news",
+    slugs={"en": "news", "fi": "uutiset", "sv": "nyheter"},
+    cron="*/30 * * * *",
+    required=("title", "body", "published"),
+    not_pages=("feed", "rss"),
+)
+PARTNERSHIPS = Section(
+    kind="partnership",
+    spider="partnerships",
+    slugs={"en": "collaboration", "fi": "yhteistyo", "sv": "samarbete"},
+    cron="15 6 * * *",
+    required=("title", "body"),
+    nested=True,
+)
+SECTIONS = (NEWS, PARTNERSHIPS)
+KINDS = tuple(section.kind for section in SECTIONS)
+SPIDER_NAMES = tuple(section.spider for section in SECTIONS)
+
+NEWS_SECTIONS = NEWS.slugs
 HUB_PATHS = {
     "en": "/en/collaboration/collaboration-with-cities-and-regions",
     "fi": "/fi/yhteistyo/kaupunki-ja-alueyhteistyo",
     "sv": "/sv/samarbete/samarbete-med-stader-och-regioner",
 }
-LISTING_PATHS = {lang: f"/{lang}/{section}" for lang, section in NEWS_SECTIONS.items()}
-FEED_PATH = "/en/news/feed"
+LISTING_PATHS = {lang: f"/{lang}/{slug}" for lang, slug in NEWS.slugs.items()}
+FEED_PATH = f"{LISTING_PATHS['en']}/feed"  # the site RSS
 
 _CONTENT_RE = re.compile(
-    r"^/(?P<lang>en|fi|sv)/(?P<section>news|uutiset|nyheter|collaboration|yhteistyo|samarbete)"
+    rf"^/(?P<lang>{'|'.join(LANGS)})"
+    rf"/(?P<section>{'|'.join(sorted({re.escape(s) for x in SECTIONS for s in x.slugs.values()}))})"
     r"/(?P<slug>[^/].*?)/?$"
 )
+
+
+def section_of(spider: str) -> Section:
+    """The section a spider crawls."""
+    return next(section for section in SECTIONS if section.spider == spider)
 
 
 class OffSiteURL(ValueError):
@@ -130,11 +174,10 @@ def content_kind(url: str) -> tuple[str, str] | None:
     m = _CONTENT_RE.match(parts.path)
     if not m:
         return None
-    lang, section, slug = m.group("lang"), m.group("section"), m.group("slug")
-    if section == NEWS_SECTIONS[lang]:
-        if "/" in slug or slug in ("feed", "rss"):
-            return None
-        return "news", lang
-    if section == COLLABORATION_SECTIONS[lang]:  # nested collaboration pages count too
-        return "partnership", lang
+    lang, slug = m.group("lang"), m.group("slug")
+    for section in SECTIONS:
+        if m.group("section") == section.slugs[lang]:
+            if not section.nested and ("/" in slug or slug in section.not_pages):
+                return None
+            return section.kind, lang
     return None

@@ -1,0 +1,127 @@
+"""Read queries for the CLI, feeds and exports: changes, current pages, feed entries, totals.
+
+A mixin of `Archive`; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from storage.rows import _decode_row
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The AND of the conditions whose value is given (None or "" = no filter), and its params."""
+    given = {sql: value for sql, value in filters.items() if value not in (None, "")}
+    return " AND ".join(["1 = 1", *given]), list(given.values())
+
+
+class ReadQueries:
+    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
+
+    conn: Any
+
+    # -- queries for the CLI, feeds and exports ----------------------------------------------
+    def changes(
+        self,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        lang: str | None = None,
+        change: str | None = None,
+        run_id: int | None = None,
+        limit: int | None = None,
+        include_duplicates: bool = True,
+    ) -> list[dict[str, Any]]:
+        where, params = _where(
+            {
+                "c.detected_at >= ?": since,
+                "p.kind = ?": kind,
+                "p.lang = ?": lang,
+                "c.change = ?": change,
+                "c.run_id = ?": run_id,
+            }
+        )
+        if not include_duplicates:
+            where += " AND p.duplicate_of IS NULL AND c.change != 'duplicate'"
+        sql = (
+            "SELECT c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
+            " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
+            " c.flags"
+            f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {where}"
+            " ORDER BY c.id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._all(sql, params)
+
+    def current_pages(
+        self,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        lang: str | None = None,
+        status: str | None = None,
+        published_since: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Pages joined with their current version, streamed (exports can be large)."""
+        where, params = _where(
+            {
+                "p.last_changed >= ?": since,
+                "v.published >= ?": published_since,
+                "p.kind = ?": kind,
+                "p.lang = ?": lang,
+                "p.status = ?": status,
+            }
+        )
+        sql = (
+            "SELECT p.*, v.title, v.lead, v.body, v.body_html, v.published, v.updated,"
+            " v.categories, v.contacts, v.images, v.translations, v.fetched_at,"
+            " v.http_status AS version_http_status, v.raw_sha256"
+            " FROM pages p LEFT JOIN versions v"
+            " ON v.page_id = p.id AND v.version = p.current_version"
+            f" WHERE {where} ORDER BY p.url"
+        )
+        for row in self.conn.execute(sql, params):
+            yield _decode_row(row)  # type: ignore[misc]
+
+    def news_entries(self, lang: str, limit: int) -> list[dict[str, Any]]:
+        """Live, non-duplicate news of one language, newest published first."""
+        return self._all(
+            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
+            " WHERE p.kind = 'news' AND p.lang = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
+            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            (lang, limit),
+        )
+
+    def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
+            " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
+            " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"
+            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            (category, limit),
+        )
+
+    def totals(self) -> dict[str, Any]:
+        """Pages, versions and change events by kind: the archive at a glance."""
+        one = self.conn.execute
+        return {
+            "pages": one("SELECT COUNT(*) FROM pages").fetchone()[0],
+            "versions": one("SELECT COUNT(*) FROM versions").fetchone()[0],
+            "changes": dict(one("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()),
+        }
+
+    def categories(self, limit: int | None = None) -> list[str]:
+        """Categories of live pages by name; with `limit`, only the ones with most pages."""
+        rows = self.conn.execute(
+            "SELECT json_each.value FROM pages p"
+            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,"
+            " json_each(v.categories) WHERE p.status = 'live'"
+            " GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+        return sorted(r[0] for r in rows)
