@@ -27,12 +27,12 @@ from enum import StrEnum
 from html import escape
 
 from aaltowatch.core.urls import (
-    COLLABORATION_SECTIONS,
     FEED_PATH,
     HUB_PATHS,
     LANGS,
     LISTING_PATHS,
-    NEWS_SECTIONS,
+    NEWS,
+    PARTNERSHIPS,
     PUBLIC_HOST,
     content_kind,
 )
@@ -117,9 +117,7 @@ class Page:
 
     @property
     def section(self) -> str:
-        return (
-            NEWS_SECTIONS[self.lang] if self.kind == "news" else COLLABORATION_SECTIONS[self.lang]
-        )
+        return (NEWS if self.kind == NEWS.kind else PARTNERSHIPS).slugs[self.lang]
 
     def path(self, moved: bool = False) -> str:
         return f"/{self.lang}/{self.section}/{self.new_slug if moved else self.slug}"
