@@ -14,8 +14,8 @@ from typing import Any
 from aaltowatch import bounds
 from aaltowatch.config import HealthThresholds
 from aaltowatch.crawlstop import ARCHIVE_UNWRITABLE
+from aaltowatch.fields import required_fields
 
-REQUIRED = {"news": ("title", "body", "published"), "partnership": ("title", "body")}
 TRUSTED = ("selector", "meta")
 # Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT): not judged at all.
 STOPPED = "shutdown"
@@ -99,7 +99,7 @@ def check_run(kind: str, stats: dict[str, Any], limits: HealthThresholds) -> lis
             )
         )
     if pages:
-        for name in REQUIRED.get(kind, ()):
+        for name in required_fields(kind):
             trusted = sum(_stat(stats, f"aaltowatch/source/{name}:{src}") for src in TRUSTED)
             coverage = trusted / pages
             if coverage < limits.min_field_coverage:

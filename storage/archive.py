@@ -20,20 +20,25 @@ from typing import Any
 from sqlite_utils import Database
 
 from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
+from aaltowatch.fields import JSON_FIELDS, VERSION_COLUMNS
 from storage import migrations
 from storage.plan import PlanStore
 
 JSON_COLUMNS = (
-    "categories",
-    "contacts",
-    "images",
-    "translations",
+    *JSON_FIELDS,
     "fields",
     "extraction",
     "stats",
     "flags",
     "names",
     "aliases",
+)
+
+
+# A page's current version beside its row: `http_status` is the page's own (last seen).
+_CURRENT_VERSION_COLUMNS = ", ".join(
+    f"v.{name} AS version_{name}" if name == "http_status" else f"v.{name}"
+    for name in (*VERSION_COLUMNS, "fetched_at")
 )
 
 
@@ -544,9 +549,7 @@ class Archive(PlanStore):
             where.append("p.status = ?")
             params.append(status)
         sql = (
-            "SELECT p.*, v.title, v.lead, v.body, v.body_html, v.published, v.updated,"
-            " v.categories, v.contacts, v.images, v.translations, v.fetched_at,"
-            " v.http_status AS version_http_status, v.raw_sha256"
+            f"SELECT p.*, {_CURRENT_VERSION_COLUMNS}"
             " FROM pages p LEFT JOIN versions v"
             " ON v.page_id = p.id AND v.version = p.current_version"
             f" WHERE {' AND '.join(where)} ORDER BY p.url"

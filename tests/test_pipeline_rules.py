@@ -18,7 +18,7 @@ import pytest
 from aaltowatch.items import Gone, PageItem, Unchanged
 from aaltowatch.snapshot_server import SnapshotServer
 from pipeline.normalise import normalise
-from pipeline.store import Recorder
+from pipeline.recorder import Recorder
 from storage import Archive, open_archive
 from tests.conftest import CLI, cli_env, crawl
 
@@ -69,7 +69,7 @@ def archive(tmp_path: Path) -> Archive:
 
 def record(archive: Archive, *items: PageItem, run: str = "news") -> list[Any]:
     recorder = Recorder(archive, archive.start_run(run, "http://127.0.0.1"))
-    return [recorder.page(normalise(i)) for i in items]
+    return [recorder.record_page(normalise(i)) for i in items]
 
 
 def count(archive: Archive, table: str) -> int:
@@ -165,9 +165,9 @@ def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
 def test_removed_on_404_and_410_then_restored(archive: Archive) -> None:
     record(archive, item(), item(url=OTHER, title="Other"))
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    assert recorder.gone(Gone(URL, 404)).change == "removed"
-    assert recorder.gone(Gone(OTHER, 410)).change == "removed"
-    assert recorder.gone(Gone(URL, 404)).change is None  # once only
+    assert recorder.record_gone(Gone(URL, 404)).change == "removed"
+    assert recorder.record_gone(Gone(OTHER, 410)).change == "removed"
+    assert recorder.record_gone(Gone(URL, 404)).change is None  # once only
     assert archive.page(URL)["status"] == "removed"
     back = record(archive, item())
     assert back[0].change == "restored"
@@ -211,8 +211,8 @@ def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive
     new_url = URL + "-renamed"
     record(archive, item())
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    assert recorder.page(normalise(item(url=new_url))).change == "duplicate"
-    assert recorder.page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
+    assert recorder.record_page(normalise(item(url=new_url))).change == "duplicate"
+    assert recorder.record_page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
     assert archive.page(URL) is None
     assert count(archive, "pages") == 1
     assert [c["change"] for c in reversed(archive.changes())] == ["new", "moved"]
@@ -221,12 +221,12 @@ def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive
 def test_unchanged_page_with_new_categories(archive: Archive) -> None:
     record(archive, item())
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    same = recorder.unchanged(Unchanged(URL, "304", ["Cooperation"]))
+    same = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation"]))
     assert same.change is None
-    moved = recorder.unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
+    moved = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert (moved.change, moved.fields) == ("modified", ["categories"])
     assert archive.version(archive.page(URL)["id"])["categories"] == ["Campus", "Cooperation"]
-    reordered = recorder.unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
+    reordered = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert reordered.change is None  # the listing and the feed may order them differently
 
 
@@ -299,7 +299,7 @@ def test_duplicates_are_released_when_the_original_changes_or_goes(archive: Arch
     record(archive, item(url=a, body="The original was rewritten."))
     assert archive.page(b)["duplicate_of"] is None  # first of the remaining twins
     assert archive.page(c)["duplicate_of"] == b
-    Recorder(archive, archive.start_run("news", "x")).gone(Gone(b, 404))
+    Recorder(archive, archive.start_run("news", "x")).record_gone(Gone(b, 404))
     assert archive.page(c)["duplicate_of"] is None
 
 
