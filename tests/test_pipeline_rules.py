@@ -1,4 +1,5 @@
-"""History rules of docs/DESIGN.md §4, table-driven, on a real SQLite archive in a tmp dir."""
+"""History rules of docs/DESIGN.md §4: the rule table on the pure decision (no database), the
+rest on a real SQLite archive in a tmp dir, and storage applying a decision as it is."""
 
 from __future__ import annotations
 
@@ -15,16 +16,20 @@ from typing import Any
 
 import pytest
 
+from aaltowatch.decision import Alert, Decision, PageUpdate
 from aaltowatch.items import Gone, PageItem, Unchanged
 from aaltowatch.snapshot_server import SnapshotServer
+from pipeline.history import Stored, decide_page
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder
 from storage import Archive, open_archive
+from storage.history import apply
 from tests.conftest import CLI, cli_env, crawl
 
 URL = "https://www.aalto.fi/en/news/example-story"
 OTHER = "https://www.aalto.fi/en/news/zz-other-story"
 SELECTORS = {f: "selector" for f in ("title", "lead", "body", "published", "updated")}
+NOW = "2026-02-02T12:00:00Z"
 
 
 def item(**changes: Any) -> PageItem:
@@ -131,19 +136,69 @@ SECOND_OBSERVATION = [
 ]
 
 
+def stored_after(decision: Decision, page_id: int = 1) -> Stored:
+    """What the archive holds after a new page's decision, without an archive."""
+    page = {"id": page_id, "status": "live", "moved_to": None, **decision.insert, **decision.page}
+    return Stored(page=page, current={**decision.version, "page_id": page_id})
+
+
 @pytest.mark.parametrize(("case", "changes", "change", "fields"), SECOND_OBSERVATION)
 def test_second_observation(
-    archive: Archive, case: str, changes: dict, change: str | None, fields: list[str]
+    case: str, changes: dict, change: str | None, fields: list[str]
 ) -> None:
-    first, second = record(archive, item(), item(**changes))
-    assert first.change == "new"
-    assert second.change == change, case
-    assert second.fields == fields, case
-    versions = count(archive, "versions")
+    first = decide_page(normalise(item()), Stored(), run_id=1, now=NOW)
+    before = stored_after(first)
+    second = decide_page(normalise(item(**changes)), before, run_id=2, now=NOW)
+    assert first.outcome.change == "new"
+    assert second.outcome.change == change, case
+    assert second.outcome.fields == fields, case
+    versions = 1 + (second.version is not None)
     assert versions == (2 if change else 1), case
-    page = archive.page(URL)
+    page = {**before.page, **second.page}
     assert page["version_count"] == versions
     assert page["current_version"] == versions
+
+
+def test_storage_applies_a_decision_faithfully(archive: Archive) -> None:
+    run_id = archive.start_run("news", "http://127.0.0.1")
+    other_id = apply(archive, decide_page(normalise(item(url=OTHER)), Stored(), run_id=run_id,
+                                          now=NOW))  # fmt: skip
+    fetch = {"url": URL, "status": 200, "fetched_at": NOW, "body": b"<html>", "sha256": "s1",
+             "etag": '"e1"'}  # fmt: skip
+    observed = normalise(item(sitemap_lastmod="2026-01-21T00:00:00Z", fetch=fetch))
+    decision = dataclasses.replace(
+        decide_page(observed, Stored(), run_id=run_id, now=NOW),
+        links=(PageUpdate(other_id, {"near_duplicate_of": URL}),),
+        alerts=(Alert("suspicious_version", "a message", "warning", URL),),
+    )
+    page_id = apply(archive, decision)
+
+    page = archive.page_by_id(page_id)
+    assert {k: page[k] for k in {**decision.insert, **decision.page}} == {
+        **decision.insert,
+        **decision.page,
+    }
+    version = archive.version(page_id)
+    assert {k: version[k] for k in decision.version} == {**decision.version, "page_id": page_id}
+    (change,) = archive.changes_of_page(page_id)
+    assert {k: change[k] for k in decision.changes[0]} == {
+        **decision.changes[0],
+        "page_id": page_id,
+    }
+    assert archive.page_by_id(other_id)["near_duplicate_of"] == URL
+    alerts = [(a["check_name"], a["message"], a["severity"], a["url"], a["run_id"])
+              for a in archive.alerts(run_id=run_id)]  # fmt: skip
+    assert alerts == [("suspicious_version", "a message", "warning", URL, run_id)]
+    checks = [(c["outcome"], c["http_status"], c["run_id"], c["url"], c["checked_at"])
+              for c in archive.checks_of_page(page_id)]  # fmt: skip
+    assert checks == [(c.outcome.value, c.http_status, run_id, c.url, NOW) for c in decision.checks]
+    info = archive.fetch_info(URL)
+    assert (info["etag"], info["raw_sha256"], info["sitemap_lastmod"]) == (
+        '"e1"',
+        "s1",
+        "2026-01-21T00:00:00Z",
+    )
+    assert archive.raw_body("s1") == b"<html>"
 
 
 def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
