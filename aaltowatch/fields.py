@@ -40,6 +40,7 @@ class Field:
     guarded: bool = False  # an untrusted re-extraction holds a new version back (layout drift)
     required: tuple[str, ...] = ()  # page kinds whose health check wants it from the markup
     keys: tuple[str, ...] | None = None  # the keys of each record that are compared
+    doc: str = ""  # its column's description (storage.schema_doc, the README, Datasette)
 
     @property
     def json(self) -> bool:
@@ -52,28 +53,37 @@ FIELDS = (
     Field("kind", exported=True),
     Field("lang", exported=True),
     Field("title", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True, guarded=True, required=BOTH),
+          edited=True, diffed=True, exported=True, extracted=True, guarded=True, required=BOTH,
+          doc="Title."),
     Field("lead", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True),
+          edited=True, diffed=True, exported=True, extracted=True, doc="Lead paragraph."),
     Field("body", Shape.BLOCK, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True, guarded=True, required=BOTH),
-    Field("body_html", version=True),
+          edited=True, diffed=True, exported=True, extracted=True, guarded=True, required=BOTH,
+          doc="Plain-text body, paragraphs separated by a blank line."),
+    Field("body_html", version=True, doc="Sanitised body HTML."),
     Field("published", Shape.DATE, version=True, compared=True, hashed=True, duplicate=True,
-          diffed=True, exported=True, extracted=True, required=("news",)),
-    Field("updated", Shape.DATE, version=True, compared=True, exported=True, extracted=True),
+          diffed=True, exported=True, extracted=True, required=("news",),
+          doc="Publication time from the page (ISO 8601 UTC)."),
+    Field("updated", Shape.DATE, version=True, compared=True, exported=True, extracted=True,
+          doc="Update time from the page (ISO 8601 UTC)."),
     Field("categories", Shape.NAMES, version=True, compared=True, hashed=True, diffed=True,
-          exported=True),
+          exported=True, doc="JSON list of categories (from listings and the site feed)."),
     Field("contacts", Shape.RECORDS, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True),
+          edited=True, diffed=True, exported=True,
+          doc="JSON list of {name, title, organisation, email, phone}."),
     # Image src carries cache-busters (itok) that rotate without any content change.
     Field("images", Shape.RECORDS, version=True, compared=True, hashed=True, edited=True,
-          diffed=True, exported=True, keys=("alt", "caption", "credit")),
-    Field("translations", Shape.LINKS, version=True, compared=True, hashed=True, exported=True),
+          diffed=True, exported=True, keys=("alt", "caption", "credit"),
+          doc="JSON list of {src, alt, caption, credit}."),
+    Field("translations", Shape.LINKS, version=True, compared=True, hashed=True, exported=True,
+          doc="JSON object {lang: url}."),
     Field("fetched_at", exported=True),  # a version's is the moment it was observed
-    Field("http_status", version=True, exported=True),
-    Field("raw_sha256", version=True, exported=True),
+    Field("http_status", version=True, exported=True, doc="HTTP status of the fetch."),
+    Field("raw_sha256", version=True, exported=True,
+          doc="sha256 of the raw response (responses.sha256)."),
 )  # fmt: skip
 BY_NAME = {f.name: f for f in FIELDS}
+VERSION_DOCS = {f.name: f.doc for f in FIELDS if f.version}
 
 
 def names(fact: str) -> tuple[str, ...]:
