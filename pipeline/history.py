@@ -7,6 +7,7 @@ alerts instead of changes. `pipeline.recorder` reads the state and has storage a
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from aaltowatch.decision import (
@@ -180,6 +181,54 @@ def _fresh_this_run(page: Row, current: Row | None, run_id: int | None) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Move:
+    """A 301 from a stored page: what the page's history continues from."""
+
+    page: Row  # the page the observation now belongs to
+    prev: Row | None  # its latest version
+    dependants: tuple[Row, ...]
+    check: Check
+    links: tuple[PageUpdate | Repoint, ...]
+    change: Row
+    discard: Discard | None = None
+
+
+def _move(item: PageItem, stored: Stored, run_id: int | None, now: str) -> _Move | None:
+    """The history continues under the new URL. If the target was stored earlier in this same
+    run (found through a listing before the old URL answered 301), that fresh copy is folded
+    back into the old history; if it has a history of its own, the old page points at it."""
+    url, page, source = item.url, stored.page, stored.source
+    if (
+        not item.moved_from
+        or source is None
+        or source["status"] == "moved"
+        or (page is not None and page["id"] == source["id"])
+    ):
+        return None
+    check = Check(source["url"], CheckOutcome.MOVED, 301, page_id=source["id"])
+    event = partial(
+        _change, source["id"], url, "moved", now, run_id, prev=None, moved_from=source["url"]
+    )
+    if page is not None and not _fresh_this_run(page, stored.current, run_id):
+        link = PageUpdate(source["id"], {"status": "moved", "moved_to": url})
+        return _Move(page, stored.current, stored.dependants, check, (link,), event(page=source))
+    moved = {**source, "url": url, "status": "live", "moved_to": None}
+    links = (
+        PageUpdate(source["id"], {"url": url, "status": "live", "moved_to": None}),
+        Repoint(source["url"], url),
+    )
+    if page is not None:
+        discard = Discard(page["id"], into=source["id"])
+        dependants = stored.source_dependants  # the discarded page's duplicates were let go
+    else:
+        discard = None
+        dependants = tuple(
+            sorted(stored.dependants + stored.source_dependants, key=lambda row: row["url"])
+        )
+    return _Move(moved, stored.source_current, dependants, check, links, event(page=moved), discard)
+
+
 def decide_page(
     item: PageItem, stored: Stored, *, run_id: int | None, now: str, replay: bool = False
 ) -> Decision:
@@ -187,63 +236,40 @@ def decide_page(
 
     Replaying stored HTML (reextract) is not seeing the page: no checks, `last_seen` stays.
     """
-    url = item.url
-    page, prev = stored.page, stored.current
-    dependants = stored.dependants
-    change: str | None = None
-    checks: list[Check] = []
-    links: list[PageUpdate | Repoint | Retag] = []
-    changes: list[Row] = []
-    discard = None
-    source = stored.source
-    if (
-        item.moved_from
-        and source is not None
-        and source["status"] != "moved"
-        and not (page and page["id"] == source["id"])
-    ):
-        # A 301 from a stored page: its history continues under the new URL.
-        checks.append(Check(source["url"], CheckOutcome.MOVED, 301, page_id=source["id"]))
-        change = "moved"
-        if page is not None and not _fresh_this_run(page, prev, run_id):
-            # Both have their own history: the old page points at the new one.
-            links.append(PageUpdate(source["id"], {"status": "moved", "moved_to": url}))
-            moved = source
-        else:
-            # The target stored earlier in this same run (found through a listing before the
-            # old URL answered 301) is folded back into the old history.
-            if page is not None:
-                discard = Discard(page["id"], into=source["id"])
-            links.append(PageUpdate(source["id"], {"url": url, "status": "live", "moved_to": None}))
-            links.append(Repoint(source["url"], url))
-            page = moved = {**source, "url": url, "status": "live", "moved_to": None}
-            prev, dependants = stored.source_current, stored.source_dependants
-            if discard is None:  # nothing discarded: duplicates of the new URL stay as they are
-                dependants = tuple(
-                    sorted(stored.dependants + dependants, key=lambda row: row["url"])
-                )
-        changes.append(
-            _change(
-                source["id"],
-                url,
-                "moved",
-                now,
-                run_id,
-                page=moved,
-                prev=None,
-                moved_from=source["url"],
-            )
+    move = _move(item, stored, run_id, now)
+    base = Decision(Outcome(item.url), run_id=run_id, at=now, fetch=item.fetch)
+    if move is not None:
+        base = replace(base, discard=move.discard, links=move.links, changes=(move.change,))
+        page, prev, dependants = move.page, move.prev, move.dependants
+    else:
+        page, prev, dependants = stored.page, stored.current, stored.dependants
+    if page is not None:
+        decision = _seen_page(
+            item, page, prev, stored, dependants, base, moved=move is not None, replay=replay
         )
-    base = Decision(
-        Outcome(url), run_id=run_id, at=now, fetch=item.fetch, discard=discard, checks=()
-    )
-    if page is None:
-        if SOFT_404 in item.flags:
-            outcome = Outcome(url, skipped=SOFT_404)
-        else:
-            new = _new_page(item, stored, base, dependants)
-            return _with_check(new, new.outcome, checks, item, replay)
-        return _with_check(base, outcome, checks, item, replay)
+    elif SOFT_404 in item.flags:
+        decision = replace(base, outcome=Outcome(item.url, skipped=SOFT_404))
+    else:
+        decision = _new_page(item, stored, base, dependants)
+    checks = [move.check] if move is not None else []
+    return _with_check(decision, decision.outcome, checks, item, replay)
+
+
+def _seen_page(
+    item: PageItem,
+    page: Row,
+    prev: Row | None,
+    stored: Stored,
+    dependants: tuple[Row, ...],
+    base: Decision,
+    *,
+    moved: bool,
+    replay: bool,
+) -> Decision:
+    """A 200 of a stored page: a new version, a suspicious one held back, a restore."""
+    url, now, run_id = item.url, base.at or "", base.run_id
+    change = "moved" if moved else None
+    links, changes = list(base.links), list(base.changes)
     record = version_record(item)
     if not item.categories and prev and prev["categories"]:
         # Categories come only from teasers; an article off the listings keeps its own.
@@ -259,24 +285,28 @@ def decide_page(
     if page["status"] != "live":
         touch.update(status="live", moved_to=None)
         change = change or "restored"
-    fields: list[str] = []
-    version = None
-    alerts: tuple[Alert, ...] = ()
-    lastmod = (url, item.sitemap_lastmod) if item.sitemap_lastmod else None
+    event = partial(_change, page["id"], url, now=now, run_id=run_id, page=page, prev=prev)
     if verdict.change == "flagged":
-        alerts = (
-            Alert(
-                "suspicious_version",
-                f"{url}: new version not stored ({', '.join(verdict.reasons)};"
-                f" fields {', '.join(verdict.fields)})",
-                severity="warning",
-                url=url,
-            ),
+        alert = Alert(
+            "suspicious_version",
+            f"{url}: new version not stored ({', '.join(verdict.reasons)};"
+            f" fields {', '.join(verdict.fields)})",
+            severity="warning",
+            url=url,
         )
         if change:
-            changes.append(_change(page["id"], url, change, now, run_id, page=page, prev=prev))
-        lastmod = None
-    elif verdict.change == "modified":
+            changes.append(event(change=change))
+        return replace(
+            base,
+            outcome=Outcome(url, change, flagged=verdict.reasons),
+            page_id=page["id"],
+            page=touch,
+            changes=tuple(changes),
+            alerts=(alert,),
+        )
+    version = None
+    fields: list[str] = []
+    if verdict.change == "modified":
         version = _version(page["id"], page["version_count"] + 1, record, url, now, run_id)
         values, others = _fingerprints(url, item.lang, stored, dependants, run_id)
         links += others
@@ -284,44 +314,26 @@ def decide_page(
         touch.update(
             content_hash=version["content_hash"],
             current_version=version["version"],
-            version_count=page["version_count"] + 1,
+            version_count=version["version"],
             last_changed=now,
             extraction=item.extraction,
         )
         kind = "restored" if change == "restored" else "modified"
-        changes.append(
-            _change(
-                page["id"],
-                url,
-                kind,
-                now,
-                run_id,
-                page=page,
-                prev=prev,
-                fields=verdict.fields,
-                version=version,
-            )
-        )
+        changes.append(event(change=kind, fields=verdict.fields, version=version))
         change = change if change == "moved" else kind
         fields = verdict.fields
     elif change == "restored":
-        changes.append(_change(page["id"], url, "restored", now, run_id, page=page, prev=prev))
-    outcome = Outcome(url, change, fields, verdict.reasons if verdict.change == "flagged" else [])
-    decision = Decision(
-        outcome,
-        run_id=run_id,
-        at=now,
-        fetch=item.fetch,
-        discard=discard,
+        changes.append(event(change="restored"))
+    return replace(
+        base,
+        outcome=Outcome(url, change, fields),
         page_id=page["id"],
         links=tuple(links),
         version=version,
         page=touch,
         changes=tuple(changes),
-        alerts=alerts,
-        lastmod=lastmod,
+        lastmod=(url, item.sitemap_lastmod) if item.sitemap_lastmod else None,
     )
-    return _with_check(decision, outcome, checks, item, replay)
 
 
 def _with_check(
