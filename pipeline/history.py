@@ -251,8 +251,7 @@ def decide_page(
         decision = replace(base, outcome=Outcome(item.url, skipped=SOFT_404))
     else:
         decision = _new_page(item, stored, base, dependants)
-    checks = [move.check] if move is not None else []
-    return _with_check(decision, decision.outcome, checks, item, replay)
+    return _with_check(decision, [move.check] if move else [], item, replay)
 
 
 def _seen_page(
@@ -336,13 +335,12 @@ def _seen_page(
     )
 
 
-def _with_check(
-    decision: Decision, outcome: Outcome, checks: list[Check], item: PageItem, replay: bool
-) -> Decision:
+def _with_check(decision: Decision, before: list[Check], item: PageItem, replay: bool) -> Decision:
     """The observation's check comes last: it sees the page as the decision leaves it."""
-    if not replay:
-        checks = [*checks, Check(item.url, check_outcome(outcome), item.http_status)]
-    return replace(decision, outcome=outcome, checks=() if replay else tuple(checks))
+    if replay:
+        return decision
+    own = Check(item.url, check_outcome(decision.outcome), item.http_status)
+    return replace(decision, checks=(*before, own))
 
 
 def _new_page(
