@@ -27,8 +27,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aaltowatch.config import Config, Schedule
-from aaltowatch.errors import EXIT_LOCKED, EXIT_OK, EXIT_UNHEALTHY
+from aaltowatch.core.config import Config, Schedule
+from aaltowatch.core.errors import EXIT_LOCKED, EXIT_OK, EXIT_UNHEALTHY
 
 log = logging.getLogger("aaltowatch.scheduler")
 
@@ -98,7 +98,7 @@ class CrawlJobs:
 
     def _mark_interrupted(self, spider: str, pid: int) -> None:
         """Finish the killed crawl's run as `interrupted` now, not at the next run's start."""
-        from aaltowatch.errors import AaltowatchError
+        from aaltowatch.core.errors import AaltowatchError
         from aaltowatch.lock import run_lock
         from storage import open_archive
 

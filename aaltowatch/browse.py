@@ -17,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from aaltowatch.errors import AaltowatchError, PortError
+from aaltowatch.core.errors import AaltowatchError, PortError
 from storage import Archive, migrations
 from storage.dashboard import SQL as DASHBOARD_SQL
 from storage.schema_doc import TABLES, column_doc, migrated_database

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -14,8 +13,8 @@ import click
 from rich.markup import escape
 
 from aaltowatch import __version__
-from aaltowatch.config import Config, load_config
-from aaltowatch.errors import (
+from aaltowatch.core.config import Config, load_config
+from aaltowatch.core.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNHEALTHY,
@@ -84,37 +83,6 @@ def cli(
     ctx.obj = {"config": config, "config_file": config_file}
 
 
-def _print_summaries(summaries: list[Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Crawl", title_justify="left")
-    columns = ("spider", "run", "req", "304", "pages", "new", "mod", "rm", "moved", "err",
-               "alerts")  # fmt: skip
-    for col in columns:
-        table.add_column(col, justify="left" if col == "spider" else "right", no_wrap=True)
-    for s in summaries:
-        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.new + s.duplicates, s.modified,
-                 s.removed, s.moved, s.errors, len(s.alerts))  # fmt: skip
-        table.add_row(s.spider, *(str(c) for c in cells))
-    err_console.print(table)
-    for s in summaries:
-        for alert in s.alerts:
-            err_console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")
-
-
-def do_crawl(config: Config, spider: str, *, show_progress: bool = True) -> list[Any]:
-    from aaltowatch.crawl import CrawlStep, run_steps, spider_names
-    from aaltowatch.progress import CrawlProgress
-    from storage import open_archive
-
-    with open_archive(config.db) as archive:
-        step = CrawlStep(config, spider_names(spider))
-        if show_progress:
-            with CrawlProgress(err_console) as progress:
-                return run_steps([step], archive, progress)
-        return run_steps([step], archive)
-
-
 @cli.command()
 @click.option(
     "--spider", type=click.Choice(["news", "partnerships", "all"]), default="all", show_default=True
@@ -123,14 +91,15 @@ def do_crawl(config: Config, spider: str, *, show_progress: bool = True) -> list
 @click.pass_context
 def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     """One crawl into the archive, progress shown."""
+    from aaltowatch.core.errors import exit_code_for
+    from aaltowatch.crawlcmd import crawl_archive, print_summaries
     from aaltowatch.lock import run_lock
-    from aaltowatch.runonce import exit_code_for
 
     config = _config(ctx)
     with run_lock(config.effective_lock_file):  # never two writers crawling one archive
-        summaries = do_crawl(config, spider, show_progress=not no_progress)
-    _print_summaries(summaries)
-    ctx.exit(exit_code_for(summaries))
+        summaries = crawl_archive(config, spider, err_console if not no_progress else None)
+    print_summaries(summaries, err_console)
+    ctx.exit(exit_code_for(s.status for s in summaries))
 
 
 @cli.command()
@@ -215,7 +184,7 @@ def changes(
     as_json: bool,
 ) -> None:
     """Change events, newest first."""
-    from aaltowatch.text import iso_utc
+    from aaltowatch.core.text import iso_utc
     from storage.export import change_record
 
     if since and not iso_utc(since):
@@ -409,7 +378,7 @@ def export(
     lang: str | None,
 ) -> None:
     """Current pages to stdout."""
-    from aaltowatch.text import iso_utc
+    from aaltowatch.core.text import iso_utc
     from storage.export import iter_pages, write_export
 
     for value, hint in ((since, "--since"), (published_since, "--published-since")):
@@ -535,12 +504,6 @@ def main() -> None:
         sys.exit(EXIT_FAILED)
     except OSError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        # `aaltowatch export | head`: the reader left; say nothing more (Python docs recipe).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

@@ -12,10 +12,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch import crawlstop
-from aaltowatch.config import Config
-from aaltowatch.errors import ArchiveWriteError
-from aaltowatch.health import Alert, check_run
+from aaltowatch.core import crawlstop
+from aaltowatch.core.config import Config
+from aaltowatch.core.enums import RunStatus
+from aaltowatch.core.errors import RUN_EXIT_CODES, ArchiveWriteError
+from aaltowatch.core.health import Alert, check_run
+from aaltowatch.core.runstats import STOPPED, RunStats
 from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,18 @@ class RunSummary:
     @property
     def interrupted(self) -> bool:
         """Stopped by SIGTERM/SIGINT: what was stored is consistent, but the crawl is partial."""
-        return self.finish_reason == "shutdown"
+        return self.finish_reason == STOPPED
+
+    @property
+    def stored_new(self) -> int:
+        """New pages stored, duplicates included: the `new` column of a run."""
+        return self.new + self.duplicates
+
+    @property
+    def status(self) -> RunStatus:
+        if self.interrupted:
+            return RunStatus.INTERRUPTED
+        return RunStatus.OK if self.healthy else RunStatus.UNHEALTHY
 
 
 @dataclass
@@ -92,36 +105,34 @@ def spider_names(choice: str) -> tuple[str, ...]:
 def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False) -> RunSummary:
     stats = crawler.stats.get_stats()
     if stopped and not stats.get("finish_reason"):  # stopped before the engine even ran
-        stats = {**stats, "finish_reason": "shutdown"}
+        stats = {**stats, "finish_reason": STOPPED}
     spider = crawler.spider
-    run_id = stats.get("aaltowatch/run_id") or getattr(spider, "run_id", None)
+    run = RunStats.from_scrapy(stats)
+    run_id = run.run_id or getattr(spider, "run_id", None)
     if stats.get(crawlstop.STAT):
         if run_id is not None:
             with suppress(ArchiveWriteError):  # a few bytes may still fit; the error stands
-                archive.finish_run(run_id, status="failed", exit_code=1)
+                failed = RunStatus.FAILED
+                archive.finish_run(run_id, status=failed, exit_code=RUN_EXIT_CODES[failed])
         raise ArchiveWriteError(stats[crawlstop.STAT])
-
-    def s(key: str) -> int:
-        return int(stats.get(key) or 0)
-
     summary = RunSummary(
         spider=spider.name,
         run_id=run_id,
-        requests=s("downloader/request_count"),
-        pages=s("aaltowatch/outcome/pages"),
-        not_modified=s("downloader/response_status_count/304"),
-        skipped=s("aaltowatch/skipped_lastmod"),
-        errors=s("aaltowatch/errors") + s("aaltowatch/extraction_errors"),
-        new=s("aaltowatch/outcome/new"),
-        modified=s("aaltowatch/outcome/modified"),
-        removed=s("aaltowatch/outcome/removed"),
-        moved=s("aaltowatch/outcome/moved"),
-        restored=s("aaltowatch/outcome/restored"),
-        duplicates=s("aaltowatch/outcome/duplicate"),
-        flagged=s("aaltowatch/outcome/flagged"),
-        finish_reason=str(stats.get("finish_reason", "")),
+        requests=run.requests,
+        pages=run.pages,
+        not_modified=run.not_modified,
+        skipped=run.skipped,
+        errors=run.failed,
+        new=run.new,
+        modified=run.modified,
+        removed=run.removed,
+        moved=run.moved,
+        restored=run.restored,
+        duplicates=run.duplicates,
+        flagged=run.flagged,
+        finish_reason=run.finish_reason,
     )
-    summary.alerts = check_run(spider.kind, stats, config.health)
+    summary.alerts = check_run(spider.kind, run, config.health)
     if run_id is not None:
         for alert in summary.alerts:
             archive.add_alert(run_id, alert.check, alert.message, severity=alert.severity)
@@ -132,18 +143,15 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
             not_modified=summary.not_modified,
             skipped=summary.skipped,
             errors=summary.errors,
-            new=summary.new + summary.duplicates,
+            new=summary.stored_new,
             modified=summary.modified,
             removed=summary.removed,
             moved=summary.moved,
             restored=summary.restored,
         )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
-        if summary.interrupted:
-            status, exit_code = "interrupted", 1
-        else:
-            status, exit_code = ("ok", 0) if summary.healthy else ("unhealthy", 3)
-        archive.finish_run(run_id, status=status, exit_code=exit_code, stats=keep)
+        status = summary.status
+        archive.finish_run(run_id, status=status, exit_code=RUN_EXIT_CODES[status], stats=keep)
     return summary
 
 

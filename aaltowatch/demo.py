@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import exit_code_for
 from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
@@ -25,7 +26,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.progress import CrawlProgress
     from aaltowatch.publish import publish_feeds
-    from aaltowatch.snapshot_server import SnapshotServer
+    from aaltowatch.testing.snapshot_server import SnapshotServer
     from aaltowatch.watches import demo_watches
     from storage import open_archive
 
@@ -71,7 +72,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     with open_archive(db, readonly=True) as archive:
         _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
         _print_watches(console, archive, watches, feeds_dir)
-    return 0 if all(s.healthy for s in summaries) else 3
+    return exit_code_for(s.status for s in summaries)
 
 
 def _print_watches(console: Console, archive: Any, watches: Any, feeds_dir: Path) -> None:
@@ -102,7 +103,7 @@ def _print_summary(
     for index, s in enumerate(summaries):
         table.add_row(
             f"day {index // 2 + 1}", s.spider, str(s.requests), str(s.not_modified), str(s.pages),
-            str(s.new + s.duplicates), str(s.modified), str(s.removed), str(s.moved),
+            str(s.stored_new), str(s.modified), str(s.removed), str(s.moved),
             str(len(s.alerts)),
         )  # fmt: skip
     console.print(table)

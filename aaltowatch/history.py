@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aaltowatch.errors import AaltowatchError
-from aaltowatch.urls import canonical_url
+from aaltowatch.core.errors import AaltowatchError
+from aaltowatch.core.urls import canonical_url
 from pipeline.classify import unified_diff
 from storage import Archive
 from storage.export import change_record

@@ -14,12 +14,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from aaltowatch.core.enums import RunStatus
 from aaltowatch.lock import lock_is_free
 
 log = logging.getLogger(__name__)
 
 CHECK = "run_abandoned"
-ABANDONED = "abandoned"
 
 
 def process_alive(pid: int) -> bool:
@@ -40,7 +40,7 @@ def process_alive(pid: int) -> bool:
 def is_abandoned(run: dict[str, Any], *, lock_free: bool, host: str) -> bool:
     """Decide for one `running` row. A held lock means a run is alive; a live process on this
     host that did not take the lock (`demo`, plain `scrapy crawl`) is alive too."""
-    if run.get("status") != "running" or not lock_free:
+    if run.get("status") != RunStatus.RUNNING or not lock_free:
         return False
     pid = run.get("pid")
     if pid and run.get("host") == host:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aaltowatch.errors import LockedError
+from aaltowatch.core.errors import LockedError
 
 
 @contextmanager

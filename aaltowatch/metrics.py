@@ -62,7 +62,7 @@ def write_metrics(path: Path, summaries: list[Any], *, exit_code: int, finished_
             "requests": s.requests,
             "pages": s.pages,
             "not_modified": s.not_modified,
-            "new": s.new + s.duplicates,
+            "new": s.stored_new,
             "modified": s.modified,
             "removed": s.removed,
             "errors": s.errors,

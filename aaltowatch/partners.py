@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch.config import Config
-from aaltowatch.errors import ExtractionError
-from aaltowatch.urls import HUB_PATHS, LANGS, PUBLIC_HOST
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.urls import HUB_PATHS, LANGS, PUBLIC_HOST
 from pages.hub import hub_links
 from pipeline.partners import Partner, build_partners
 from storage import Archive

@@ -3,7 +3,7 @@ and the demo share, so a new feed option is passed in one place."""
 
 from __future__ import annotations
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
 from feeds.build import FeedReport, build_feeds
 from storage.archive import Archive
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.urls import content_kind
 from aaltowatch.crawl import refresh_registry
-from aaltowatch.errors import ExtractionError
-from aaltowatch.urls import content_kind
 from pages import parse_article
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder

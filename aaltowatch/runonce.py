@@ -8,8 +8,8 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from aaltowatch.config import Config
-from aaltowatch.errors import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY
+from aaltowatch.core.config import Config
+from aaltowatch.core.errors import EXIT_FAILED, exit_code_for
 from aaltowatch.integrity import close_abandoned
 from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
@@ -17,13 +17,6 @@ from aaltowatch.metrics import write_metrics
 log = logging.getLogger(__name__)
 
 FEEDS_FAILED = "feeds_failed"  # alert: the crawl ran, its feeds could not be written
-
-
-def exit_code_for(summaries: list[Any]) -> int:
-    """A stopped (SIGTERM) crawl did not finish its job: failed, not healthy, not unhealthy."""
-    if any(s.interrupted for s in summaries):
-        return EXIT_FAILED
-    return EXIT_OK if all(s.healthy for s in summaries) else EXIT_UNHEALTHY
 
 
 def _record_feeds_failure(
@@ -45,7 +38,7 @@ def _record_feeds_failure(
 
 def run_once(config: Config, spider: str = "all", *, console: Any | None = None) -> int:
     """Exit code: 0 healthy, 1 failed, 3 a health check failed (LockedError propagates)."""
-    from aaltowatch.cli import _print_summaries, do_crawl
+    from aaltowatch.crawlcmd import crawl_archive, print_summaries
     from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.publish import publish_feeds
     from storage import open_archive
@@ -57,11 +50,10 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
                 publish_feeds(archive, config)
             if any(w.notify for w in config.watches):
                 register(archive, config.watches)  # new targets get this run's events
-        summaries = do_crawl(
-            config, spider, show_progress=console is not None and console.is_terminal
-        )
+        show_progress = console is not None and console.is_terminal
+        summaries = crawl_archive(config, spider, console if show_progress else None)
         if console is not None:
-            _print_summaries(summaries)
+            print_summaries(summaries, console)
         with open_archive(config.db) as archive:
             try:
                 report = publish_feeds(archive, config)
@@ -72,7 +64,7 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
             if sent is not None and sent.alerts:  # health.xml carries the new alert
                 publish_feeds(archive, config)
         log.info("feeds: %d written, %d unchanged", len(report.written), len(report.unchanged))
-        exit_code = exit_code_for(summaries)
+        exit_code = exit_code_for(s.status for s in summaries)
         write_metrics(
             config.effective_metrics_file, summaries, exit_code=exit_code, finished_at=time.time()
         )

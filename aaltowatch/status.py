@@ -17,8 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aaltowatch import integrity, planner
-from aaltowatch.urls import LISTING_PATHS
+from aaltowatch import integrity
+from aaltowatch.core import planner
+from aaltowatch.core.enums import RunStatus
+from aaltowatch.core.errors import RUN_EXIT_CODES
+from aaltowatch.core.text import format_utc, parse_utc
+from aaltowatch.core.urls import LISTING_PATHS
 from storage import Archive
 from storage.notifications import target_report
 
@@ -27,23 +31,23 @@ RUN_FIELDS = (
     "pages_fetched", "not_modified", "skipped", "errors", "new", "modified", "removed", "moved",
     "restored",
 )  # fmt: skip
-UNJUDGED = ("running", "interrupted")
+UNJUDGED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
 HEALTHY = "ok"
 LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
-STATUS_STYLE = {"ok": "green", "running": "cyan", "interrupted": "yellow"}
+STATUS_STYLE = {RunStatus.OK: "green", RunStatus.RUNNING: "cyan", RunStatus.INTERRUPTED: "yellow"}
 
 
 def _as_abandoned(run: dict[str, Any]) -> dict[str, Any]:
     """A stale `running` row as the next writer will record it (status can only read)."""
-    return {**run, "status": integrity.ABANDONED, "exit_code": 1, "stale": True}
+    abandoned = RunStatus.ABANDONED
+    return {**run, "status": abandoned, "exit_code": RUN_EXIT_CODES[abandoned], "stale": True}
 
 
 def _duration(run: dict[str, Any]) -> float | None:
     if not run.get("finished_at"):
         return None
-    start = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(run["finished_at"].replace("Z", "+00:00"))
-    return (end - start).total_seconds()
+    start, end = parse_utc(run["started_at"]), parse_utc(run["finished_at"])
+    return (end - start).total_seconds()  # type: ignore[operator]  # stored, so valid
 
 
 def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
             "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
         }
     now = datetime.now(UTC)
-    overdue_before = (now - timedelta(days=revisit_max_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    overdue_before = format_utc(now - timedelta(days=revisit_max_days))
     kinds = {}
     for kind in ("news", "partnership"):
         overview = archive.check_overview(kind, overdue_before)

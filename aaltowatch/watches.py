@@ -1,136 +1,19 @@
-"""Watches from the config: parsed and checked once, when the config is loaded.
+"""Watches for people and scripts: the demo's watches, a watch's public record, one by name.
 
-A bad watch is a one-line config error (exit 2) at start-up, not a failure hours later in the
-middle of a run: the query is compiled by SQLite FTS5 exactly as `search` would send it, and
-every notify URL is loaded by Apprise. Error messages never echo a notify URL (it may carry a
-password or token): only its scheme.
+Parsing and checking watches is part of loading the config (aaltowatch.core.watchconfig).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from aaltowatch.config import Watch
-from aaltowatch.errors import ConfigError, QueryError
-from aaltowatch.urls import LANGS
-from feeds.entries import CHANGE_LABELS
+from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.watchconfig import Watch, parse_watches, target_label
 from feeds.watches import feed_name
 
-KINDS = ("news", "partnership")
-# The change kinds a feed shows (a `duplicate` is never an entry of its own).
-CHANGES = tuple(CHANGE_LABELS)
-DIGESTS = ("", "daily")
-# Names become file names (watch-<name>.xml) and URL paths: keep them plain.
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LISTS = {"kinds": KINDS, "langs": LANGS, "changes": CHANGES, "categories": None, "notify": None}
 DEMO_CONFIG = "demo.toml"
-
-
-def parse_watches(tables: Any, where: str) -> tuple[Watch, ...]:
-    """`[[aaltowatch.watch]]` tables -> Watch objects, or a ConfigError naming the problem."""
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ConfigError(f"{where}: watches are [[aaltowatch.watch]] tables")
-    watches: list[Watch] = []
-    for index, table in enumerate(tables, 1):
-        watch = _parse_one(table, where, index)
-        if any(w.name == watch.name for w in watches):
-            raise ConfigError(f"{where}: two watches are named {watch.name!r}")
-        watches.append(watch)
-    return tuple(watches)
-
-
-def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
-    known = {"name", "query", "title", "digest", *LISTS}
-    unknown = sorted(set(table) - known)
-    where = f"{path}: watch #{index}"
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
-        )
-    name = table.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise ConfigError(
-            f"{where}: name {name!r} must be 1-63 lower-case letters, digits, '-' or '_'"
-            " (it names the feed file watch-<name>.xml)"
-        )
-    where = f"{path}: watch {name!r}"
-    query = table.get("query")
-    if not isinstance(query, str):
-        raise ConfigError(f'{where}: query must be a string, e.g. query = "Vantaa"')
-    from storage.search import fts_query
-
-    try:
-        fts_query(query)
-    except QueryError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    values: dict[str, Any] = {}
-    for key, allowed in LISTS.items():
-        values[key] = _string_list(table.get(key, []), key, allowed, where)
-    digest = table.get("digest", "")
-    digest = "" if digest in (None, "none") else digest
-    if digest not in DIGESTS:
-        raise ConfigError(f'{where}: digest must be "daily" or "none", not {digest!r}')
-    title = table.get("title", "")
-    if not isinstance(title, str):
-        raise ConfigError(f"{where}: title must be a string")
-    labels = [target_label(url, where) for url in values["notify"]]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"{where}: two notify URLs differ only in their secrets")
-    return Watch(name=name, query=query, title=title, digest=digest, **values)
-
-
-def _string_list(value: Any, key: str, allowed: tuple[str, ...] | None, where: str) -> tuple:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
-        raise ConfigError(f"{where}: {key} must be a list of strings")
-    if allowed is not None:
-        for item in items:
-            if item not in allowed:
-                raise ConfigError(f"{where}: {key} has {item!r}; choose from {', '.join(allowed)}")
-    return tuple(dict.fromkeys(v.strip() for v in items))
-
-
-@contextmanager
-def _apprise_quiet() -> Iterator[None]:
-    """Apprise logs a URL it cannot parse verbatim; ours may hold a password."""
-    logger = logging.getLogger("apprise")
-    before = logger.disabled
-    logger.disabled = True
-    try:
-        yield
-    finally:
-        logger.disabled = before
-
-
-def load_target(url: str) -> Any:
-    """The Apprise service for one notify URL, or None when Apprise cannot use it."""
-    import apprise
-
-    with _apprise_quiet():
-        bundle = apprise.Apprise()
-        # A string holding several URLs (spaces, commas) would add several: one URL each.
-        if not bundle.add(url) or len(bundle) != 1:
-            return None
-    return bundle
-
-
-def target_label(url: str, where: str = "notify") -> str:
-    """The URL as Apprise prints it with passwords and tokens masked: safe for logs, status
-    and the archive, and stable while a secret is rotated."""
-    bundle = load_target(url)
-    if bundle is None:
-        scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
-        raise ConfigError(
-            f"{where}: a notify URL ({scheme}://…) is not a valid Apprise URL;"
-            " see https://github.com/caronc/apprise/wiki"
-        )
-    return bundle[0].url(privacy=True)
 
 
 def demo_watches() -> tuple[Watch, ...]:

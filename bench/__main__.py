@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aaltowatch.core.text import utc_now
 from bench import archive_gen, sitegen
 
 HERE = Path(__file__).resolve().parent
@@ -220,7 +220,7 @@ def scheduler_figures(results: dict[str, Any]) -> None:
     import logging
 
     import scheduler
-    from aaltowatch.config import load_config
+    from aaltowatch.core.config import load_config
 
     root = WORK / "site-24"
     if not (root / "manifest.json").exists():
@@ -268,10 +268,14 @@ def main() -> int:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
-    results["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["date"] = utc_now()
     results["bench_s"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)
-    (HERE / "RESULTS.json").write_text(text + "\n", encoding="utf-8")
+    stored = HERE / "RESULTS.json"
+    if stored.exists():  # keep what bench.freshness wrote
+        previous = json.loads(stored.read_text())
+        results.update({k: v for k, v in previous.items() if k.startswith("freshness")})
+    stored.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(text)
     return 0
 

@@ -114,10 +114,11 @@ class Story:
     published: str
     shown: str
     category: str
+    section: str = ""  # default: the language's news section
 
     @property
     def path(self) -> str:
-        return f"/{self.lang}/{SECTIONS[self.lang]}/{self.slug}"
+        return f"/{self.lang}/{self.section or SECTIONS[self.lang]}/{self.slug}"
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -155,9 +156,20 @@ MENU_LINKS = [
 ]
 
 
-def article(story: Story, rng: random.Random, related: list[Story]) -> str:
+def article(
+    story: Story,
+    rng: random.Random,
+    related: list[Story],
+    *,
+    updated: tuple[str, str] | None = None,
+    itok: str | None = None,
+    lift_ups: str = "",
+) -> str:
     """One news page, 20-60 KB like the real site's: most bytes are chrome (menus, scripts,
-    teasers); the story itself is 3-25 blocks, as the snapshot's bodies are 33-310 words."""
+    teasers); the story itself is 3-25 blocks, as the snapshot's bodies are 33-310 words.
+
+    `updated` is the (datetime, shown) of the Updated: item (default: the publication),
+    `itok` the image cache-buster, `lift_ups` cards after the article (a hub's links)."""
     paragraphs = "\n".join(
         f"<p>{escape(_sentence(rng, rng.randint(12, 40)))}</p>"
         if k % 7
@@ -169,8 +181,11 @@ def article(story: Story, rng: random.Random, related: list[Story]) -> str:
         '<div class="aalto-article__info-item">'
         f'<div class="aalto-article__info-title">{label}</div>'
         '<div class="aalto-article__info-text">'
-        f'<time datetime="{story.published}">{story.shown}</time></div></div>'
-        for label in ("Published:", "Updated:")
+        f'<time datetime="{stamp}">{shown}</time></div></div>'
+        for label, (stamp, shown) in (
+            ("Published:", (story.published, story.shown)),
+            ("Updated:", updated or (story.published, story.shown)),
+        )
     )
     cards = "".join(
         '<div class="aalto-news-card"><div class="aalto-news-card__meta">'
@@ -183,6 +198,7 @@ def article(story: Story, rng: random.Random, related: list[Story]) -> str:
         for other in related
     )
     image = rng.randint(1, 10**6)
+    itok = itok or f"x{image}"
     main = f"""      <nav class="aalto-mega-menu" aria-label="Site"><ul>{menu}</ul></nav>
       <div class="aalto-breadcrumb"><nav class="breadcrumb" role="navigation"><ol>\
 <li class="breadcrumb__item"><a href="/{story.lang}">Front page</a></li>\
@@ -194,7 +210,7 @@ def article(story: Story, rng: random.Random, related: list[Story]) -> str:
           <div class="aalto-article__ingress"><p>{escape(story.lead)}</p></div>
         </div>
         <div class="article-container aalto-article__content">
-<figure class="aalto-figure"><img src="/sites/g/files/flghsv161/files/{image}.jpg?itok=x{image}" \
+<figure class="aalto-figure"><img src="/sites/g/files/flghsv161/files/{image}.jpg?itok={itok}" \
 alt="{escape(story.title)}" /><figcaption class="aalto-figure__caption">\
 {escape(_sentence(rng, 8))}</figcaption></figure>
 <div class="paragraph paragraph--type--text-text paragraph--view-mode--default">\
@@ -208,8 +224,8 @@ href="https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fwww.aalto.fi{st
 <span class="visually-hidden">Facebook</span></a></li></ul></div>
         </div>
       </div>
-      <section class="aalto-related-news"><h2 class="aalto-related-news__title">Read more news\
-</h2><div class="aalto-related-news__items">{cards}</div></section>
+{lift_ups}      <section class="aalto-related-news"><h2 class="aalto-related-news__title">\
+Read more news</h2><div class="aalto-related-news__items">{cards}</div></section>
 """
     head = HEAD.format(
         lang=story.lang,

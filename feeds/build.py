@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aaltowatch.core.text import parse_utc
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import (
@@ -24,7 +25,6 @@ from feeds.entries import (
     alert_entry,
     change_entry,
     page_entry,
-    parse_time,
     partner_entry,
 )
 from feeds.index import render_index
@@ -36,7 +36,7 @@ from storage import Archive
 from storage.partners import partner_changes
 
 if TYPE_CHECKING:
-    from aaltowatch.config import Watch
+    from aaltowatch.core.watchconfig import Watch
 
 NEWS = {
     "en": ("English", "/en/news"),
@@ -110,7 +110,7 @@ def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
 def _last_run_time(archive: Archive) -> datetime:
     last = archive.runs(limit=1)
     when = last[0].get("finished_at") or last[0].get("started_at") if last else None
-    return parse_time(when) or EPOCH
+    return parse_utc(when) or EPOCH
 
 
 def feed_specs(

@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from aaltowatch.core.enums import change_label
+from aaltowatch.core.text import parse_utc
 from feeds.htmldiff import version_diff_html
 from feeds.sanitize import PUBLIC_ORIGIN, clean_html, clean_text, safe_url
 from storage import Archive
@@ -21,13 +23,6 @@ from storage import Archive
 TAG_PREFIX = "tag:www.aalto.fi,2026:"
 # A feed with no entries still needs a fixed `updated` so rebuilding it is byte-identical.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CHANGE_LABELS = {
-    "new": "New",
-    "modified": "Modified",
-    "removed": "Removed",
-    "restored": "Restored",
-    "moved": "Moved",
-}
 
 
 @dataclass(frozen=True)
@@ -73,19 +68,6 @@ class FeedSpec:
         return max((e.updated for e in self.entries), default=self.empty_updated)
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """An aware UTC datetime from an ISO 8601 string (naive means UTC), or None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def url_tag(url: str) -> str:
     """Stable entry id from the canonical URL alone."""
     parts = urlsplit(url)
@@ -106,11 +88,11 @@ def _enclosure(images: list[dict[str, Any]] | None) -> Enclosure | None:
 
 def _page_dates(row: dict[str, Any]) -> tuple[datetime, datetime]:
     """(published, updated): the site's own dates, and the archive's when it saw an edit."""
-    first_seen = parse_time(row.get("first_seen")) or EPOCH
-    published = parse_time(row.get("published")) or first_seen
-    updated = max(published, parse_time(row.get("updated")) or published)
+    first_seen = parse_utc(row.get("first_seen")) or EPOCH
+    published = parse_utc(row.get("published")) or first_seen
+    updated = max(published, parse_utc(row.get("updated")) or published)
     if (row.get("version") or 1) > 1:
-        updated = max(updated, parse_time(row.get("fetched_at")) or updated)
+        updated = max(updated, parse_utc(row.get("fetched_at")) or updated)
     return published, updated
 
 
@@ -140,7 +122,7 @@ def _link(url: str | None) -> str:
 
 def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
     """A change event with what changed: field list, moved-from link and a text diff."""
-    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    label = change_label(change["change"])
     current = archive.version(change["page_id"], change.get("version"))
     previous = (
         archive.version(change["page_id"], change["previous_version"])
@@ -163,7 +145,7 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
         parts.append(version_diff_html(previous, current, fields))
     elif change["change"] == "new" and current and current.get("lead"):
         parts.append(f"<p>{escape(clean_text(current['lead']))}</p>")
-    detected = parse_time(change["detected_at"]) or EPOCH
+    detected = parse_utc(change["detected_at"]) or EPOCH
     return Entry(
         id=f"{TAG_PREFIX}change/{int(change['id'])}",
         title=f"{label}: {title}" + (f" [{', '.join(flags)}]" if flags else ""),
@@ -196,7 +178,7 @@ def partner_title(change: dict[str, Any]) -> str:
         return f"{partner}: {lang} page removed{gone}"
     if change["change"] == "new":
         return f"{partner}: new {lang} page"
-    label = CHANGE_LABELS.get(change["change"], change["change"].capitalize())
+    label = change_label(change["change"])
     return f"{partner}: {lang} page {label.lower()}"
 
 
@@ -214,7 +196,7 @@ def partner_entry(archive: Archive, change: dict[str, Any]) -> Entry:
 def alert_entry(alert: dict[str, Any], alerts_page: str | None = None) -> Entry:
     """A health alert (crawl problem, layout drift, suspicious version); its link is the page
     concerned, else `alerts_page` (the alerts on the index page)."""
-    created = parse_time(alert["created_at"]) or EPOCH
+    created = parse_utc(alert["created_at"]) or EPOCH
     severity = clean_text(alert.get("severity")) or "error"
     check = clean_text(alert.get("check_name"))
     parts = [f"<p>{escape(clean_text(alert.get('message')))}</p>"]

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from html import escape
 from typing import Any
 
-from aaltowatch.fields import DIFF_FIELDS
+from aaltowatch.core.fields import DIFF_FIELDS
 from feeds.sanitize import clean_text
 
 _TOKENS = re.compile(r"\s+|[^\s]+")

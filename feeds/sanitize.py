@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-from aaltowatch.text import BIDI_CONTROLS
+from aaltowatch.core.text import BIDI_CONTROLS
 
 PUBLIC_ORIGIN = "https://www.aalto.fi"
 

@@ -11,12 +11,15 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from email.utils import formatdate, parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from aaltowatch.core.http import is_not_modified
 
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
@@ -88,7 +91,7 @@ class FeedHandler(BaseHTTPRequestHandler):
             "Last-Modified": formatdate(mtime, usegmt=True),
             "Cache-Control": "no-cache",
         }
-        if self._not_modified(etag, mtime):
+        if is_not_modified(self.headers, etag, datetime.fromtimestamp(mtime, UTC)):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -107,20 +110,6 @@ class FeedHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if with_body:
             self.wfile.write(data)
-
-    def _not_modified(self, etag: str, mtime: int) -> bool:
-        """If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2)."""
-        inm = self.headers.get("If-None-Match")
-        if inm is not None:
-            tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-            return "*" in tags or etag in tags
-        ims = self.headers.get("If-Modified-Since")
-        if ims:
-            try:
-                return mtime <= int(parsedate_to_datetime(ims).timestamp())
-            except (TypeError, ValueError, IndexError, OverflowError):
-                return False
-        return False
 
     def log_message(self, format: str, *args: Any) -> None:
         log = getattr(self.server, "log", None)
@@ -189,7 +178,7 @@ def serve_forever(
     try:
         server = FeedServer(feeds_dir, host=host, port=port, log=say)
     except OSError as exc:
-        from aaltowatch.errors import PortError
+        from aaltowatch.core.errors import PortError
 
         raise PortError.binding(host, port, exc) from None
     say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")

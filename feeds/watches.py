@@ -14,7 +14,7 @@ from storage import Archive
 from storage.watches import watch_changes
 
 if TYPE_CHECKING:
-    from aaltowatch.config import Watch
+    from aaltowatch.core.watchconfig import Watch
 
 
 def feed_name(watch: Watch) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 from lxml import etree
 from parsel import Selector
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import PageItem
-from aaltowatch.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import PageItem
+from aaltowatch.core.text import clean_inline, inline_text, iso_utc
+from aaltowatch.core.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
 from pages.decode import decode_html
 from pages.dom import (
@@ -33,7 +34,6 @@ from pages.errorpage import is_error_page
 from pages.fragment import render_blocks
 from pages.images import parse_figure
 from pages.links import site_base
-from pages.text import clean_or_none, clean_text, to_utc_iso
 
 ARTICLE = "div.aalto-article"
 _TITLE_SUFFIX_RE = re.compile(
@@ -155,7 +155,7 @@ def _title(sel: Selector, article: etree._Element | None) -> tuple[str | None, s
                 if text:
                     return text, "fallback"
     raw = meta_content(sel, "og:title", "twitter:title") or _TITLE_TEXT(sel.root)
-    title = clean_text(_TITLE_SUFFIX_RE.sub("", clean_text(raw)))
+    title = inline_text(_TITLE_SUFFIX_RE.sub("", inline_text(raw)))
     return (title, "meta") if title else (None, "missing")
 
 
@@ -169,7 +169,7 @@ def _lead(sel: Selector, article: etree._Element | None) -> tuple[str | None, st
     text = node_text(generic[0]) if generic else ""
     if text:
         return text, "fallback"
-    meta = clean_text(meta_content(sel, "description", "og:description"))
+    meta = inline_text(meta_content(sel, "description", "og:description"))
     return (meta, "meta") if meta else (None, "missing")
 
 
@@ -198,7 +198,7 @@ def _fallback_blocks(sel: Selector, lead: str | None) -> list[etree._Element]:
     root = first_of(sel.root, "main", "article", "body")
     if root is None:
         return []
-    lead_text = clean_text(lead)
+    lead_text = inline_text(lead)
 
     def qualifies(el: etree._Element) -> bool:
         return not has_ancestor(el, _CHROME_TAGS, _CHROME_HINTS, stop=root) and not (
@@ -270,8 +270,8 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
     found: dict[str, tuple[str | None, str]] = {}
 
     def take(label: str, stamp: str | None, source: str) -> None:
-        label = clean_text(label).lower().rstrip(":").strip()
-        value = to_utc_iso(stamp)
+        label = inline_text(label).lower().rstrip(":").strip()
+        value = iso_utc(stamp)
         if not value:
             return
         for field, words in (("published", _PUBLISHED), ("updated", _UPDATED)):
@@ -293,7 +293,7 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
             if holder is None:
                 break
             label = node_text(holder).replace(node_text(time), "")
-            if clean_text(label):
+            if inline_text(label):
                 take(label, time.get("datetime"), "fallback")
                 break
             holder = holder.getparent()
@@ -303,7 +303,7 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
     }
     for field, names in metas.items():
         if field not in found:
-            stamp = to_utc_iso(meta_content(sel, *names))
+            stamp = iso_utc(meta_content(sel, *names))
             found[field] = (stamp, "meta") if stamp else (None, "missing")
     return found
 
@@ -399,7 +399,7 @@ def parse_article(
     title, title_src = _title(sel, article)
     lead, lead_src = _lead(sel, article)
     text, html, body_src = _body(sel, article, lead, url, base_url)
-    if lead_src == "meta" and lead and clean_text(lead.rstrip(".…")) in text:
+    if lead_src == "meta" and lead and inline_text(lead.rstrip(".…")) in text:
         # Drupal fills a missing description with the start of the body: that is no lead.
         lead, lead_src = None, "missing"
     if title is None and not text:
@@ -409,8 +409,8 @@ def parse_article(
         url=item_url,
         kind=kind,
         lang=lang,
-        title=clean_or_none(title),
-        lead=clean_or_none(lead),
+        title=clean_inline(title),
+        lead=clean_inline(lead),
         body=text,
         body_html=html,
         published=dates["published"][0],

@@ -11,8 +11,8 @@ from typing import Any
 
 from lxml import etree
 
+from aaltowatch.core.text import clean_inline, inline_text
 from pages.dom import INVISIBLE_TAGS, node_text, tag_of
-from pages.text import clean_or_none, clean_text
 
 LABEL_RE = re.compile(
     r"^(further information|more information|additional information|contact information|"
@@ -35,11 +35,11 @@ _WITH_CLASS = etree.XPath("descendant::*[contains(@class, $hint)]")
 
 def _contact(name=None, title=None, organisation=None, email=None, phone=None) -> dict[str, Any]:
     return {
-        "name": clean_or_none(name),
-        "title": clean_or_none(title),
-        "organisation": clean_or_none(organisation),
-        "email": clean_or_none(email),
-        "phone": clean_or_none(phone),
+        "name": clean_inline(name),
+        "title": clean_inline(title),
+        "organisation": clean_inline(organisation),
+        "email": clean_inline(email),
+        "phone": clean_inline(phone),
     }
 
 
@@ -57,7 +57,7 @@ def _split_name_title(first: str) -> tuple[str, str | None]:
 
 def parse_entry(text: str, name: str | None = None) -> dict[str, Any] | None:
     """One person from one line of text, e.g. "Name, Title, Organisation, tel. +358 …, email"."""
-    text = _BULLET_RE.sub("", clean_text(text))
+    text = _BULLET_RE.sub("", inline_text(text))
     email_match = _EMAIL_RE.search(text)
     email = email_match.group(0) if email_match else None
     text = _EMAIL_RE.sub("", text)
@@ -101,7 +101,7 @@ def _lines(el: etree._Element) -> list[str]:
             parts.append(node.tail or "")
 
     walk(el)
-    lines = (clean_text(line) for line in "".join(parts).split("\n"))
+    lines = (inline_text(line) for line in "".join(parts).split("\n"))
     return [line for line in lines if line]
 
 
@@ -183,7 +183,7 @@ def parse_card_list(box: etree._Element) -> list[dict[str, Any]]:
             if len(names) > 1 or unit.getparent() is box.getparent():
                 break
             unit = unit.getparent()
-        lines = [clean_text(t) for t in unit.itertext() if clean_text(t)]
+        lines = [inline_text(t) for t in unit.itertext() if inline_text(t)]
         name = node_text(link)
         rest = [line for line in lines if line != name]
         email = next((line for line in rest if _EMAIL_RE.fullmatch(line)), None) or _mailto(unit)

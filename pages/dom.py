@@ -9,8 +9,8 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 
-from aaltowatch.errors import ExtractionError
-from pages.text import clean_text
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.text import inline_text
 
 INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
 BLOCK_TAGS = frozenset(
@@ -63,7 +63,7 @@ def node_text(el: etree._Element | None) -> str:
         if node.text:
             parts.append(node.text)
         stack.extend((child, False) for child in reversed(node))
-    return clean_text("".join(parts))
+    return inline_text("".join(parts))
 
 
 def classes(el: etree._Element) -> str:

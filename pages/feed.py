@@ -5,11 +5,11 @@ from __future__ import annotations
 import lxml.html
 from lxml import etree
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Teaser
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import Teaser
+from aaltowatch.core.text import clean_inline, inline_text, iso_utc
 from pages.dom import node_text
 from pages.links import public_url
-from pages.text import clean_or_none, clean_text, to_utc_iso
 from pages.xmldoc import child_text, children, local, parse_xml
 
 
@@ -18,24 +18,22 @@ def html_to_text(fragment: str | None) -> str | None:
     if not fragment or not fragment.strip():
         return None
     try:
-        return clean_or_none(
-            node_text(lxml.html.fragment_fromstring(fragment, create_parent="div"))
-        )
+        return clean_inline(node_text(lxml.html.fragment_fromstring(fragment, create_parent="div")))
     except (etree.LxmlError, ValueError):
-        return clean_or_none(fragment)
+        return clean_inline(fragment)
 
 
 def _rss_item(item: etree._Element, url: str, base_url: str | None) -> Teaser | None:
-    link = clean_text(child_text(item, "link"))
+    link = inline_text(child_text(item, "link"))
     if not link:
         return None
     return Teaser(
         url=public_url(link, url, base_url),
-        title=clean_or_none(child_text(item, "title")),
+        title=clean_inline(child_text(item, "title")),
         lead=html_to_text(child_text(item, "description")),
-        published=to_utc_iso(child_text(item, "pubDate") or child_text(item, "date")),
+        published=iso_utc(child_text(item, "pubDate") or child_text(item, "date")),
         categories=[
-            c for c in (clean_text("".join(x.itertext())) for x in children(item, "category")) if c
+            c for c in (inline_text("".join(x.itertext())) for x in children(item, "category")) if c
         ],
     )
 
@@ -48,13 +46,13 @@ def _atom_entry(entry: etree._Element, url: str, base_url: str | None) -> Teaser
     lead = child_text(entry, "summary") or child_text(entry, "content")
     return Teaser(
         url=public_url(alternate[0].get("href", ""), url, base_url),
-        title=clean_or_none(child_text(entry, "title")),
+        title=clean_inline(child_text(entry, "title")),
         lead=html_to_text(lead),
-        published=to_utc_iso(child_text(entry, "published") or child_text(entry, "updated")),
+        published=iso_utc(child_text(entry, "published") or child_text(entry, "updated")),
         categories=[
             c
             for c in (
-                clean_text(x.get("term") or x.get("label")) for x in children(entry, "category")
+                inline_text(x.get("term") or x.get("label")) for x in children(entry, "category")
             )
             if c
         ],

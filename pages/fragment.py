@@ -6,9 +6,9 @@ import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, PageElement, ProcessingInstruction
 
+from aaltowatch.core.text import inline_text
 from pages.dom import BLOCK_TAGS, INVISIBLE_TAGS
 from pages.links import image_url, public_url
-from pages.text import clean_text
 
 _BLOCK_MARK = "aw-block"
 _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
@@ -24,7 +24,7 @@ def _paragraphs(block: Tag) -> list[str]:
         if not buffer:
             return
         # Only <br> put newlines in the buffer; the empty lines between several are dropped.
-        lines = (clean_text(line) for line in "".join(buffer).split("\n"))
+        lines = (inline_text(line) for line in "".join(buffer).split("\n"))
         text = "\n".join(line for line in lines if line)
         if text:
             paragraphs.append(text)

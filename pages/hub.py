@@ -6,8 +6,8 @@ Pure: the hub's bytes + URL in, {public URL: link text} out. Only links inside t
 
 from __future__ import annotations
 
-from aaltowatch.text import clean_inline
-from aaltowatch.urls import content_kind
+from aaltowatch.core.text import clean_inline
+from aaltowatch.core.urls import content_kind
 from pages.decode import decode_html
 from pages.dom import parse_html
 from pages.links import public_url

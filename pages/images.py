@@ -7,9 +7,9 @@ from typing import Any
 
 from lxml import etree
 
+from aaltowatch.core.text import clean_inline, inline_text
 from pages.dom import node_text
 from pages.links import image_url
-from pages.text import clean_or_none, clean_text
 
 # A credit starts with its label: "Photo: …", "Kuva: …", "Bild: …", "Photo by …", ...
 _CREDIT_RE = re.compile(
@@ -29,8 +29,8 @@ def split_credit(caption: str) -> tuple[str | None, str | None]:
     """(caption, credit) when the credit is written at the end of the caption text itself."""
     match = _CREDIT_RE.search(caption)
     if not match:
-        return clean_or_none(caption), None
-    return clean_or_none(caption[: match.start()]), clean_or_none(match.group(1))
+        return clean_inline(caption), None
+    return clean_inline(caption[: match.start()]), clean_inline(match.group(1))
 
 
 def _src(img: etree._Element) -> str | None:
@@ -59,10 +59,10 @@ def parse_figure(fig: etree._Element, page_url: str, base_url: str | None) -> di
         caption = node_text(figcaption[0]) if figcaption else ""
         if credit and caption.endswith(credit):
             caption = caption[: -len(credit)]
-    caption_text, inline_credit = split_credit(clean_text(caption))
+    caption_text, inline_credit = split_credit(inline_text(caption))
     return {
         "src": image_url(src, page_url, base_url) if src else None,
-        "alt": clean_or_none(img.get("alt")),
+        "alt": clean_inline(img.get("alt")),
         "caption": caption_text,
-        "credit": clean_or_none(credit) or inline_credit,
+        "credit": clean_inline(credit) or inline_credit,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from aaltowatch.urls import OffSiteURL, absolute, canonical_url, is_on_site, to_fetch_url
+from aaltowatch.core.urls import OffSiteURL, absolute, canonical_url, is_on_site, to_fetch_url
 
 
 def site_base(url: str, base_url: str | None) -> str:

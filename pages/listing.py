@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from lxml import etree
 
-from aaltowatch.items import ListingPage, Teaser
-from aaltowatch.urls import content_kind
+from aaltowatch.core.items import ListingPage, Teaser
+from aaltowatch.core.text import clean_inline, inline_text, iso_utc
+from aaltowatch.core.urls import content_kind
 from pages.decode import decode_html
 from pages.dom import has_ancestor, node_text, parse_html
 from pages.links import fetch_url, public_url
-from pages.text import clean_or_none, clean_text, to_utc_iso
 
 _ROW = "//div[contains(concat(' ', normalize-space(@class), ' '), ' aalto-listing-row ')]"
 
 
 def _categories(text: str) -> list[str]:
-    return [c for c in (clean_text(part) for part in text.split(",")) if c]
+    return [c for c in (inline_text(part) for part in text.split(",")) if c]
 
 
 def _teaser(row: etree._Element, link: etree._Element, url: str, base_url: str | None) -> Teaser:
@@ -26,9 +26,9 @@ def _teaser(row: etree._Element, link: etree._Element, url: str, base_url: str |
     stamp = row.xpath(".//time/@datetime")
     return Teaser(
         url=public_url(link.get("href", ""), url, base_url),
-        title=clean_or_none(node_text(link)),
-        lead=clean_or_none(text_of("summary")),
-        published=to_utc_iso(stamp[0]) if stamp else None,
+        title=clean_inline(node_text(link)),
+        lead=clean_inline(text_of("summary")),
+        published=iso_utc(stamp[0]) if stamp else None,
         categories=_categories(text_of("categor")),
     )
 

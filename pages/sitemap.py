@@ -12,10 +12,10 @@ from itertools import islice
 
 from lxml import etree
 
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Sitemap, SitemapEntry
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import Sitemap, SitemapEntry
+from aaltowatch.core.text import inline_text, iso_utc
 from pages.links import fetch_url, public_url
-from pages.text import clean_text, to_utc_iso
 from pages.xmldoc import child_text, children, local
 
 KINDS = {"sitemapindex": "sitemap", "urlset": "url"}
@@ -23,14 +23,14 @@ KINDS = {"sitemapindex": "sitemap", "urlset": "url"}
 
 
 def _entry(kind: str, node: etree._Element, url: str, base_url: str | None) -> SitemapEntry | None:
-    loc = clean_text(child_text(node, "loc"))
+    loc = inline_text(child_text(node, "loc"))
     if not loc:
         return None
-    lastmod = to_utc_iso(child_text(node, "lastmod"))
+    lastmod = iso_utc(child_text(node, "lastmod"))
     if kind == "sitemapindex":
         return SitemapEntry(fetch_url(loc, url, base_url), lastmod)
     alternates = {
-        clean_text(link.get("hreflang")): public_url(link.get("href", ""), url, base_url)
+        inline_text(link.get("hreflang")): public_url(link.get("href", ""), url, base_url)
         for link in children(node, "link")
         if link.get("rel") == "alternate" and link.get("hreflang") and link.get("href")
     }

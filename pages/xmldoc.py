@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.core.errors import ExtractionError
 
 
 def parse_xml(body: bytes | str) -> etree._Element:

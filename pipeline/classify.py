@@ -6,8 +6,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.fields import COMPARED_FIELDS, GUARDED_FIELDS
-from aaltowatch.text import words
+from aaltowatch.core.fields import COMPARED_FIELDS, GUARDED_FIELDS
+from aaltowatch.core.text import words
 from pipeline.fingerprint import comparable
 
 # Extraction sources that mean the site's own markup was understood.

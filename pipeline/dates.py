@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from aaltowatch.fields import EDITED_FIELDS
+from aaltowatch.core.fields import EDITED_FIELDS
 from pipeline.classify import changed_fields
 
 

@@ -7,8 +7,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aaltowatch.fields import BY_NAME, DUPLICATE_FIELDS, HASHED_FIELDS, Shape
-from aaltowatch.text import words
+from aaltowatch.core.fields import BY_NAME, DUPLICATE_FIELDS, HASHED_FIELDS, Shape
+from aaltowatch.core.text import words
 
 
 @lru_cache(maxsize=16)
@@ -21,7 +21,7 @@ def body_words(text: str | None) -> str:
 
 
 def comparable(field: str, value: Any) -> Any:
-    """The part of a field that matters (aaltowatch.fields): a block of text by its words,
+    """The part of a field that matters (aaltowatch.core.fields): a block of text by its words,
     records by their compared keys, names and links in a stable order."""
     spec = BY_NAME.get(field)
     shape = spec.shape if spec else Shape.RAW

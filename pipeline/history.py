@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from aaltowatch.decision import (
+from aaltowatch.core.decision import (
     Alert,
     Check,
     Decision,
@@ -20,8 +20,8 @@ from aaltowatch.decision import (
     Repoint,
     Retag,
 )
-from aaltowatch.fields import VERSION_COLUMNS
-from aaltowatch.items import CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.fields import VERSION_COLUMNS
+from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.classify import Verdict, classify, unified_diff
 from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, hamming

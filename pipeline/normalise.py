@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aaltowatch.fields import FIELDS, Shape
-from aaltowatch.items import PageItem
-from aaltowatch.text import clean_block, clean_inline, iso_utc
-from aaltowatch.urls import canonical_url
+from aaltowatch.core.fields import FIELDS, Shape
+from aaltowatch.core.items import PageItem
+from aaltowatch.core.text import clean_block, clean_inline, iso_utc
+from aaltowatch.core.urls import canonical_url
 
 
 def _clean_dict(d: dict, base_url: str | None) -> dict:

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.config import PartnerAlias
-from aaltowatch.text import clean_inline, words
-from aaltowatch.urls import LANGS, canonical_url
+from aaltowatch.core.config import PartnerAlias
+from aaltowatch.core.text import clean_inline, words
+from aaltowatch.core.urls import LANGS, canonical_url
 
 UNIVERSITY = {"en": "Aalto University", "fi": "Aalto-yliopisto", "sv": "Aalto-universitetet"}
 CONJUNCTION = {"en": "and", "fi": "ja", "sv": "och"}

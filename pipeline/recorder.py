@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from aaltowatch.decision import Decision, Outcome
-from aaltowatch.items import CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.decision import Decision, Outcome
+from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.fingerprint import duplicate_hash, simhash, simhash_bands
 from pipeline.history import (
     SOFT_404,

@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from aaltowatch.crawlstop import stop_unwritable, unwritable
-from aaltowatch.decision import Outcome
-from aaltowatch.errors import ArchiveWriteError
-from aaltowatch.fields import EXTRACTED_FIELDS
-from aaltowatch.health import exceeds_share
-from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.crawlstop import stop_unwritable, unwritable
+from aaltowatch.core.decision import Outcome
+from aaltowatch.core.errors import ArchiveWriteError
+from aaltowatch.core.fields import EXTRACTED_FIELDS
+from aaltowatch.core.health import exceeds_share
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.history import SOFT_404
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder
@@ -123,7 +123,7 @@ class ArchivePipeline:
         if unwritable(self.crawler):
             return  # nothing more can be stored; the run's summary reports why
         limits, known = self.config.health, self.known_live
-        # The alerts themselves are raised by aaltowatch.health.check_run from these stats.
+        # The alerts themselves are raised by aaltowatch.core.health.check_run from these stats.
         if exceeds_share(len(self.moves), known, limits.max_moved_share, limits):
             log.error(
                 "%d of %d known %s pages answered 301 to other pages at once; not marking them"

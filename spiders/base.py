@@ -4,7 +4,7 @@ A crawl runs in phases driven by `spider_idle`: discovery first (so categories a
 lastmods are known before articles are fetched), then pages found only in sitemaps, then every
 known page that nothing linked to this time (that is how 404/410/301 are noticed).
 
-Once robots.txt is read the run is planned (aaltowatch/planner.py): a site whose full crawl
+Once robots.txt is read the run is planned (aaltowatch/core/planner.py): a site whose full crawl
 fits in the request budget (or policy `all`) is crawled whole as above ("full" mode); a bigger
 one in "plan" mode, where each phase spends what the budget leaves, in the planner's order.
 """
@@ -24,11 +24,11 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from aaltowatch import planner
-from aaltowatch.crawlstop import stop_unwritable
-from aaltowatch.errors import ArchiveWriteError, ExtractionError
-from aaltowatch.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
-from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
+from aaltowatch.core import planner
+from aaltowatch.core.crawlstop import stop_unwritable
+from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
 from pages import parse_article
 from spiders.boundary import STEP_META, OffBoundary
 
@@ -142,7 +142,7 @@ class AaltoSpider(scrapy.Spider):
 
     # -- the plan ---------------------------------------------------------------------------
     def plan_run(self) -> None:
-        """Set the request budget and choose full or plan mode (aaltowatch/planner.py)."""
+        """Set the request budget and choose full or plan mode (aaltowatch/core/planner.py)."""
         config = self.config
         policy = planner.RevisitPolicy(config.revisit_policy)
         if policy is planner.RevisitPolicy.ALL or self.archive is None:

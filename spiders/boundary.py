@@ -16,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 
-from aaltowatch.boundary import Boundary, origin_of
+from aaltowatch.core.boundary import Boundary, origin_of
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import _schedule_coro
 
-from aaltowatch.bounds import STAT_PREFIX, STOP_REASON
+from aaltowatch.core.bounds import STAT_PREFIX, STOP_REASON
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response
 
-from aaltowatch.urls import canonical_url
+from aaltowatch.core.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class TimeoutRetryMiddleware:
 class RequestBudgetMiddleware:
     """The hard stop behind the planner: no run makes more requests than its budget.
 
-    The spider plans within its budget (aaltowatch/planner.py) and keeps a reserve for what a
+    The spider plans within its budget (aaltowatch/core/planner.py) and keeps a reserve for what a
     plan cannot foresee; this counts every request that reaches the network (retries and
     Scrapy's own robots.txt included) and drops any beyond the limit. A dropped page is simply
     not checked this run: never an error, never a removal.

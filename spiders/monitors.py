@@ -1,8 +1,9 @@
 """Spidermon monitors: aaltowatch's health checks, shown in Scrapy's own log and stats.
 
 The verdict that sets the exit code and the `alerts` rows comes from
-`aaltowatch.health.check_run`; these monitors call that same function with the same `[health]`
-thresholds when the spider closes, one monitor test per check, so a failing check is also
+`aaltowatch.core.health.check_run`; these monitors call that same function with the same
+`[health]` thresholds when the spider closes, one monitor test per registered check (derived
+from `aaltowatch.core.health.CHECKS`), so a failing check is also
 visible where Scrapy users look (an ERROR "[Spidermon]" block in the log, and
 `spidermon/failed/<check>` stats) without a second copy of the rules.
 """
@@ -16,7 +17,8 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from spidermon import Monitor, MonitorSuite, monitors
 from spidermon.core.actions import Action
 
-from aaltowatch.health import CHECKS, Alert, check_run
+from aaltowatch.core.health import CHECKS, Alert, check_run
+from aaltowatch.core.runstats import RunStats
 
 STATS_PREFIX = "spidermon/failed/"
 # unittest (under Spidermon) leaves this module's frames out of failure reports: the log shows
@@ -35,7 +37,8 @@ class HealthMonitor(Monitor):
 
     def _alerts(self, check: str) -> list[Alert]:
         config = self.data.crawler.settings.get("AALTOWATCH_CONFIG")
-        found = check_run(self.data.spider.kind, self.data.stats, config.health)
+        run = RunStats.from_scrapy(self.data.stats)
+        found = check_run(self.data.spider.kind, run, config.health)
         return [a for a in found if a.check == check]
 
     def _assert_healthy(self, check: str) -> None:

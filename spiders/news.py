@@ -16,10 +16,10 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from aaltowatch import planner
-from aaltowatch.errors import ExtractionError
-from aaltowatch.items import Teaser
-from aaltowatch.urls import FEED_PATH, LISTING_PATHS, content_kind
+from aaltowatch.core import planner
+from aaltowatch.core.errors import ExtractionError
+from aaltowatch.core.items import Teaser
+from aaltowatch.core.urls import FEED_PATH, LISTING_PATHS, content_kind
 from pages import parse_feed, parse_listing
 from pages.sitemap import iter_sitemap
 from spiders.base import AaltoSpider

@@ -8,7 +8,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
-from aaltowatch.urls import HUB_PATHS, content_kind
+from aaltowatch.core.urls import HUB_PATHS, content_kind
 from spiders.base import AaltoSpider
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aaltowatch.config import Config, load_config
+from aaltowatch.core.config import Config, load_config
 
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from aaltowatch.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
-from aaltowatch.fields import JSON_FIELDS, VERSION_COLUMNS
+from aaltowatch.core.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
+from aaltowatch.core.fields import JSON_FIELDS, VERSION_COLUMNS
 from storage import migrations
 from storage.plan import PlanStore
 

@@ -1,4 +1,4 @@
-"""Apply a history decision (aaltowatch.decision) to the archive in one transaction.
+"""Apply a history decision (aaltowatch.core.decision) to the archive in one transaction.
 
 No rule lives here: the decision says what to write, this writes it, in the order that keeps
 foreign keys and per-page check summaries right. A crawl killed mid-way leaves whole
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aaltowatch.decision import Decision, PageUpdate, Repoint, Retag
+from aaltowatch.core.decision import Decision, PageUpdate, Repoint, Retag
 from storage.archive import Archive
 
 

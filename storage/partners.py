@@ -10,7 +10,7 @@ import json
 import sqlite3
 from typing import Any
 
-from aaltowatch.errors import AaltowatchError
+from aaltowatch.core.errors import AaltowatchError
 from storage.archive import Archive, _decode_row
 
 PARTNER_COLUMNS = ("id", "name", "names", "aliases", "match", "first_seen", "last_seen", "status")

@@ -7,20 +7,18 @@ concept: what the planner learns from and what a killed run leaves for the next 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
-from aaltowatch.items import CheckOutcome
+from aaltowatch.core.items import CheckOutcome
+from aaltowatch.core.text import parse_utc
 
 # Intervals that ended in a change kept per page: enough for the estimator, bounded in size.
 CHANGED_INTERVALS_KEPT = 16
 
 
 def _days_between(earlier: str, later: str) -> float:
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return max((parse(later) - parse(earlier)).total_seconds() / 86400.0, 0.0)
+    span = parse_utc(later) - parse_utc(earlier)  # type: ignore[operator]  # stored, so valid
+    return max(span.total_seconds() / 86400.0, 0.0)
 
 
 class PlanStore:

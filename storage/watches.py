@@ -11,13 +11,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Protocol
 
-from aaltowatch.errors import AaltowatchError
+from aaltowatch.core.errors import AaltowatchError
+from aaltowatch.core.query import fts_query
 from storage.archive import Archive, _decode_row
-from storage.search import fts_query
 
 
 class WatchQuery(Protocol):
-    """What a watch asks of the archive (aaltowatch.config.Watch has these fields)."""
+    """What a watch asks of the archive (aaltowatch.core.watchconfig.Watch has these fields)."""
 
     query: str
     kinds: tuple[str, ...]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.snapshot_server import SnapshotServer, snapshot_root
+from aaltowatch.testing.snapshot_server import SnapshotServer, snapshot_root
 
 CLI = [sys.executable, "-m", "aaltowatch.cli"]
 

@@ -24,12 +24,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html import escape
 
-from aaltowatch.snapshot_server import (
+from aaltowatch.core.http import is_not_modified
+from aaltowatch.testing.snapshot_server import (
     BackgroundHTTPServer,
     RequestHandler,
     RequestRecord,
     etag_for,
-    is_not_modified,
     split_target,
 )
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 
-from aaltowatch.snapshot_server import BackgroundHTTPServer, RequestHandler, split_target
-from aaltowatch.urls import LISTING_PATHS, NEWS_SECTIONS
+from aaltowatch.core.urls import LISTING_PATHS, NEWS_SECTIONS
+from aaltowatch.testing.snapshot_server import BackgroundHTTPServer, RequestHandler, split_target
 
 PER_PAGE = 12
 CATEGORIES = ("University", "Research", "Campus")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aaltowatch.browse import browse, metadata
-from aaltowatch.errors import AaltowatchError
+from aaltowatch.core.errors import AaltowatchError
 from feeds.dashboard import CHARTS
 from storage.schema_doc import migrated_database
 from tests.conftest import CLI, cli_env

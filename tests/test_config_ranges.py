@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.config import Config, load_config
-from aaltowatch.errors import ConfigError
+from aaltowatch.core.config import Config, load_config
+from aaltowatch.core.errors import ConfigError
 from tests.conftest import run_cli
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.config import load_config
-from aaltowatch.errors import ConfigError
-from aaltowatch.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
+from aaltowatch.core.config import load_config
+from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.urls import OffSiteURL, canonical_url, content_kind, to_fetch_url
 
 
 def test_layers_in_order(tmp_path: Path) -> None:

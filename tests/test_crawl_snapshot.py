@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import crawl, run_cli
 
 

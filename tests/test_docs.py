@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [

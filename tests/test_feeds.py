@@ -8,8 +8,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.fields import VERSION_COLUMNS
-from aaltowatch.items import PageItem
+from aaltowatch.core.fields import VERSION_COLUMNS
+from aaltowatch.core.items import PageItem
 from feeds.build import build_feeds, slugify
 from pipeline.recorder import Recorder
 from storage import Archive

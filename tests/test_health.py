@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aaltowatch.config import HealthThresholds
-from aaltowatch.health import CHECKS, check_run
+from aaltowatch.core.config import HealthThresholds
+from aaltowatch.core.health import CHECKS, check_run
+from aaltowatch.core.runstats import RunStats
 
 LIMITS = HealthThresholds(
     min_items=1, max_error_rate=0.2, min_field_coverage=0.8, max_missing_share=0.5
@@ -87,19 +90,24 @@ CASES = [
     ("kind", "stats", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_check_run(kind: str, stats: dict[str, Any], expected: list[str]) -> None:
-    alerts = check_run(kind, stats, LIMITS)
+    alerts = check_run(kind, RunStats.from_scrapy(stats), LIMITS)
     assert [a.check for a in alerts] == expected
     assert all(a.message for a in alerts)
 
 
 def test_thresholds_come_from_config() -> None:
     stats = news_stats(10, trusted=5)
-    assert [a.check for a in check_run("news", stats, LIMITS)] == ["layout_drift"] * 3
+    assert [a.check for a in check_run("news", RunStats.from_scrapy(stats), LIMITS)] == [
+        "layout_drift"
+    ] * 3
     relaxed = HealthThresholds(min_field_coverage=0.5)
-    assert check_run("news", stats, relaxed) == []
-    assert [a.check for a in check_run("news", news_stats(3), HealthThresholds(min_items=5))] == [
-        "zero_items"
-    ]
+    assert check_run("news", RunStats.from_scrapy(stats), relaxed) == []
+    assert [
+        a.check
+        for a in check_run(
+            "news", RunStats.from_scrapy(news_stats(3)), HealthThresholds(min_items=5)
+        )
+    ] == ["zero_items"]
 
 
 def test_mass_disappearance_message_has_the_numbers() -> None:
@@ -110,7 +118,7 @@ def test_mass_disappearance_message_has_the_numbers() -> None:
             "aaltowatch/known_live": 10,
         }
     )
-    (alert,) = check_run("news", stats, LIMITS)
+    (alert,) = check_run("news", RunStats.from_scrapy(stats), LIMITS)
     assert "9 of 10" in alert.message and "not marking them removed" in alert.message
 
 
@@ -128,7 +136,7 @@ class _Settings(dict):
 
 class _Crawler:
     def __init__(self) -> None:
-        from aaltowatch.config import Config
+        from aaltowatch.core.config import Config
 
         self.settings = _Settings(AALTOWATCH_CONFIG=Config(health=LIMITS))
         self.stats = _Stats()
@@ -164,9 +172,15 @@ def test_spidermon_suite_reports_the_same_checks(stats: dict[str, Any], failed: 
 
 
 def test_outage_messages_count_downloads_not_attempts() -> None:
-    (unreachable,) = check_run("news", OFFLINE, LIMITS)
+    (unreachable,) = check_run("news", RunStats.from_scrapy(OFFLINE), LIMITS)
     assert unreachable.message == (
         "news: site unreachable, none of 7 requests got an answer (DownloadConnectionRefusedError)"
     )
-    (rate,) = check_run("news", PARTIAL_OUTAGE, LIMITS)
+    (rate,) = check_run("news", RunStats.from_scrapy(PARTIAL_OUTAGE), LIMITS)
     assert "4 of 7 downloads failed (57%" in rate.message
+
+
+def test_every_registered_check_has_a_row_in_the_operations_alert_table() -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text("utf-8")
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.MULTILINE))
+    assert set(CHECKS) <= rows, sorted(set(CHECKS) - rows)

@@ -16,8 +16,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from aaltowatch.config import load_config
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.core.config import load_config
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
 from tests.conftest import cli_env, crawl, run_cli
@@ -26,7 +26,7 @@ from tests.mailserver import PASSWORD, MailServer, free_port
 CRASH_AFTER_SEND = """
 import os, sys
 from pathlib import Path
-from aaltowatch.config import load_config
+from aaltowatch.core.config import load_config
 from aaltowatch.notify import deliver
 from storage import notifications, open_archive
 

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from aaltowatch.config import load_config
+from aaltowatch.core.config import load_config
 from aaltowatch.notify.deliver import Limits, deliver
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
 from tests.conftest import run_cli

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.core.errors import ExtractionError
 from pages import decode_html, parse_article, parse_feed, parse_listing, parse_sitemap
 
 URL = "http://127.0.0.1:8123/en/news/some-story"

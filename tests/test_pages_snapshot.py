@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.urls import content_kind
+from aaltowatch.core.urls import content_kind
 from pages import parse_article, parse_feed, parse_listing, parse_sitemap
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "aaltowatch" / "snapshot"

@@ -9,8 +9,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.config import PartnerAlias
-from aaltowatch.urls import HUB_PATHS, canonical_url
+from aaltowatch.core.config import PartnerAlias
+from aaltowatch.core.urls import HUB_PATHS, canonical_url
 from pipeline.partners import build_partners, match_query, name_from_link, name_from_text, stem
 from storage import Archive
 from tests.conftest import run_cli

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from aaltowatch.decision import Alert, Decision, PageUpdate
-from aaltowatch.items import Gone, PageItem, Unchanged
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.core.decision import Alert, Decision, PageUpdate
+from aaltowatch.core.items import Gone, PageItem, Unchanged
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from pipeline.history import Stored, decide_page
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder

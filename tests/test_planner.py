@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aaltowatch import planner
-from aaltowatch.planner import Budget, ListingCursor, PageView, RevisitPolicy
+from aaltowatch.core import planner
+from aaltowatch.core.planner import Budget, ListingCursor, PageView, RevisitPolicy
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

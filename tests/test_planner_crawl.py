@@ -21,8 +21,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.snapshot_server import SnapshotServer
-from aaltowatch.urls import HUB_PATHS, LISTING_PATHS
+from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env, run_cli
 from tests.livesite import LiveSite
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import aaltowatch.reextract as reextract_module
-from aaltowatch.config import load_config
+from aaltowatch.core.config import load_config
 from storage import open_archive
 from tests.conftest import run_cli
 

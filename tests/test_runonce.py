@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from aaltowatch.snapshot_server import SnapshotServer
-from aaltowatch.urls import content_kind
+from aaltowatch.core.urls import content_kind
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env, run_cli
 from tests.faultserver import FaultServer
 
@@ -148,8 +148,8 @@ def test_mass_disappearance_keeps_pages_live(tmp_path: Path) -> None:
 
 def test_metrics_keep_other_spiders_series(tmp_path: Path) -> None:
     """The scheduler crawls one spider per run: the other spider's last values must survive."""
+    from aaltowatch.core.health import Alert
     from aaltowatch.crawl import RunSummary
-    from aaltowatch.health import Alert
     from aaltowatch.metrics import write_metrics
 
     path = tmp_path / "aaltowatch.prom"

@@ -16,8 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import scheduler
-from aaltowatch.config import Config, Schedule, load_config
-from aaltowatch.snapshot_server import SnapshotServer
+from aaltowatch.core.config import Config, Schedule, load_config
+from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env
 
 FAST = """
@@ -97,14 +97,18 @@ def stop(proc: subprocess.Popen[str], log: Path) -> str:
     return text
 
 
+SPIDERS = ("news", "partnerships")
+
+
 def test_schedule_runs_each_job_and_stops_cleanly(tmp_path: Path) -> None:
     with SnapshotServer("state-1") as server:
         proc, db, log = start_scheduler(tmp_path, server.url)
         try:
 
             def both_done() -> bool:
-                done = {spider for spider, status in runs(db) if status == "ok"}
-                return done == {"news", "partnerships"}
+                # The job ends after its run row (feeds, notifications): wait for the job.
+                text = log.read_text(encoding="utf-8")
+                return all(f"job {s}: finished ok (exit 0)" in text for s in SPIDERS)
 
             wait_for(both_done, proc, timeout=40)
             text = stop(proc, log)
@@ -112,6 +116,7 @@ def test_schedule_runs_each_job_and_stops_cleanly(tmp_path: Path) -> None:
             proc.kill()
     assert "job news: started" in text and "job news: finished ok (exit 0)" in text
     assert "job partnerships: finished ok (exit 0)" in text
+    assert {spider for spider, status in runs(db) if status == "ok"} == set(SPIDERS)
     # Nothing left half-done: a crawl cut by the stop is marked, never left 'running'.
     assert {status for _, status in runs(db)} <= {"ok", "interrupted"}
 

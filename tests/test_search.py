@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.errors import QueryError
+from aaltowatch.core.errors import QueryError
+from aaltowatch.core.query import as_phrases
 from storage import Archive
-from storage.search import MARK, as_phrases, search
+from storage.search import MARK, search
 from tests.conftest import run_cli
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.snapshot_server import SnapshotServer, load_manifest, snapshot_root
+from aaltowatch.testing.snapshot_server import SnapshotServer, load_manifest, snapshot_root
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest()
@@ -277,11 +277,13 @@ def test_other_methods_and_malformed_requests_are_logged_too(srv: SnapshotServer
 def test_one_log_line_per_request(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="aaltowatch.snapshot_server")
+    caplog.set_level(logging.INFO, logger="aaltowatch.testing.snapshot_server")
     with SnapshotServer(log=True) as srv:
         fetch(srv, "/en")
         fetch(srv, "/missing")
-    lines = [r.getMessage() for r in caplog.records if r.name == "aaltowatch.snapshot_server"]
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "aaltowatch.testing.snapshot_server"
+    ]
     assert [line.split()[:3] for line in lines] == [
         ["GET", "/en", "200"],
         ["GET", "/missing", "404"],
@@ -327,7 +329,7 @@ def _env() -> dict[str, str]:
 
 
 def test_snapshot_root_does_not_depend_on_cwd(tmp_path: Path) -> None:
-    code = "from aaltowatch.snapshot_server import snapshot_root as r; print(r())"
+    code = "from aaltowatch.testing.snapshot_server import snapshot_root as r; print(r())"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True, text=True
     )
@@ -336,7 +338,15 @@ def test_snapshot_root_does_not_depend_on_cwd(tmp_path: Path) -> None:
 
 
 def test_cli_serves_in_foreground_until_ctrl_c(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "aaltowatch.snapshot_server", "--state", "state-2", "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aaltowatch.testing.snapshot_server",
+        "--state",
+        "state-2",
+        "--port",
+        "0",
+    ]
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import feedparser
 
-from aaltowatch.text import clean_inline
+from aaltowatch.core.text import clean_inline
 from feeds.sanitize import clean_text
 from pages.decode import decode_html
 from tests.conftest import run_cli

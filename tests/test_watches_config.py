@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.config import Watch, load_config
-from aaltowatch.errors import ConfigError
+from aaltowatch.core.config import load_config
+from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.watchconfig import Watch
 from tests.conftest import run_cli
 
 SECRET = "hunter2-secret"

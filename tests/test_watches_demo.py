@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from aaltowatch.config import Watch
+from aaltowatch.core.watchconfig import Watch
 from aaltowatch.watches import demo_watches
 from tests.conftest import CLI, cli_env
 

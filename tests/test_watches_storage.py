@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from aaltowatch.config import Watch
+from aaltowatch.core.watchconfig import Watch
 from storage import Archive, migrations
 from storage import notifications as ledger
 from storage.watches import count_watch_changes, watch_changes

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
-from aaltowatch.config import Config, Watch
+from aaltowatch.core.config import Config
+from aaltowatch.core.watchconfig import Watch, load_target, target_label
 from aaltowatch.notify.message import Event, Message, digest_message, event_message
-from aaltowatch.watches import load_target, target_label
 from feeds.sanitize import clean_text
 from storage import Archive
 from storage import notifications as ledger

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aaltowatch.config import Watch
-from feeds.entries import CHANGE_LABELS
+from aaltowatch.core.enums import change_label
+from aaltowatch.core.watchconfig import Watch
 from feeds.sanitize import clean_text, safe_url
 
 DIFF_LINES = 12  # changed lines shown per event
@@ -36,8 +36,7 @@ class Event:
 
     @property
     def label(self) -> str:
-        kind = self.change["change"]
-        return CHANGE_LABELS.get(kind, kind.capitalize())
+        return change_label(self.change["change"])
 
 
 def short_diff(diff: str | None, max_lines: int = DIFF_LINES) -> list[str]:

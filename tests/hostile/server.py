@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from html import escape
 
-from aaltowatch.snapshot_server import RequestHandler, split_target
+from aaltowatch.testing.snapshot_server import RequestHandler, split_target
 from tests.faultserver import HTML, FaultServer, Page, site_pages
 
 INTERNAL_HOST = "127.0.0.2"

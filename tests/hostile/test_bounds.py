@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aaltowatch.config import Config
+from aaltowatch.core.config import Config
 from tests.faultserver import STORIES, Fault, Page, site_pages
 from tests.hostile.conftest import hostile_run
 from tests.hostile.server import (

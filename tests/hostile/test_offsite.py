@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aaltowatch.errors import ExtractionError
+from aaltowatch.core.errors import ExtractionError
 from pages import parse_article
 from tests.faultserver import Fault, Page, site_pages
 from tests.hostile.conftest import assert_nothing_leaked, hostile_run

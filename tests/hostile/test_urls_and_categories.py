@@ -9,8 +9,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.boundary import Boundary
-from aaltowatch.urls import canonical_url, content_kind
+from aaltowatch.core.boundary import Boundary
+from aaltowatch.core.urls import canonical_url, content_kind
 from tests.conftest import CLI, cli_env
 from tests.faultserver import Fault, Page, site_pages
 from tests.hostile.conftest import has_unsafe, hostile_run
@@ -114,8 +114,8 @@ def test_many_categories_are_capped_and_stale_category_feeds_deleted(tmp_path: P
 
 
 def test_allowed_hosts_from_toml_and_environment(tmp_path: Path) -> None:
-    from aaltowatch.config import load_config
-    from aaltowatch.errors import ConfigError
+    from aaltowatch.core.config import load_config
+    from aaltowatch.core.errors import ConfigError
 
     toml = tmp_path / "c.toml"
     toml.write_text('allowed_hosts = ["mirror.example.org", "10.1.2.3:8080"]\n', encoding="utf-8")

@@ -1,12 +1,34 @@
 """Errors with a clear message for the user, and the exit codes of docs/DESIGN.md §7."""
 
 import os
+from collections.abc import Iterable
+
+from aaltowatch.core.enums import RunStatus
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNHEALTHY = 3  # ran, but a health check failed
 EXIT_LOCKED = 4  # another run holds the lock; nothing was done
+
+# The exit code a run's status stands for (kept in `runs.exit_code`). A stopped (SIGTERM) or
+# abandoned crawl did not finish its job: failed, neither healthy nor unhealthy.
+RUN_EXIT_CODES = {
+    RunStatus.OK: EXIT_OK,
+    RunStatus.UNHEALTHY: EXIT_UNHEALTHY,
+    RunStatus.FAILED: EXIT_FAILED,
+    RunStatus.INTERRUPTED: EXIT_FAILED,
+    RunStatus.ABANDONED: EXIT_FAILED,
+}
+
+
+def exit_code_for(statuses: Iterable[RunStatus]) -> int:
+    """The process's exit code after runs (crawl, run --once, demo): the worst of theirs."""
+    codes = {RUN_EXIT_CODES[s] for s in statuses}
+    for code in (EXIT_FAILED, EXIT_UNHEALTHY):
+        if code in codes:
+            return code
+    return EXIT_OK
 
 
 class AaltowatchError(Exception):

@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from aaltowatch.core.text import parse_utc
+
 # Share of the schedule interval a run's politeness time may take.
 INTERVAL_SHARE = 0.5
 # The delay the real site gets when the configured one is 0 (a local mirror): a simulation
@@ -210,16 +212,6 @@ def sweep_quota(pages: int | None, max_days: float, runs_per_day: float) -> int:
 
 
 # -- revisits --------------------------------------------------------------------------------
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def age_prior(age_days: float) -> float:
     """Prior changes per day of a story `age_days` old: young stories change far more."""
     return PRIOR_RATE0 / (1.0 + max(age_days, 0.0))
@@ -278,10 +270,10 @@ class PageView:
         return cls(
             url=row["url"],
             kind=row["kind"],
-            published=parse_time(row.get("published")),
-            first_seen=parse_time(row.get("first_seen")),
-            last_checked=parse_time(row.get("last_checked")),
-            last_attempt=parse_time(row.get("last_attempt")),
+            published=parse_utc(row.get("published")),
+            first_seen=parse_utc(row.get("first_seen")),
+            last_checked=parse_utc(row.get("last_checked")),
+            last_attempt=parse_utc(row.get("last_attempt")),
             unchanged_days=float(row.get("unchanged_days") or 0.0),
             changed_intervals=list(row.get("changed_intervals") or []),
         )

@@ -11,23 +11,6 @@ from typing import Any
 
 
 @dataclass
-class Contact:
-    name: str | None = None
-    title: str | None = None
-    organisation: str | None = None
-    email: str | None = None
-    phone: str | None = None
-
-
-@dataclass
-class Image:
-    src: str | None = None
-    alt: str | None = None
-    caption: str | None = None
-    credit: str | None = None
-
-
-@dataclass
 class PageItem:
     """One fetched content page (docs/DESIGN.md §3)."""
 

@@ -5,7 +5,8 @@ Tests and local runs crawl this server instead of the real site. It follows
 parameters ignored, strong ETags, conditional GETs, redirects onto its own host, and the
 manifest's 404/410 pages. Standard library only, so it runs anywhere the package is installed.
 
-Run it in the foreground with ``python -m aaltowatch.snapshot_server --state state-1 --port 8123``.
+Run it in the foreground with
+``python -m aaltowatch.testing.snapshot_server --state state-1 --port 8123``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
@@ -27,7 +26,10 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import unquote_plus, urlsplit
 
-logger = logging.getLogger("aaltowatch.snapshot_server")
+from aaltowatch.core.http import is_not_modified
+from aaltowatch.core.urls import is_tracking_param
+
+logger = logging.getLogger(__name__)
 
 Transform = Callable[[str, bytes], bytes]
 
@@ -51,33 +53,6 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest() + '"'
 
 
-def _parse_http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def is_not_modified(headers: Mapping[str, str], etag: str, last_modified: str | None) -> bool:
-    """Decide a 304 as RFC 9110 does: If-None-Match wins; If-Modified-Since only without it."""
-    if_none_match = headers.get("If-None-Match")
-    if if_none_match is not None:
-        tags = [tag.strip() for tag in if_none_match.split(",")]
-        return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
-    if_modified_since = headers.get("If-Modified-Since")
-    if if_modified_since is None or last_modified is None:
-        return False
-    since = _parse_http_date(if_modified_since)
-    modified = _parse_http_date(last_modified)
-    return since is not None and modified is not None and since >= modified
-
-
-def _is_tracking(param: str) -> bool:
-    name = unquote_plus(param.partition("=")[0])
-    return name.startswith("utm_") or name in ("fbclid", "gclid")
-
-
 def split_target(target: str) -> tuple[str, str]:
     """Split a request target into raw path and raw query, keeping them exactly as sent."""
     if not target.startswith("/"):  # absolute-form, as sent to proxies
@@ -88,8 +63,13 @@ def split_target(target: str) -> tuple[str, str]:
 
 
 def strip_tracking(query: str) -> str:
-    """Drop utm_*, fbclid and gclid from a raw query, keeping the rest in order and as sent."""
-    return "&".join(p for p in query.split("&") if p and not _is_tracking(p))
+    """Drop tracking parameters (utm_*, fbclid, gclid, ... as the crawler's URL rules name them)
+    from a raw query, keeping the rest in order and as sent."""
+    return "&".join(
+        p
+        for p in query.split("&")
+        if p and not is_tracking_param(unquote_plus(p.partition("=")[0]))
+    )
 
 
 class RequestRecord(NamedTuple):
@@ -364,7 +344,7 @@ class SnapshotServer(BackgroundHTTPServer):
 def main(argv: list[str] | None = None) -> int:
     """Foreground server for manual crawls; Ctrl-C stops it."""
     parser = argparse.ArgumentParser(
-        prog="python -m aaltowatch.snapshot_server",
+        prog="python -m aaltowatch.testing.snapshot_server",
         description="Serve the offline www.aalto.fi snapshot on 127.0.0.1.",
     )
     parser.add_argument("--state", default="state-1", help="state to serve (default: state-1)")

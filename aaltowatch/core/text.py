@@ -1,4 +1,5 @@
-"""Text and date normalisation shared by page objects and the pipeline (pure, idempotent)."""
+"""Text and dates: normalisation shared by page objects and the pipeline (pure, idempotent),
+and the one place timestamps are parsed and formatted."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def clean_inline(text: str | None) -> str | None:
     return " ".join(text.split()) or None
 
 
+def inline_text(value: str | None) -> str:
+    """`clean_inline`, with "" for nothing: for text that is matched or joined, never stored."""
+    return clean_inline(value) or ""
+
+
 def clean_block(text: str | None) -> str:
     """Multi-paragraph text: paragraphs separated by exactly one blank line, each cleaned inline."""
     if not text:
@@ -59,4 +65,36 @@ def iso_utc(value: str | None) -> str | None:
         parsed = parsed.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return f"{parsed.year:04d}" + parsed.strftime("-%m-%dT%H:%M:%SZ")
+    return format_utc(parsed)
+
+
+def format_utc(moment: datetime) -> str:
+    """An aware datetime as the archive stores times: `YYYY-MM-DDTHH:MM:SSZ`."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+
+
+def utc_now() -> str:
+    """Now, as the archive stores times."""
+    return format_utc(datetime.now(UTC))
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 timestamp (Z or an offset; naive means UTC), or
+    None when there is none or it cannot be read."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP date (RFC 9110, e.g. If-Modified-Since) as an aware datetime; None if unreadable."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aaltowatch.errors import ConfigError
+from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.watchconfig import Watch, parse_watches
 
 ENV_PREFIX = "AALTOWATCH_"
 
@@ -59,7 +60,7 @@ def one_of(*choices: str) -> Check:
 
 
 def revisit_policy(v: str) -> str | None:
-    from aaltowatch.planner import RevisitPolicy
+    from aaltowatch.core.planner import RevisitPolicy
 
     choices = [p.value for p in RevisitPolicy]
     return None if v in choices else f"must be one of {', '.join(choices)}"
@@ -108,22 +109,6 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Watch:
-    """A saved search (`[[aaltowatch.watch]]`): the change events whose page matches `query`
-    and the filters get a feed `watch-<name>.xml` and, with `notify`, a message each."""
-
-    name: str
-    query: str  # the syntax of `aaltowatch search`
-    title: str = ""  # the feed's title; default: the name
-    kinds: tuple[str, ...] = ()  # news, partnership; empty = all
-    langs: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()  # any of these, as shown on the site
-    changes: tuple[str, ...] = ()  # new, modified, removed, restored, moved; empty = all
-    notify: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs: may hold secrets
-    digest: str = ""  # "" = one message per event; "daily" = one per UTC day
-
-
-@dataclass(frozen=True)
 class PartnerAlias:
     """`[[aaltowatch.partner]]`: extra names (inflected forms, other languages) of a partner.
 
@@ -165,7 +150,7 @@ class Config:
     # without politeness delays (download delay, AutoThrottle, robots.txt Crawl-delay); true
     # keeps them there too.
     local_mirror_delays: bool = False
-    # Crawl planner (aaltowatch/planner.py). Requests one spider's run may make; 0 = derived
+    # Crawl planner (aaltowatch/core/planner.py). Requests one spider's run may make; 0 = derived
     # from the news schedule interval and the politeness delay, so a run ends well inside it.
     max_requests_per_run: int = setting(0, at_least(0))
     # adaptive: revalidate the pages likely to have changed (and overdue ones); round_robin:
@@ -327,8 +312,6 @@ def load_config(
             raise ConfigError(f"{path}: declare watches as [[aaltowatch.watch]] tables")
         cfg = _apply(cfg, table, str(path))
         if watch_tables is not None:
-            from aaltowatch.watches import parse_watches
-
             cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
     hints = typing.get_type_hints(Config)
     from_env = {
@@ -348,7 +331,7 @@ def load_config(
 
 def _check_boundary(cfg: Config) -> None:
     """allowed_hosts must be hosts or host:port (the ranges of the bounds are on their fields)."""
-    from aaltowatch.boundary import Boundary
+    from aaltowatch.core.boundary import Boundary
 
     try:
         Boundary.from_config(cfg)

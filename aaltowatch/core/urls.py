@@ -46,14 +46,17 @@ def strip_unsafe(url: str) -> str:
     return "".join(ch for ch in url if unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
-def _is_tracking(name: str) -> bool:
+def is_tracking_param(name: str) -> bool:
+    """A query parameter that only tracks the visitor (utm_*, fbclid, ...): never part of a key."""
     lowered = name.lower()
     return lowered.startswith("utm_") or lowered in TRACKING_PARAMS
 
 
 def clean_query(query: str) -> str:
     """Drop tracking parameters and sort the rest, so equal pages get equal keys."""
-    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _is_tracking(k)]
+    pairs = [
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not is_tracking_param(k)
+    ]
     return urlencode(sorted(pairs))
 
 

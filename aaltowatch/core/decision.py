@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.items import CheckOutcome
+from aaltowatch.core.items import CheckOutcome
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""A crawl as the command line runs it: with live progress, then a table of its runs.
+
+Shared by `crawl` and `run --once` (aaltowatch.runonce).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aaltowatch.core.config import Config
+
+
+def print_summaries(summaries: list[Any], console: Any) -> None:
+    """One row per run, then its alerts."""
+    from rich.table import Table
+
+    table = Table(title="Crawl", title_justify="left")
+    columns = ("spider", "run", "req", "304", "pages", "new", "mod", "rm", "moved", "err",
+               "alerts")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="left" if col == "spider" else "right", no_wrap=True)
+    for s in summaries:
+        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.stored_new, s.modified,
+                 s.removed, s.moved, s.errors, len(s.alerts))  # fmt: skip
+        table.add_row(s.spider, *(str(c) for c in cells))
+    console.print(table)
+    for s in summaries:
+        for alert in s.alerts:
+            console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")
+
+
+def crawl_archive(config: Config, spider: str, progress_console: Any | None = None) -> list[Any]:
+    """One crawl into the archive; live progress on `progress_console` when given."""
+    from aaltowatch.crawl import CrawlStep, run_steps, spider_names
+    from aaltowatch.progress import CrawlProgress
+    from storage import open_archive
+
+    with open_archive(config.db) as archive:
+        step = CrawlStep(config, spider_names(spider))
+        if progress_console is not None:
+            with CrawlProgress(progress_console) as progress:
+                return run_steps([step], archive, progress)
+        return run_steps([step], archive)
