@@ -20,6 +20,7 @@ from aaltowatch.core.decision import (
     Repoint,
     Retag,
 )
+from aaltowatch.core.enums import ChangeKind, PageStatus
 from aaltowatch.core.fields import VERSION_COLUMNS
 from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.classify import Verdict, classify, unified_diff
@@ -29,7 +30,9 @@ from pipeline.fingerprint import content_hash, hamming
 NEAR_DUPLICATE_DISTANCE = 3
 SOFT_404 = "soft_404"  # item flag set by pages.errorpage: the site's error page under a URL
 # Changes that store a version: their declared dates are checked (pipeline.dates).
-VERSIONED_CHANGES = frozenset({"new", "duplicate", "modified", "restored"})
+VERSIONED_CHANGES = frozenset(
+    {ChangeKind.NEW, ChangeKind.DUPLICATE, ChangeKind.MODIFIED, ChangeKind.RESTORED}
+)
 
 Row = dict[str, Any]
 
@@ -64,9 +67,9 @@ def check_outcome(outcome: Outcome) -> CheckOutcome:
     """What a 200 told about the page, for the `checks` table."""
     if outcome.flagged:
         return CheckOutcome.ERROR  # our extraction broke: the page's state is not known
-    if outcome.change in ("new", "duplicate"):
+    if outcome.change in (ChangeKind.NEW, ChangeKind.DUPLICATE):
         return CheckOutcome.NEW
-    if outcome.change in ("modified", "restored") or outcome.fields:
+    if outcome.change in (ChangeKind.MODIFIED, ChangeKind.RESTORED) or outcome.fields:
         return CheckOutcome.CHANGED
     return CheckOutcome.SAME
 
@@ -88,7 +91,7 @@ def _change(
     diff, flags = None, []
     if change in VERSIONED_CHANGES and version is not None:
         flags = date_flags(prev, version, now)
-        if change in ("modified", "restored"):
+        if change in (ChangeKind.MODIFIED, ChangeKind.RESTORED):
             old_label = f"v{prev['version']}" if prev else ""
             diff = unified_diff(prev, version, old_label, f"v{version['version']}")
     return {
@@ -202,20 +205,27 @@ def _move(item: PageItem, stored: Stored, run_id: int | None, now: str) -> _Move
     if (
         not item.moved_from
         or source is None
-        or source["status"] == "moved"
+        or source["status"] == PageStatus.MOVED
         or (page is not None and page["id"] == source["id"])
     ):
         return None
     check = Check(source["url"], CheckOutcome.MOVED, 301, page_id=source["id"])
     event = partial(
-        _change, source["id"], url, "moved", now, run_id, prev=None, moved_from=source["url"]
+        _change,
+        source["id"],
+        url,
+        ChangeKind.MOVED,
+        now,
+        run_id,
+        prev=None,
+        moved_from=source["url"],
     )
     if page is not None and not _fresh_this_run(page, stored.current, run_id):
-        link = PageUpdate(source["id"], {"status": "moved", "moved_to": url})
+        link = PageUpdate(source["id"], {"status": PageStatus.MOVED, "moved_to": url})
         return _Move(page, stored.current, stored.dependants, check, (link,), event(page=source))
-    moved = {**source, "url": url, "status": "live", "moved_to": None}
+    moved = {**source, "url": url, "status": PageStatus.LIVE, "moved_to": None}
     links = (
-        PageUpdate(source["id"], {"url": url, "status": "live", "moved_to": None}),
+        PageUpdate(source["id"], {"url": url, "status": PageStatus.LIVE, "moved_to": None}),
         Repoint(source["url"], url),
     )
     if page is not None:
@@ -267,7 +277,7 @@ def _seen_page(
 ) -> Decision:
     """A 200 of a stored page: a new version, a suspicious one held back, a restore."""
     url, now, run_id = item.url, base.at or "", base.run_id
-    change = "moved" if moved else None
+    change = ChangeKind.MOVED if moved else None
     links, changes = list(base.links), list(base.changes)
     record = version_record(item)
     if not item.categories and prev and prev["categories"]:
@@ -281,9 +291,9 @@ def _seen_page(
     touch: Row = {"http_status": item.http_status}
     if not replay:
         touch["last_seen"] = now
-    if page["status"] != "live":
-        touch.update(status="live", moved_to=None)
-        change = change or "restored"
+    if page["status"] != PageStatus.LIVE:
+        touch.update(status=PageStatus.LIVE, moved_to=None)
+        change = change or ChangeKind.RESTORED
     event = partial(_change, page["id"], url, now=now, run_id=run_id, page=page, prev=prev)
     if verdict.change == "flagged":
         alert = Alert(
@@ -317,12 +327,12 @@ def _seen_page(
             last_changed=now,
             extraction=item.extraction,
         )
-        kind = "restored" if change == "restored" else "modified"
+        kind = ChangeKind.RESTORED if change == ChangeKind.RESTORED else ChangeKind.MODIFIED
         changes.append(event(change=kind, fields=verdict.fields, version=version))
-        change = change if change == "moved" else kind
+        change = change if change == ChangeKind.MOVED else kind
         fields = verdict.fields
-    elif change == "restored":
-        changes.append(event(change="restored"))
+    elif change == ChangeKind.RESTORED:
+        changes.append(event(change=ChangeKind.RESTORED))
     return replace(
         base,
         outcome=Outcome(url, change, fields),
@@ -350,7 +360,7 @@ def _new_page(
     record = version_record(item)
     version = _version(None, 1, record, item.url, now, run_id)
     values, links = _fingerprints(item.url, item.lang, stored, dependants, run_id)
-    change = "duplicate" if values["duplicate_of"] else "new"
+    change = ChangeKind.DUPLICATE if values["duplicate_of"] else ChangeKind.NEW
     event = _change(None, item.url, change, now, run_id, page=None, prev=None, version=version)
     return replace(
         base,
@@ -411,7 +421,7 @@ def decide_unchanged(
     change = _change(
         page["id"],
         page["url"],
-        "modified",
+        ChangeKind.MODIFIED,
         now,
         run_id,
         page=page,
@@ -421,7 +431,7 @@ def decide_unchanged(
     )
     return replace(
         base,
-        outcome=Outcome(item.url, "modified", ["categories"]),
+        outcome=Outcome(item.url, ChangeKind.MODIFIED, ["categories"]),
         page_id=page["id"],
         version=version,
         page=touch,
@@ -443,16 +453,18 @@ def decide_gone(
 ) -> Decision:
     """404/410 on a live page: removed; its duplicates are originals again. The caller guards
     against mass disappearance."""
-    if page is None or page["status"] != "live":
+    if page is None or page["status"] != PageStatus.LIVE:
         return Decision(Outcome(item.url), run_id=run_id, at=now)
-    removed = _change(page["id"], page["url"], "removed", now, run_id, page=page, prev=current)
+    removed = _change(
+        page["id"], page["url"], ChangeKind.REMOVED, now, run_id, page=page, prev=current
+    )
     return Decision(
-        Outcome(item.url, "removed"),
+        Outcome(item.url, ChangeKind.REMOVED),
         run_id=run_id,
         at=now,
         page_id=page["id"],
         links=tuple(_released(dependants)),
-        page={"status": "removed", "http_status": item.http_status, "last_seen": now},
+        page={"status": PageStatus.REMOVED, "http_status": item.http_status, "last_seen": now},
         changes=(removed,),
         checks=() if replay else (Check(item.url, CheckOutcome.GONE, item.http_status),),
     )
