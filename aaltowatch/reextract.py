@@ -11,7 +11,7 @@ from aaltowatch.core.urls import content_kind
 from aaltowatch.crawl import refresh_registry
 from pages import parse_article
 from pipeline.normalise import normalise
-from pipeline.store import Recorder
+from pipeline.recorder import Recorder
 from storage import Archive
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
             log.warning("re-extraction failed for %s: %s", row["url"], exc)
             report["errors"] += 1
             continue
-        outcome = recorder.page(normalise(item))
+        outcome = recorder.record_page(normalise(item))
         report["pages"] += 1
         if outcome.change in ("modified", "restored"):
             report["new_versions"] += 1

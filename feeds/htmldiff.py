@@ -13,10 +13,9 @@ from difflib import SequenceMatcher
 from html import escape
 from typing import Any
 
+from aaltowatch.core.fields import DIFF_FIELDS
 from feeds.sanitize import clean_text
 
-# Fields with a readable text form, in the order they are shown.
-DIFF_FIELDS = ("title", "lead", "body", "published", "categories", "contacts", "images")
 _TOKENS = re.compile(r"\s+|[^\s]+")
 _ELLIPSIS = "<p>…</p>"
 

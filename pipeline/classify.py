@@ -6,13 +6,12 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.core.items import COMPARED_FIELDS
+from aaltowatch.core.fields import COMPARED_FIELDS, GUARDED_FIELDS
 from aaltowatch.core.text import words
 from pipeline.fingerprint import comparable
 
 # Extraction sources that mean the site's own markup was understood.
 TRUSTED_SOURCES = frozenset({"selector", "meta"})
-REQUIRED_FIELDS = ("title", "body")
 
 
 @dataclass
@@ -33,7 +32,7 @@ def suspicious(
     reasons = []
     if words(old.get("body")) and not words(new.get("body")):
         reasons.append("empty_body")
-    for name in REQUIRED_FIELDS:
+    for name in GUARDED_FIELDS:
         was = old_extraction.get(name)
         now = new_extraction.get(name)
         if was in TRUSTED_SOURCES and now is not None and now not in TRUSTED_SOURCES:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from aaltowatch.core.fields import EDITED_FIELDS
 from pipeline.classify import changed_fields
 
 
@@ -30,8 +31,6 @@ class DateFlag(StrEnum):
     FORWARD_DATED = "forward_dated"
 
 
-# Fields an editor changes on the page itself (the ones a declared `updated` is about).
-EDITED_FIELDS = frozenset({"title", "lead", "body", "contacts", "images"})
 TOLERANCE = timedelta(hours=14)
 
 

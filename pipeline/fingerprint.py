@@ -7,21 +7,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from aaltowatch.core.fields import BY_NAME, DUPLICATE_FIELDS, HASHED_FIELDS, Shape
 from aaltowatch.core.text import words
-
-# Image src carries cache-busters (itok) that rotate without any content change.
-IMAGE_KEYS = ("alt", "caption", "credit")
-VERSION_FIELDS = (
-    "title",
-    "lead",
-    "body",
-    "published",
-    "categories",
-    "contacts",
-    "images",
-    "translations",
-)
-DUPLICATE_FIELDS = ("title", "lead", "body", "published", "contacts")
 
 
 @lru_cache(maxsize=16)
@@ -34,14 +21,17 @@ def body_words(text: str | None) -> str:
 
 
 def comparable(field: str, value: Any) -> Any:
-    """The part of a field that matters: whitespace-insensitive body, images without src."""
-    if field == "body":
+    """The part of a field that matters (aaltowatch.core.fields): a block of text by its words,
+    records by their compared keys, names and links in a stable order."""
+    spec = BY_NAME.get(field)
+    shape = spec.shape if spec else Shape.RAW
+    if shape is Shape.BLOCK:
         return body_words(value)
-    if field == "images":
-        return [{k: (img or {}).get(k) for k in IMAGE_KEYS} for img in value or []]
-    if field in ("categories", "contacts"):
+    if shape is Shape.RECORDS and spec and spec.keys:
+        return [{k: (record or {}).get(k) for k in spec.keys} for record in value or []]
+    if shape in (Shape.NAMES, Shape.RECORDS):
         return list(value or [])
-    if field == "translations":
+    if shape is Shape.LINKS:
         return dict(sorted((value or {}).items()))
     return value
 
@@ -54,7 +44,7 @@ def _hash(fields: tuple[str, ...], record: dict[str, Any]) -> str:
 
 def content_hash(record: dict[str, Any]) -> str:
     """Moves only with content: `updated` and boilerplate are not part of it."""
-    return _hash(VERSION_FIELDS, record)
+    return _hash(HASHED_FIELDS, record)
 
 
 def duplicate_hash(record: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+from aaltowatch.core.fields import FIELDS, Shape
 from aaltowatch.core.items import PageItem
 from aaltowatch.core.text import clean_block, clean_inline, iso_utc
 from aaltowatch.core.urls import canonical_url
@@ -19,23 +21,29 @@ def _clean_dict(d: dict, base_url: str | None) -> dict:
     return out
 
 
+def _normalised(shape: Shape, value: Any, base_url: str | None) -> Any:
+    if shape is Shape.URL:
+        return canonical_url(value, base_url)
+    if shape is Shape.INLINE:
+        return clean_inline(value)
+    if shape is Shape.BLOCK:
+        return clean_block(value)
+    if shape is Shape.DATE:
+        return iso_utc(value)
+    if shape is Shape.NAMES:
+        # Sorted: the listing and the feed may name the same categories in different orders.
+        return sorted({c for c in map(clean_inline, value) if c})
+    if shape is Shape.RECORDS:
+        return [_clean_dict(record, base_url) for record in value]
+    if shape is Shape.LINKS:
+        return {lang: canonical_url(url, base_url) for lang, url in sorted(value.items())}
+    return value
+
+
 def normalise(item: PageItem, base_url: str | None = None) -> PageItem:
     """URLs to the public origin, text to NFC single-spaced, dates to ISO 8601 UTC. Idempotent."""
-    # Sorted: the listing and the feed may name the same categories in different orders.
-    categories = sorted({c for c in map(clean_inline, item.categories) if c})
     return dataclasses.replace(
         item,
-        url=canonical_url(item.url, base_url),
-        title=clean_inline(item.title),
-        lead=clean_inline(item.lead),
-        body=clean_block(item.body),
-        published=iso_utc(item.published),
-        updated=iso_utc(item.updated),
-        categories=categories,
-        contacts=[_clean_dict(c, base_url) for c in item.contacts],
-        images=[_clean_dict(i, base_url) for i in item.images],
-        translations={
-            lang: canonical_url(url, base_url) for lang, url in sorted(item.translations.items())
-        },
+        **{f.name: _normalised(f.shape, getattr(item, f.name), base_url) for f in FIELDS},
         moved_from=canonical_url(item.moved_from, base_url) if item.moved_from else None,
     )

@@ -8,16 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 from aaltowatch.core.crawlstop import stop_unwritable, unwritable
+from aaltowatch.core.decision import Outcome
 from aaltowatch.core.errors import ArchiveWriteError
+from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from pipeline.history import SOFT_404
 from pipeline.normalise import normalise
-from pipeline.store import SOFT_404, Outcome, Recorder
+from pipeline.recorder import Recorder
 from storage import Archive
 
 log = logging.getLogger(__name__)
-
-TRACKED_FIELDS = ("title", "lead", "body", "published", "updated")
 
 
 class ArchivePipeline:
@@ -65,9 +66,9 @@ class ArchivePipeline:
         if isinstance(item, PageItem):
             clean = normalise(item, self.config.base_url)
             if SOFT_404 in clean.flags:  # an error page is no sample of the site's article markup
-                self._count(self.recorder.page(clean))
+                self._count(self.recorder.record_page(clean))
                 return
-            for name in TRACKED_FIELDS:
+            for name in EXTRACTED_FIELDS:
                 self.sources[f"{name}:{clean.extraction.get(name, 'missing')}"] += 1
             self.outcomes["pages"] += 1
             if "empty_body" in clean.flags:
@@ -75,22 +76,22 @@ class ArchivePipeline:
             if clean.moved_from and self._is_live(clean.moved_from):
                 self.moves.append(clean)
                 return
-            self._count(self.recorder.page(clean))
+            self._count(self.recorder.record_page(clean))
         elif isinstance(item, Unchanged):
             if item.parse is not None and not self._is_current(item.url):
                 for parsed in item.parse():  # a 304 whose stored body is not yet a version
                     self._process(parsed)
                 return
             self.outcomes["unchanged"] += 1
-            self._count(self.recorder.unchanged(item))
+            self._count(self.recorder.record_unchanged(item))
         elif isinstance(item, Gone):
             page = self.archive.page(item.url)
             if page is not None and page["status"] == "live":  # only known pages can vanish
                 self.gone.append(item)
             elif page is None:  # a queued URL never stored: settled, nothing to remove
-                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
+                self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
         elif isinstance(item, Checked):
-            self.recorder.checked(item.url, item.outcome, item.http_status)
+            self.recorder.record_check(item.url, item.outcome, item.http_status)
 
     def _is_current(self, url: str) -> bool:
         """Is the stored body (what a 304 stands for) the live page's current version?"""
@@ -142,7 +143,7 @@ class ArchivePipeline:
             self.outcomes["mass_move"] += 1
             self.outcomes["moving"] = len(self.moves)
         else:
-            self._settle(self.recorder.page, self.moves)
+            self._settle(self.recorder.record_page, self.moves)
         if exceeds_share(len(self.gone), known, limits.max_missing_share, limits):
             log.error(
                 "%d of %d known %s pages answered 404/410 at once; not marking them removed",
@@ -151,9 +152,9 @@ class ArchivePipeline:
             self.outcomes["mass_disappearance"] += 1
             self.outcomes["gone"] = len(self.gone)
             for item in self.gone:  # what was seen is kept, though nothing is marked removed
-                self.recorder.checked(item.url, CheckOutcome.GONE, item.http_status)
+                self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
         else:
-            self._settle(self.recorder.gone, self.gone)
+            self._settle(self.recorder.record_gone, self.gone)
         stats = self.crawler.stats
         for key, value in self.outcomes.items():
             stats.set_value(f"aaltowatch/outcome/{key}", value)

@@ -7,25 +7,9 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from aaltowatch.core.fields import EXPORTED_FIELDS
 from storage.archive import Archive
 
-ITEM_FIELDS = (
-    "url",
-    "kind",
-    "lang",
-    "title",
-    "lead",
-    "body",
-    "published",
-    "updated",
-    "categories",
-    "contacts",
-    "images",
-    "translations",
-    "fetched_at",
-    "http_status",
-    "raw_sha256",
-)
 ARCHIVE_FIELDS = (
     "first_seen",
     "last_seen",
@@ -35,7 +19,7 @@ ARCHIVE_FIELDS = (
     "content_hash",
     "duplicate_of",
 )
-EXPORT_FIELDS = ITEM_FIELDS + ARCHIVE_FIELDS
+EXPORT_FIELDS = EXPORTED_FIELDS + ARCHIVE_FIELDS
 CHANGE_FIELDS = (
     "id",
     "url",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from storage.rows import _decode_row
+from storage.rows import CURRENT_VERSION_COLUMNS, _decode_row
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -76,9 +76,7 @@ class ReadQueries:
             }
         )
         sql = (
-            "SELECT p.*, v.title, v.lead, v.body, v.body_html, v.published, v.updated,"
-            " v.categories, v.contacts, v.images, v.translations, v.fetched_at,"
-            " v.http_status AS version_http_status, v.raw_sha256"
+            f"SELECT p.*, {CURRENT_VERSION_COLUMNS}"
             " FROM pages p LEFT JOIN versions v"
             " ON v.page_id = p.id AND v.version = p.current_version"
             f" WHERE {where} ORDER BY p.url"

@@ -7,11 +7,15 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from aaltowatch.core.fields import JSON_FIELDS, VERSION_COLUMNS
+
+# A page's current version beside its row: `http_status` is the page's own (last seen).
+CURRENT_VERSION_COLUMNS = ", ".join(
+    f"v.{name} AS version_{name}" if name == "http_status" else f"v.{name}"
+    for name in (*VERSION_COLUMNS, "fetched_at")
+)
 JSON_COLUMNS = (
-    "categories",
-    "contacts",
-    "images",
-    "translations",
+    *JSON_FIELDS,
     "fields",
     "extraction",
     "stats",

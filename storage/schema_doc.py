@@ -13,6 +13,7 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
+from aaltowatch.core.fields import VERSION_DOCS
 from storage import migrations
 
 TABLES: dict[str, str] = {
@@ -85,18 +86,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "url": "URL the version was fetched under.",
         "fetched_at": "When it was fetched (ISO 8601 UTC).",
         "content_hash": "Fingerprint of the normalised content fields.",
-        "title": "Title.",
-        "lead": "Lead paragraph.",
-        "body": "Plain-text body, paragraphs separated by a blank line.",
-        "body_html": "Sanitised body HTML.",
-        "published": "Publication time from the page (ISO 8601 UTC).",
-        "updated": "Update time from the page (ISO 8601 UTC).",
-        "categories": "JSON list of categories (from listings and the site feed).",
-        "contacts": "JSON list of {name, title, organisation, email, phone}.",
-        "images": "JSON list of {src, alt, caption, credit}.",
-        "translations": "JSON object {lang: url}.",
-        "http_status": "HTTP status of the fetch.",
-        "raw_sha256": "sha256 of the raw response (responses.sha256).",
+        **VERSION_DOCS,
     },
     "changes": {
         "id": "Change id (increasing).",

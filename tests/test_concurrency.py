@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from aaltowatch.core.items import PageItem
-from pipeline.store import Recorder
+from pipeline.recorder import Recorder
 from storage import Archive
 from storage.export import iter_pages
 from storage.search import search
@@ -40,7 +40,7 @@ def test_readers_see_committed_data_while_a_write_transaction_is_open(two_state_
     with Archive(two_state_copy) as writer:
         run_id = writer.start_run("news", "http://127.0.0.1")
         with writer.transaction():
-            Recorder(writer, run_id).page(item(1))
+            Recorder(writer, run_id).record_page(item(1))
             # The writer holds the lock with uncommitted work: readers neither wait nor see it.
             started = time.monotonic()
             assert read_everything(two_state_copy) == (0, exported, live)
@@ -61,7 +61,7 @@ def test_readers_succeed_while_a_writer_commits_in_a_loop(two_state_copy):
                 n = 0
                 while not stop.is_set():
                     n += 1
-                    recorder.page(item(n))
+                    recorder.record_page(item(n))
                     written.append(n)
         except BaseException as exc:
             errors.append(exc)

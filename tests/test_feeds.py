@@ -8,9 +8,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from aaltowatch.core.fields import VERSION_COLUMNS
 from aaltowatch.core.items import PageItem
 from feeds.build import build_feeds, slugify
-from pipeline.store import VERSION_COLUMNS, Recorder
+from pipeline.recorder import Recorder
 from storage import Archive
 from tests.conftest import run_cli
 
@@ -55,7 +56,7 @@ def _record(archive: Archive, url: str, fetched_at: str, **changes: object):
         extraction=page["extraction"], **fields,
     )  # fmt: skip
     run_id = archive.start_run("test", "http://test")
-    return Recorder(archive, run_id).page(item)
+    return Recorder(archive, run_id).record_page(item)
 
 
 def test_every_feed_parses_and_is_newest_first(built: Path) -> None:
@@ -204,7 +205,7 @@ def test_hostile_content_never_becomes_active(two_state_copy: Path, tmp_path: Pa
     )  # fmt: skip
     with Archive(two_state_copy) as archive:
         run_id = archive.start_run("test", "http://test")
-        assert Recorder(archive, run_id).page(item).change == "new"
+        assert Recorder(archive, run_id).record_page(item).change == "new"
         _record(archive, url, "2026-12-26T00:00:00Z", body=f"Changed {HOSTILE}")
         archive.add_alert(run_id, f"check {HOSTILE}", f"message {HOSTILE}", url="javascript:x")
         out = tmp_path / "hostile"

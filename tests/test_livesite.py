@@ -9,10 +9,11 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 import pytest
 
+from aaltowatch.core.fields import HASHED_FIELDS
 from bench.livesite import DAY, EPOCH, FEED_PATH, HUB_PATHS, Kind, LiveSite, request_kind
 from bench.server import LiveSiteServer
 from pages import parse_article, parse_feed, parse_listing, parse_sitemap
-from pipeline.fingerprint import VERSION_FIELDS, content_hash
+from pipeline.fingerprint import content_hash
 
 BASE = "http://127.0.0.1:1"
 
@@ -24,7 +25,7 @@ def site() -> LiveSite:
 
 def record(body: bytes, path: str) -> dict:
     item = parse_article(body, BASE + path, base_url=BASE)
-    return {f: getattr(item, f) for f in VERSION_FIELDS} | {"updated": item.updated}
+    return {f: getattr(item, f) for f in HASHED_FIELDS} | {"updated": item.updated}
 
 
 def first(site: LiveSite, kind: Kind):

@@ -1,4 +1,5 @@
-"""History rules of docs/DESIGN.md §4, table-driven, on a real SQLite archive in a tmp dir."""
+"""History rules of docs/DESIGN.md §4: the rule table on the pure decision (no database), the
+rest on a real SQLite archive in a tmp dir, and storage applying a decision as it is."""
 
 from __future__ import annotations
 
@@ -15,16 +16,20 @@ from typing import Any
 
 import pytest
 
+from aaltowatch.core.decision import Alert, Decision, PageUpdate
 from aaltowatch.core.items import Gone, PageItem, Unchanged
 from aaltowatch.testing.snapshot_server import SnapshotServer
+from pipeline.history import Stored, decide_page
 from pipeline.normalise import normalise
-from pipeline.store import Recorder
+from pipeline.recorder import Recorder
 from storage import Archive, open_archive
+from storage.history import apply
 from tests.conftest import CLI, cli_env, crawl
 
 URL = "https://www.aalto.fi/en/news/example-story"
 OTHER = "https://www.aalto.fi/en/news/zz-other-story"
 SELECTORS = {f: "selector" for f in ("title", "lead", "body", "published", "updated")}
+NOW = "2026-02-02T12:00:00Z"
 
 
 def item(**changes: Any) -> PageItem:
@@ -69,7 +74,7 @@ def archive(tmp_path: Path) -> Archive:
 
 def record(archive: Archive, *items: PageItem, run: str = "news") -> list[Any]:
     recorder = Recorder(archive, archive.start_run(run, "http://127.0.0.1"))
-    return [recorder.page(normalise(i)) for i in items]
+    return [recorder.record_page(normalise(i)) for i in items]
 
 
 def count(archive: Archive, table: str) -> int:
@@ -131,19 +136,69 @@ SECOND_OBSERVATION = [
 ]
 
 
+def stored_after(decision: Decision, page_id: int = 1) -> Stored:
+    """What the archive holds after a new page's decision, without an archive."""
+    page = {"id": page_id, "status": "live", "moved_to": None, **decision.insert, **decision.page}
+    return Stored(page=page, current={**decision.version, "page_id": page_id})
+
+
 @pytest.mark.parametrize(("case", "changes", "change", "fields"), SECOND_OBSERVATION)
 def test_second_observation(
-    archive: Archive, case: str, changes: dict, change: str | None, fields: list[str]
+    case: str, changes: dict, change: str | None, fields: list[str]
 ) -> None:
-    first, second = record(archive, item(), item(**changes))
-    assert first.change == "new"
-    assert second.change == change, case
-    assert second.fields == fields, case
-    versions = count(archive, "versions")
+    first = decide_page(normalise(item()), Stored(), run_id=1, now=NOW)
+    before = stored_after(first)
+    second = decide_page(normalise(item(**changes)), before, run_id=2, now=NOW)
+    assert first.outcome.change == "new"
+    assert second.outcome.change == change, case
+    assert second.outcome.fields == fields, case
+    versions = 1 + (second.version is not None)
     assert versions == (2 if change else 1), case
-    page = archive.page(URL)
+    page = {**before.page, **second.page}
     assert page["version_count"] == versions
     assert page["current_version"] == versions
+
+
+def test_storage_applies_a_decision_faithfully(archive: Archive) -> None:
+    run_id = archive.start_run("news", "http://127.0.0.1")
+    other_id = apply(archive, decide_page(normalise(item(url=OTHER)), Stored(), run_id=run_id,
+                                          now=NOW))  # fmt: skip
+    fetch = {"url": URL, "status": 200, "fetched_at": NOW, "body": b"<html>", "sha256": "s1",
+             "etag": '"e1"'}  # fmt: skip
+    observed = normalise(item(sitemap_lastmod="2026-01-21T00:00:00Z", fetch=fetch))
+    decision = dataclasses.replace(
+        decide_page(observed, Stored(), run_id=run_id, now=NOW),
+        links=(PageUpdate(other_id, {"near_duplicate_of": URL}),),
+        alerts=(Alert("suspicious_version", "a message", "warning", URL),),
+    )
+    page_id = apply(archive, decision)
+
+    page = archive.page_by_id(page_id)
+    assert {k: page[k] for k in {**decision.insert, **decision.page}} == {
+        **decision.insert,
+        **decision.page,
+    }
+    version = archive.version(page_id)
+    assert {k: version[k] for k in decision.version} == {**decision.version, "page_id": page_id}
+    (change,) = archive.changes_of_page(page_id)
+    assert {k: change[k] for k in decision.changes[0]} == {
+        **decision.changes[0],
+        "page_id": page_id,
+    }
+    assert archive.page_by_id(other_id)["near_duplicate_of"] == URL
+    alerts = [(a["check_name"], a["message"], a["severity"], a["url"], a["run_id"])
+              for a in archive.alerts(run_id=run_id)]  # fmt: skip
+    assert alerts == [("suspicious_version", "a message", "warning", URL, run_id)]
+    checks = [(c["outcome"], c["http_status"], c["run_id"], c["url"], c["checked_at"])
+              for c in archive.checks_of_page(page_id)]  # fmt: skip
+    assert checks == [(c.outcome.value, c.http_status, run_id, c.url, NOW) for c in decision.checks]
+    info = archive.fetch_info(URL)
+    assert (info["etag"], info["raw_sha256"], info["sitemap_lastmod"]) == (
+        '"e1"',
+        "s1",
+        "2026-01-21T00:00:00Z",
+    )
+    assert archive.raw_body("s1") == b"<html>"
 
 
 def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
@@ -165,9 +220,9 @@ def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
 def test_removed_on_404_and_410_then_restored(archive: Archive) -> None:
     record(archive, item(), item(url=OTHER, title="Other"))
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    assert recorder.gone(Gone(URL, 404)).change == "removed"
-    assert recorder.gone(Gone(OTHER, 410)).change == "removed"
-    assert recorder.gone(Gone(URL, 404)).change is None  # once only
+    assert recorder.record_gone(Gone(URL, 404)).change == "removed"
+    assert recorder.record_gone(Gone(OTHER, 410)).change == "removed"
+    assert recorder.record_gone(Gone(URL, 404)).change is None  # once only
     assert archive.page(URL)["status"] == "removed"
     back = record(archive, item())
     assert back[0].change == "restored"
@@ -211,8 +266,8 @@ def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive
     new_url = URL + "-renamed"
     record(archive, item())
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    assert recorder.page(normalise(item(url=new_url))).change == "duplicate"
-    assert recorder.page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
+    assert recorder.record_page(normalise(item(url=new_url))).change == "duplicate"
+    assert recorder.record_page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
     assert archive.page(URL) is None
     assert count(archive, "pages") == 1
     assert [c["change"] for c in reversed(archive.changes())] == ["new", "moved"]
@@ -221,12 +276,12 @@ def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive
 def test_unchanged_page_with_new_categories(archive: Archive) -> None:
     record(archive, item())
     recorder = Recorder(archive, archive.start_run("news", "x"))
-    same = recorder.unchanged(Unchanged(URL, "304", ["Cooperation"]))
+    same = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation"]))
     assert same.change is None
-    moved = recorder.unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
+    moved = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert (moved.change, moved.fields) == ("modified", ["categories"])
     assert archive.version(archive.page(URL)["id"])["categories"] == ["Campus", "Cooperation"]
-    reordered = recorder.unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
+    reordered = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert reordered.change is None  # the listing and the feed may order them differently
 
 
@@ -299,7 +354,7 @@ def test_duplicates_are_released_when_the_original_changes_or_goes(archive: Arch
     record(archive, item(url=a, body="The original was rewritten."))
     assert archive.page(b)["duplicate_of"] is None  # first of the remaining twins
     assert archive.page(c)["duplicate_of"] == b
-    Recorder(archive, archive.start_run("news", "x")).gone(Gone(b, 404))
+    Recorder(archive, archive.start_run("news", "x")).record_gone(Gone(b, 404))
     assert archive.page(c)["duplicate_of"] is None
 
 

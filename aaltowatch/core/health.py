@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from aaltowatch.core import bounds
 from aaltowatch.core.config import HealthThresholds
 from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
+from aaltowatch.core.fields import required_fields
 from aaltowatch.core.runstats import STOPPED, RunStats
-from aaltowatch.core.urls import SECTIONS
 
-REQUIRED = {section.kind: section.required for section in SECTIONS}
 TRUSTED = ("selector", "meta")
 
 
@@ -92,7 +91,7 @@ def fields_not_found(kind: str, run: RunStats, limits: HealthThresholds) -> Iter
     """Required fields no longer where the site's markup puts them."""
     if not run.pages:
         return
-    for name in REQUIRED.get(kind, ()):
+    for name in required_fields(kind):
         trusted = sum(run.sources.get(f"{name}:{src}", 0) for src in TRUSTED)
         coverage = trusted / run.pages
         if coverage < limits.min_field_coverage:

@@ -10,19 +10,6 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# Fields compared when a new version is classified, in the order they are reported.
-COMPARED_FIELDS = (
-    "title",
-    "lead",
-    "body",
-    "published",
-    "updated",
-    "categories",
-    "contacts",
-    "images",
-    "translations",
-)
-
 
 @dataclass
 class PageItem:

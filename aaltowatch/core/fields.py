@@ -1,0 +1,109 @@
+"""The field registry: each field of a page item declared once, with what consumers need.
+
+Fingerprints, classification, date flags, normalisation, the recorder's version rows, storage's
+JSON columns and version columns, exports, HTML diffs and the layout-drift health check all
+derive their field lists from `FIELDS`. A new field is a `PageItem` attribute, one `Field` here,
+a migration adding its column, and the golden files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aaltowatch.core.urls import SECTIONS
+
+
+class Shape(StrEnum):
+    """How a value is normalised, compared and stored."""
+
+    URL = "url"  # canonicalised to the public origin
+    INLINE = "inline"  # one line of text, NFC single-spaced
+    BLOCK = "block"  # paragraphs; compared by its words only
+    DATE = "date"  # ISO 8601 UTC
+    NAMES = "names"  # a set of names, sorted
+    RECORDS = "records"  # a list of small objects (JSON column)
+    LINKS = "links"  # language -> URL (JSON column)
+    RAW = "raw"  # stored as read
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    shape: Shape = Shape.RAW
+    version: bool = False  # a column of `versions`, copied from the item
+    compared: bool = False  # a difference is a change (reported in this order)
+    hashed: bool = False  # in the content hash: a new version only when one of these moves
+    duplicate: bool = False  # in the duplicate hash: equal ones make pages duplicates
+    edited: bool = False  # changed by an editor on the page (what a declared `updated` is about)
+    diffed: bool = False  # shown in the HTML diffs of the feeds
+    exported: bool = False  # in `export` rows (docs/DESIGN.md §7)
+    extracted: bool = False  # the page object notes its source in `item.extraction`
+    guarded: bool = False  # an untrusted re-extraction holds a new version back (layout drift)
+    keys: tuple[str, ...] | None = None  # the keys of each record that are compared
+    doc: str = ""  # its column's description (storage.schema_doc, the README, Datasette)
+
+    @property
+    def json(self) -> bool:
+        return self.shape in (Shape.NAMES, Shape.RECORDS, Shape.LINKS)
+
+
+FIELDS = (
+    Field("url", Shape.URL, exported=True),
+    Field("kind", exported=True),
+    Field("lang", exported=True),
+    Field("title", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
+          edited=True, diffed=True, exported=True, extracted=True, guarded=True,
+          doc="Title."),
+    Field("lead", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
+          edited=True, diffed=True, exported=True, extracted=True, doc="Lead paragraph."),
+    Field("body", Shape.BLOCK, version=True, compared=True, hashed=True, duplicate=True,
+          edited=True, diffed=True, exported=True, extracted=True, guarded=True,
+          doc="Plain-text body, paragraphs separated by a blank line."),
+    Field("body_html", version=True, doc="Sanitised body HTML."),
+    Field("published", Shape.DATE, version=True, compared=True, hashed=True, duplicate=True,
+          diffed=True, exported=True, extracted=True,
+          doc="Publication time from the page (ISO 8601 UTC)."),
+    Field("updated", Shape.DATE, version=True, compared=True, exported=True, extracted=True,
+          doc="Update time from the page (ISO 8601 UTC)."),
+    Field("categories", Shape.NAMES, version=True, compared=True, hashed=True, diffed=True,
+          exported=True, doc="JSON list of categories (from listings and the site feed)."),
+    Field("contacts", Shape.RECORDS, version=True, compared=True, hashed=True, duplicate=True,
+          edited=True, diffed=True, exported=True,
+          doc="JSON list of {name, title, organisation, email, phone}."),
+    # Image src carries cache-busters (itok) that rotate without any content change.
+    Field("images", Shape.RECORDS, version=True, compared=True, hashed=True, edited=True,
+          diffed=True, exported=True, keys=("alt", "caption", "credit"),
+          doc="JSON list of {src, alt, caption, credit}."),
+    Field("translations", Shape.LINKS, version=True, compared=True, hashed=True, exported=True,
+          doc="JSON object {lang: url}."),
+    Field("fetched_at", exported=True),  # a version's is the moment it was observed
+    Field("http_status", version=True, exported=True, doc="HTTP status of the fetch."),
+    Field("raw_sha256", version=True, exported=True,
+          doc="sha256 of the raw response (responses.sha256)."),
+)  # fmt: skip
+BY_NAME = {f.name: f for f in FIELDS}
+VERSION_DOCS = {f.name: f.doc for f in FIELDS if f.version}
+
+
+def names(fact: str) -> tuple[str, ...]:
+    """The fields with a fact (a `Field` attribute), in registry order."""
+    return tuple(f.name for f in FIELDS if getattr(f, fact))
+
+
+VERSION_COLUMNS = names("version")
+COMPARED_FIELDS = names("compared")
+HASHED_FIELDS = names("hashed")
+DUPLICATE_FIELDS = names("duplicate")
+EDITED_FIELDS = frozenset(names("edited"))
+DIFF_FIELDS = names("diffed")
+EXPORTED_FIELDS = names("exported")
+EXTRACTED_FIELDS = names("extracted")
+GUARDED_FIELDS = names("guarded")
+JSON_FIELDS = names("json")
+
+
+def required_fields(kind: str) -> tuple[str, ...]:
+    """Fields a page of `kind` must have from the site's own markup (layout-drift check):
+    what its section of the site model declares."""
+    return next((s.required for s in SECTIONS if s.kind == kind), ())
