@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +61,23 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
             raise
         conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, timeout_s: float = 10.0) -> None:
+    """Switch to WAL. The switch needs the file to itself, and when two first runs open a new
+    file at once SQLite answers "database is locked" at once rather than wait (a lock upgrade
+    that could deadlock), so the busy timeout does not help: retry for a while."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _upgrade_if_behind(path: Path) -> None:
@@ -117,7 +135,7 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
             )
         if not readonly:
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
                 migrations.apply(self.db)
