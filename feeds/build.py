@@ -105,10 +105,10 @@ def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
     return Path(out_dir).resolve().as_uri() + "/"
 
 
-def _last_run_time(archive: Archive) -> datetime:
-    last = archive.runs(limit=1)
-    when = last[0].get("finished_at") or last[0].get("started_at") if last else None
-    return parse_utc(when) or EPOCH
+def _watched_since(archive: Archive) -> datetime:
+    """The date of a feed with no entries: when the archive began watching. Not the last run:
+    an empty feed would then change, and be rewritten and refetched, after every run."""
+    return parse_utc(archive.first_run_started()) or EPOCH
 
 
 def feed_specs(
@@ -187,7 +187,7 @@ def feed_specs(
             ),
         )
     )
-    empty_updated = _last_run_time(archive)
+    empty_updated = _watched_since(archive)
     for spec in specs:
         spec.empty_updated = empty_updated
         spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None

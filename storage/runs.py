@@ -45,6 +45,10 @@ class RunStore:
     def run(self, run_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
 
+    def first_run_started(self) -> str | None:
+        """When this archive began watching the site (its first run's start)."""
+        return self.conn.execute("SELECT MIN(started_at) FROM runs").fetchone()[0]
+
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 

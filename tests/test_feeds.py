@@ -262,13 +262,17 @@ def _links(parsed: feedparser.FeedParserDict, rel: str) -> list[str]:
     return [link.href for link in parsed.feed.get("links", []) if link.get("rel") == rel]
 
 
-def test_feeds_name_themselves_and_date_empty_feeds_by_the_last_run(
+def test_feeds_name_themselves_and_date_empty_feeds_by_the_first_run(
     two_state_copy: Path, tmp_path: Path
 ) -> None:
     base = "https://feeds.example.org/aalto/"
     with Archive(two_state_copy) as archive:
-        last_run = archive.runs(limit=1)[0]["finished_at"]
+        first_run = archive.runs(limit=100)[-1]["started_at"]
         build_feeds(archive, tmp_path / "out", feeds_base_url=base)
+        archive.finish_run(archive.start_run("news", base), status="ok", exit_code=0)
+        again = build_feeds(archive, tmp_path / "out", feeds_base_url=base)
+    # Another healthy run changes nothing in an empty feed: it is not rewritten.
+    assert tmp_path / "out" / "health.xml" in again.unchanged
     for name in ("news-en", "changes", "health"):
         rss = _parse(tmp_path / "out" / f"{name}.xml")
         atom = _parse(tmp_path / "out" / f"{name}.atom")
@@ -276,7 +280,7 @@ def test_feeds_name_themselves_and_date_empty_feeds_by_the_last_run(
         assert _links(atom, "self") == [f"{base}{name}.atom"]
     health = _parse(tmp_path / "out" / "health.atom")
     assert health.entries == []  # the two-state crawl is healthy
-    assert health.feed.updated.startswith(last_run[:19])
+    assert health.feed.updated.startswith(first_run[:19])
 
 
 def test_health_entries_link_to_the_alerts_on_the_index(
