@@ -333,6 +333,8 @@ def select_revisits(
     min_value: float,
     recent_max_days: float | None = None,
     runs_per_day: float | None = None,
+    run_limit: int | None = None,
+    fill_share: float = 0.0,
 ) -> list[str]:
     """URLs to revalidate this run, most urgent first, at most `budget` of them.
 
@@ -375,4 +377,18 @@ def select_revisits(
         due.sort(key=lambda p: (-p.since_attempt_days(now) / limits[p.url], p.url))
         early = max(0, min(steady - len(overdue), budget - len(chosen)))
         chosen += [p.url for p in due[:early]]
+    if run_limit and fill_share > 0:
+        target = min(int(fill_share * run_limit), budget)
+        taken = set(chosen)
+        rest = [p for p in pages if p.url not in taken]
+        rest.sort(key=lambda p: (-fill_urgency(p, now, limits[p.url]), p.url))
+        chosen += [p.url for p in rest[: max(target - len(chosen), 0)]]
     return chosen
+
+
+def fill_urgency(page: PageView, now: datetime, limit_days: float) -> float:
+    """How far a page is into its own max interval, weighted by importance (the fill order).
+
+    An error counts as an attempt, as for overdue pages: a failing page does not take every run.
+    """
+    return importance(page, now) * page.since_attempt_days(now) / limit_days
