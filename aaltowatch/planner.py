@@ -381,14 +381,18 @@ def select_revisits(
         target = min(int(fill_share * run_limit), budget)
         taken = set(chosen)
         rest = [p for p in pages if p.url not in taken]
-        rest.sort(key=lambda p: (-fill_urgency(p, now, limits[p.url]), p.url))
+        rest.sort(key=lambda p: (-fill_urgency(p, now, max_days), p.url))
         chosen += [p.url for p in rest[: max(target - len(chosen), 0)]]
     return chosen
 
 
-def fill_urgency(page: PageView, now: datetime, limit_days: float) -> float:
-    """How far a page is into its own max interval, weighted by importance (the fill order).
+def fill_urgency(page: PageView, now: datetime, max_days: float) -> float:
+    """How far a page is into the max interval, weighted by importance (the fill order).
 
-    An error counts as an attempt, as for overdue pages: a failing page does not take every run.
+    The general `max_days`, not a page's own shorter one: recent news already has its own
+    overdue bound, and dividing by its 5 h would put it ~29x ahead, so the fill would go on
+    re-asking young pages whose edits their sitemap `lastmod` shows anyway, while the
+    archive's silent edits, removals and moves wait. An error counts as an attempt, as for
+    overdue pages: a failing page does not take every run.
     """
-    return importance(page, now) * page.since_attempt_days(now) / limit_days
+    return importance(page, now) * page.since_attempt_days(now) / max_days

@@ -310,10 +310,10 @@ def fill(pages: list[PageView], *, budget: int, run_limit: int, share: float) ->
     )  # fmt: skip
 
 
-def test_the_fill_takes_the_longest_unverified_relative_to_their_limit_weighted() -> None:
+def test_the_fill_takes_the_longest_unverified_weighted_by_importance() -> None:
     """None of these is overdue or likely changed; the fill orders them by importance x
-    (days since asked / own max interval): the partner page 3 x 3/6, the archive page 5/6,
-    a 2-day-old check with a failed attempt just now last."""
+    days since asked: the partner page 3 x 3, the archive page 5, a 2-day-old check, and a
+    page with a failed attempt just now last."""
     pages = [
         view("archive-2d", checked_days_ago=2),
         view("archive-5d", checked_days_ago=5),
@@ -362,3 +362,17 @@ def test_round_robin_and_all_ignore_the_fill() -> None:
             run_limit=100, fill_share=1.0,
         )  # fmt: skip
         assert chosen == (expected or [p.url for p in pages])
+
+
+def test_the_fill_does_not_favour_recent_news_for_its_short_limit() -> None:
+    """A 20-day-old story checked 4 h ago (not yet due at its 5 h limit) weighs 2 x 1/6 day,
+    an archive page checked 2 days ago 2 days: the archive page's silent edits come first."""
+    pages = [
+        view("recent-4h", age_days=20, checked_days_ago=4 / 24),
+        view("archive-2d", checked_days_ago=2),
+    ]
+    chosen = planner.select_revisits(
+        pages, now=NOW, budget=10, policy=RevisitPolicy.ADAPTIVE, max_days=6.0,
+        min_value=0.5, recent_max_days=5 / 24, run_limit=100, fill_share=0.01,
+    )  # fmt: skip
+    assert chosen == ["archive-2d"]
