@@ -243,6 +243,8 @@ class AaltoSpider(scrapy.Spider):
             min_value=self.config.revisit_min_value,
             recent_max_days=self.config.revisit_recent_max_hours / 24.0,
             runs_per_day=86400.0 / planner.cron_interval_s(*self.schedule_of_kind()),
+            run_limit=self.budget.limit,
+            fill_share=self.config.revisit_fill_share,
         )
         self.count("plan/revisit_candidates", len(pages))
         for url in chosen:

@@ -301,3 +301,78 @@ def test_a_steady_share_of_the_pages_due_soonest_spreads_a_burst() -> None:
     )  # fmt: skip
     assert chosen == ["p287"]
     assert select(pages, RevisitPolicy.ADAPTIVE) == []  # without it: nothing until all are due
+
+
+def fill(pages: list[PageView], *, budget: int, run_limit: int, share: float) -> list[str]:
+    return planner.select_revisits(
+        pages, now=NOW, budget=budget, policy=RevisitPolicy.ADAPTIVE, max_days=6.0,
+        min_value=0.1, run_limit=run_limit, fill_share=share,
+    )  # fmt: skip
+
+
+def test_the_fill_takes_the_longest_unverified_weighted_by_importance() -> None:
+    """None of these is overdue or likely changed; the fill orders them by importance x
+    days since asked: the partner page 3 x 3, the archive page 5, a 2-day-old check, and a
+    page with a failed attempt just now last."""
+    pages = [
+        view("archive-2d", checked_days_ago=2),
+        view("archive-5d", checked_days_ago=5),
+        view("partner-3d", kind="partnership", checked_days_ago=3),
+        view("failing", checked_days_ago=5.5, attempt_days_ago=0.01),
+    ]
+    assert select(pages, RevisitPolicy.ADAPTIVE) == []  # without a fill: nothing
+    chosen = fill(pages, budget=100, run_limit=100, share=0.04)
+    assert chosen == ["partner-3d", "archive-5d", "archive-2d", "failing"]
+
+
+@pytest.mark.parametrize(
+    ("budget", "run_limit", "share", "expected"),
+    [
+        (100, 100, 0.1, 10),  # the share of the run's budget
+        (100, 100, 0.0, 0),  # no fill
+        (6, 100, 0.5, 6),  # never more than the budget left
+        (100, 100, 1.0, 40),  # never more than there are pages
+        (100, 39, 0.5, 19),  # the share of the whole budget, rounded down
+    ],
+)
+def test_the_fill_stays_within_the_share_and_the_budget(
+    budget: int, run_limit: int, share: float, expected: int
+) -> None:
+    pages = [view(f"p{i:02d}", checked_days_ago=1 + i / 10) for i in range(40)]
+    chosen = fill(pages, budget=budget, run_limit=run_limit, share=share)
+    assert len(chosen) == len(set(chosen)) == expected
+
+
+@pytest.mark.parametrize(("budget", "share"), [(3, 0.5), (100, 0.02), (100, 0.5)])
+def test_overdue_pages_still_come_first_and_are_not_cut_by_the_share(
+    budget: int, share: float
+) -> None:
+    overdue = [view(f"overdue{i}", checked_days_ago=7 + i) for i in range(3)]
+    fresh = [view(f"fresh{i:02d}", checked_days_ago=1 + i / 10) for i in range(30)]
+    chosen = fill(fresh + overdue, budget=budget, run_limit=100, share=share)
+    assert chosen[:3] == ["overdue2", "overdue1", "overdue0"]
+    assert len(chosen) == min(budget, max(3, int(share * 100)), 33)
+
+
+def test_round_robin_and_all_ignore_the_fill() -> None:
+    pages = [view(f"p{d}", checked_days_ago=d) for d in (1, 5, 3, 2, 4)]
+    for policy, expected in ((RevisitPolicy.ROUND_ROBIN, ["p5", "p4"]), (RevisitPolicy.ALL, None)):
+        chosen = planner.select_revisits(
+            pages, now=NOW, budget=2, policy=policy, max_days=6.0, min_value=0.1,
+            run_limit=100, fill_share=1.0,
+        )  # fmt: skip
+        assert chosen == (expected or [p.url for p in pages])
+
+
+def test_the_fill_does_not_favour_recent_news_for_its_short_limit() -> None:
+    """A 20-day-old story checked 4 h ago (not yet due at its 5 h limit) weighs 2 x 1/6 day,
+    an archive page checked 2 days ago 2 days: the archive page's silent edits come first."""
+    pages = [
+        view("recent-4h", age_days=20, checked_days_ago=4 / 24),
+        view("archive-2d", checked_days_ago=2),
+    ]
+    chosen = planner.select_revisits(
+        pages, now=NOW, budget=10, policy=RevisitPolicy.ADAPTIVE, max_days=6.0,
+        min_value=0.5, recent_max_days=5 / 24, run_limit=100, fill_share=0.01,
+    )  # fmt: skip
+    assert chosen == ["archive-2d"]

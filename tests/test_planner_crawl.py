@@ -150,7 +150,7 @@ def test_3_the_backfill_completes_within_the_budget_and_loses_nothing(
 
 def test_4_listings_are_read_to_the_known_frontier_only(site: LiveSite, home: Path) -> None:
     story = site.publish("en")
-    run(site, home)
+    run(site, home, AALTOWATCH_REVISIT_FILL_SHARE="0")  # the frontier alone, no fill
     assert PUBLIC + story.path in stored(home)
     feed = feedparser.parse(str(home / "feeds" / "news-en.xml"))
     assert feed.entries[0].link == PUBLIC + story.path

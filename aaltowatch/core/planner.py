@@ -325,6 +325,8 @@ def select_revisits(
     min_value: float,
     recent_max_days: float | None = None,
     runs_per_day: float | None = None,
+    run_limit: int | None = None,
+    fill_share: float = 0.0,
 ) -> list[str]:
     """URLs to revalidate this run, most urgent first, at most `budget` of them.
 
@@ -367,4 +369,22 @@ def select_revisits(
         due.sort(key=lambda p: (-p.since_attempt_days(now) / limits[p.url], p.url))
         early = max(0, min(steady - len(overdue), budget - len(chosen)))
         chosen += [p.url for p in due[:early]]
+    if run_limit and fill_share > 0:
+        target = min(int(fill_share * run_limit), budget)
+        taken = set(chosen)
+        rest = [p for p in pages if p.url not in taken]
+        rest.sort(key=lambda p: (-fill_urgency(p, now, max_days), p.url))
+        chosen += [p.url for p in rest[: max(target - len(chosen), 0)]]
     return chosen
+
+
+def fill_urgency(page: PageView, now: datetime, max_days: float) -> float:
+    """How far a page is into the max interval, weighted by importance (the fill order).
+
+    The general `max_days`, not a page's own shorter one: recent news already has its own
+    overdue bound, and dividing by its 5 h would put it ~29x ahead, so the fill would go on
+    re-asking young pages whose edits their sitemap `lastmod` shows anyway, while the
+    archive's silent edits, removals and moves wait. An error counts as an attempt, as for
+    overdue pages: a failing page does not take every run.
+    """
+    return importance(page, now) * page.since_attempt_days(now) / max_days
