@@ -15,13 +15,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.text import utc_now
 from bench import archive_gen, sitegen
+from bench.server import server_process
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
@@ -38,23 +38,9 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-@contextmanager
-def site_server(root: Path) -> Iterator[str]:
-    """The site server in its own process (its own GIL); yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.server", str(root)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=HERE.parent,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
+def site_server(root: Path) -> AbstractContextManager[str]:
+    """The generated site's server in its own process; yields its base URL."""
+    return server_process(str(root))
 
 
 def server_counts(url: str, reset: bool = False) -> dict[str, int]:

@@ -27,13 +27,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
 from bench.livesite import DAY, EPOCH, EXPECTED_CHANGE, Event, Kind, LiveSite
+from bench.server import server_process
 
 HERE = Path(__file__).resolve().parent
 WORK = Path(os.environ.get("FRESHNESS_WORK", HERE / "work" / "freshness"))
@@ -50,20 +51,12 @@ def log(message: str) -> None:
 
 
 # -- the site server ------------------------------------------------------------------------------
-@contextmanager
-def live_server(pages: int, days: int, seed: int, rare: float = 1.0) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.server", "--live", "--pages", str(pages),
-         "--days", str(days), "--seed", str(seed), "--rare", str(rare)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent,
+def live_server(pages: int, days: int, seed: int, rare: float = 1.0) -> AbstractContextManager[str]:
+    """The living site's server in its own process; yields its base URL."""
+    return server_process(
+        "--live", "--pages", str(pages), "--days", str(days), "--seed", str(seed),
+        "--rare", str(rare),
     )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def control(url: str, path: str) -> dict[str, int]:

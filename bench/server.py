@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -131,6 +134,26 @@ class LiveSiteServer(BackgroundHTTPServer):
     def _count(self, path: str, status: int) -> None:
         with self._lock:
             self.counts[f"{request_kind(path)} {status}"] += 1
+
+
+@contextmanager
+def server_process(*args: str) -> Iterator[str]:
+    """This server in its own process (its own GIL), started with `args`; yields its base URL
+    and stops it (closing its stdin) on exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
