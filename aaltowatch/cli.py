@@ -309,7 +309,9 @@ def watches_cmd(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
     if not records:
-        err_console.print("no watches: add [[aaltowatch.watch]] tables to the config file")
+        err_console.print(
+            "no watches: add [[aaltowatch.watch]] tables to the config file", markup=False
+        )
     for r in records:
         filters = "; ".join(
             f"{key} {', '.join(r[key])}"

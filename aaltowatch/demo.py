@@ -7,6 +7,7 @@ import shlex
 import shutil
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,14 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     elapsed = time.monotonic() - started
     with open_archive(db, readonly=True) as archive:
         _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
-        _print_watches(console, archive, watches, feeds_dir)
+        _print_watches(console, archive, watches, feeds_dir, bundled=not config.watches)
     return exit_code_for(s.status for s in summaries)
 
 
-def _print_watches(console: Console, archive: Any, watches: Any, feeds_dir: Path) -> None:
-    from aaltowatch.watches import feed_name
+def _print_watches(
+    console: Console, archive: Any, watches: Any, feeds_dir: Path, bundled: bool
+) -> None:
+    from aaltowatch.watches import DEMO_CONFIG, feed_name
     from storage.watches import count_watch_changes
 
     for watch in watches:
@@ -84,6 +87,13 @@ def _print_watches(console: Console, archive: Any, watches: Any, feeds_dir: Path
             f"watch {escape(watch.name)} ({escape(watch.query)}):"
             f" {count_watch_changes(archive, watch)} matching changes"
             f" -> {escape(str(feeds_dir / feed_name(watch)))}.xml / .atom"
+        )
+    if bundled:  # the commands see these watches only with the demo's config file
+        path = Path(str(resources.files("aaltowatch") / DEMO_CONFIG))
+        console.print(
+            f"The demo's watches are in {escape(str(path))}"
+            f" (`aaltowatch --config {escape(str(path))} watches`); declare your own as"
+            f" {escape('[[aaltowatch.watch]]')} tables in your config file."
         )
 
 

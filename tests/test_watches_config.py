@@ -131,3 +131,10 @@ def test_watches_lists_counts_and_watch_test_shows_matches(
 
     unknown = run_cli("--config", str(config), "watch", "test", "nope", db=two_state_copy)
     assert unknown.returncode == 2 and "no watch named 'nope'" in unknown.stderr
+
+
+def test_no_watches_names_the_table_to_add(two_state_copy: Path) -> None:
+    """The hint is shown as written, not eaten as console markup ("add [] tables")."""
+    proc = run_cli("watches", db=two_state_copy)
+    assert proc.returncode == 0
+    assert "add [[aaltowatch.watch]] tables" in proc.stderr
