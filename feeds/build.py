@@ -170,7 +170,7 @@ def feed_specs(
             " (the cities, regions and organisations of the partnership pages).",
             link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
             entries=_newest_first(
-                [partner_entry(archive, r) for r in partner_changes(archive, max_entries)]
+                [partner_entry(entry(r), r) for r in partner_changes(archive, max_entries)]
             ),
         )
     )

@@ -182,9 +182,9 @@ def partner_title(change: dict[str, Any]) -> str:
     return f"{partner}: {lang} page {label.lower()}"
 
 
-def partner_entry(archive: Archive, change: dict[str, Any]) -> Entry:
-    """A change on a partner's page (storage.partners.partner_changes row), told per partner."""
-    entry = change_entry(archive, change)
+def partner_entry(entry: Entry, change: dict[str, Any]) -> Entry:
+    """A change on a partner's page (storage.partners.partner_changes row), told per partner:
+    `entry` is the change's own entry (change_entry), rendered once for every feed."""
     return replace(
         entry,
         id=f"{TAG_PREFIX}partner-change/{int(change['id'])}",
