@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.errors import AaltowatchError, PortError
-from storage import Archive, migrations
+from storage import Archive
 from storage.dashboard import SQL as DASHBOARD_SQL
 from storage.schema_doc import TABLES, column_doc, migrated_database
 
@@ -66,14 +66,9 @@ def browse(db: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
     except ImportError:
         raise AaltowatchError("the web view needs Datasette: pip install -e '.[web]'") from None
     db = Path(db)
-    if not db.exists():
-        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
-    # The views come from migration 0002: bring an archive written by an older version up to
-    # date first (the only write, and only when a migration is pending).
-    with Archive(db, readonly=True) as archive:
-        pending = migrations.migrations.pending(archive.db)
-    if pending:
-        Archive(db).close()
+    # Opening it as a reader says clearly when there is none, and first brings an archive of
+    # an older version up to date (the views come from migration 0002).
+    Archive(db, readonly=True).close()
 
     from datasette.utils.asgi import Forbidden
 
