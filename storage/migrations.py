@@ -348,6 +348,16 @@ def m0006_partners(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0007_canonical_urls")
+def m0007_canonical_urls(db: Database) -> None:
+    """Page keys in w3lib's canonical form, with the full list of tracking parameters: pages
+    that only differed in escapes (`caf%c3%a9`, `café`) or a tracking parameter are merged."""
+    from aaltowatch.core.urls import canonical_url
+    from storage.rekey import rekey
+
+    rekey(db, canonical_url)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

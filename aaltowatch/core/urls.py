@@ -9,12 +9,37 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url as _w3lib_canonical
 
 PUBLIC_HOST = "www.aalto.fi"
 PUBLIC_ORIGIN = f"https://{PUBLIC_HOST}"
 SITE_HOSTS = frozenset({"www.aalto.fi", "aalto.fi"})
-TRACKING_PARAMS = frozenset({"fbclid", "gclid", "msclkid", "redirectfrom"})
+# Query parameters that only track the visitor, the one list: a name in TRACKING_PARAMS or
+# starting with a TRACKING_PREFIXES entry never makes a page's key (compared case-blind).
+TRACKING_PREFIXES = ("utm_", "_hs", "mc_", "oly_")
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "twclid",
+        "li_fat_id",
+        "srsltid",
+        "mkt_tok",
+        "vero_id",
+        "_ga",
+        "_gl",
+        "ref",
+        "redirectfrom",
+    }
+)
 
 LANGS = ("en", "fi", "sv")
 
@@ -93,15 +118,14 @@ def strip_unsafe(url: str) -> str:
 def is_tracking_param(name: str) -> bool:
     """A query parameter that only tracks the visitor (utm_*, fbclid, ...): never part of a key."""
     lowered = name.lower()
-    return lowered.startswith("utm_") or lowered in TRACKING_PARAMS
+    return lowered.startswith(TRACKING_PREFIXES) or lowered in TRACKING_PARAMS
 
 
 def clean_query(query: str) -> str:
-    """Drop tracking parameters and sort the rest, so equal pages get equal keys."""
-    pairs = [
-        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not is_tracking_param(k)
-    ]
-    return urlencode(sorted(pairs))
+    """Drop tracking parameters and sort the rest, so equal pages get equal keys. Values stay
+    as sent (no decode and re-encode, which would turn a non-UTF-8 escape into U+FFFD)."""
+    pairs = [p for p in query.split("&") if p]
+    return "&".join(sorted(p for p in pairs if not is_tracking_param(unquote(p.split("=")[0]))))
 
 
 def _hostname(netloc: str) -> str:
@@ -120,7 +144,9 @@ def canonical_url(url: str, base_url: str | None = None) -> str:
     """Map any on-site URL (aalto.fi host variants or the crawled base_url) to the public origin.
 
     Off-site URLs are returned with only the fragment and tracking parameters removed. Control
-    and bidi characters are removed from every URL: stored keys never carry them.
+    and bidi characters are removed from every URL: stored keys never carry them. Escapes are
+    w3lib's canonical form (Scrapy's request fingerprints use it too): `caf%c3%a9`, `caf%C3%A9`
+    and `café` are one key, `caf%C3%A9`.
     """
     parts = urlsplit(strip_unsafe(url.strip()))
     host = parts.netloc.lower()
@@ -130,7 +156,7 @@ def canonical_url(url: str, base_url: str | None = None) -> str:
         path = path.rstrip("/")
     on_site = not host or is_site_host(host, base_url)
     if on_site and parts.scheme.lower() in ("http", "https", ""):
-        return urlunsplit(("https", PUBLIC_HOST, path, query, ""))
+        return _w3lib_canonical(urlunsplit(("https", PUBLIC_HOST, path, query, "")))
     return urlunsplit((parts.scheme.lower(), host, parts.path, query, ""))
 
 
