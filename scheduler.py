@@ -97,7 +97,7 @@ class CrawlJobs:
     def _mark_interrupted(self, spider: str, pid: int) -> None:
         """Finish the killed crawl's run as `interrupted` now, not at the next run's start."""
         from aaltowatch.core.errors import AaltowatchError
-        from aaltowatch.lock import run_lock
+        from aaltowatch.core.lock import run_lock
         from storage import open_archive
 
         try:

@@ -93,8 +93,8 @@ def cli(
 def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     """One crawl into the archive, progress shown."""
     from aaltowatch.core.errors import exit_code_for
+    from aaltowatch.core.lock import run_lock
     from aaltowatch.crawlcmd import crawl_archive, print_summaries
-    from aaltowatch.lock import run_lock
 
     config = _config(ctx)
     with run_lock(config.effective_lock_file):  # never two writers crawling one archive
@@ -413,7 +413,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def reextract(ctx: click.Context) -> None:
     """Re-run page objects over stored raw HTML, so parser fixes reach history."""
-    from aaltowatch.lock import run_lock
+    from aaltowatch.core.lock import run_lock
     from aaltowatch.reextract import reextract_all
 
     config = _config(ctx)
@@ -468,7 +468,7 @@ def partners(ctx: click.Context, refresh: bool, as_json: bool) -> None:
 
     config = _config(ctx)
     if refresh:
-        from aaltowatch.lock import run_lock
+        from aaltowatch.core.lock import run_lock
         from aaltowatch.partners import refresh_partners
 
         with run_lock(config.effective_lock_file), _archive(ctx) as archive:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.enums import RunStatus
-from aaltowatch.lock import lock_is_free
+from aaltowatch.core.lock import lock_is_free
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.errors import EXIT_FAILED, exit_code_for
+from aaltowatch.core.lock import run_lock
 from aaltowatch.integrity import close_abandoned
-from aaltowatch.lock import run_lock
 from aaltowatch.metrics import write_metrics
 
 log = logging.getLogger(__name__)

@@ -1,20 +1,53 @@
 """The import graph stays acyclic: no module imports itself back, and no layer (nor the core)
-imports the application. Package-level rules are import-linter contracts (`.importlinter`)."""
+imports the application. Package-level rules are import-linter contracts (`.importlinter`).
+
+Every top-level module is in the graph. grimp reads packages only, so the top-level
+`scheduler.py` joins it by its own imports, read here (those inside functions included): the
+scheduler sits under the CLI (`aaltowatch schedule` starts it) and over the layers, so it may
+import the core and the layers, never the application.
+"""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 import grimp
 import pytest
 
 ROOTS = ("aaltowatch", "spiders", "pipeline", "storage", "feeds", "pages")
+TOP_MODULES = ("scheduler",)  # top-level modules beside the packages
 CORE = "aaltowatch.core"
+HERE = Path(__file__).resolve().parent.parent
+
+
+def first_party_imports(path: Path) -> set[str]:
+    """Modules of ours a file imports anywhere in it (function-level imports too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return {m for m in found if m.split(".")[0] in ROOTS + TOP_MODULES}
 
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph(*ROOTS, include_external_packages=False, cache_dir=None)
+    graph = grimp.build_graph(*ROOTS, include_external_packages=True, cache_dir=None)
+    for module in TOP_MODULES:
+        if module not in graph.modules:  # an import of it made it an external node already
+            graph.add_module(module)
+        for imported in first_party_imports(HERE / f"{module}.py"):
+            graph.add_import(importer=module, imported=imported)
+    return graph
+
+
+def test_every_top_level_module_is_in_the_graph(graph: grimp.ImportGraph) -> None:
+    tops = {p.stem for p in HERE.glob("*.py") if p.stem not in ("setup", "conftest")}
+    assert tops <= set(TOP_MODULES), f"add {sorted(tops - set(TOP_MODULES))} to TOP_MODULES"
+    assert "scheduler" in graph.find_modules_directly_imported_by("aaltowatch.cli")
 
 
 def is_application(module: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aaltowatch.lock import run_lock
+from aaltowatch.core.lock import run_lock
 from tests.conftest import crawl, run_cli
 from tests.faultserver import NORDIC_STORIES, STORIES, Fault, FaultServer, Page
 from tests.test_faults import FAST, copy_db, export
@@ -158,7 +158,7 @@ def test_a_failed_feed_write_is_recorded_as_failed(site) -> None:
 
 
 def test_lock_probe_never_creates_the_lock_file(tmp_path: Path) -> None:
-    from aaltowatch.lock import lock_is_free
+    from aaltowatch.core.lock import lock_is_free
 
     path = tmp_path / "x.lock"
     assert lock_is_free(path) and not path.exists()
