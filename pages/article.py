@@ -15,7 +15,7 @@ from lxml import etree
 from parsel import Selector
 
 from aaltowatch.core.errors import ExtractionError
-from aaltowatch.core.items import PageItem
+from aaltowatch.core.items import PageItem, Source
 from aaltowatch.core.text import clean_inline, inline_text, iso_utc
 from aaltowatch.core.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
@@ -147,16 +147,16 @@ def _in_article(sel: Selector, article: etree._Element | None, query: str) -> et
 def _title(sel: Selector, article: etree._Element | None) -> tuple[str | None, str]:
     text = node_text(_in_article(sel, article, ".aalto-article__top h1"))
     if text:
-        return text, "selector"
+        return text, Source.SELECTOR
     for scope in _H1_SCOPES:
         for el in scope(sel.root):
             if not has_ancestor(el, _CHROME_TAGS, ()):
                 text = node_text(el)
                 if text:
-                    return text, "fallback"
+                    return text, Source.FALLBACK
     raw = meta_content(sel, "og:title", "twitter:title") or _TITLE_TEXT(sel.root)
     title = inline_text(_TITLE_SUFFIX_RE.sub("", inline_text(raw)))
-    return (title, "meta") if title else (None, "missing")
+    return (title, Source.META) if title else (None, Source.MISSING)
 
 
 def _lead(sel: Selector, article: etree._Element | None) -> tuple[str | None, str]:
@@ -164,13 +164,13 @@ def _lead(sel: Selector, article: etree._Element | None) -> tuple[str | None, st
     ingress = _in_article(sel, article, ".aalto-article__ingress")
     if ingress is not None:
         text = node_text(ingress)
-        return (text, "selector") if text else (None, "missing")
+        return (text, Source.SELECTOR) if text else (None, Source.MISSING)
     generic = _GENERIC_LEAD(sel.root)
     text = node_text(generic[0]) if generic else ""
     if text:
-        return text, "fallback"
+        return text, Source.FALLBACK
     meta = inline_text(meta_content(sel, "description", "og:description"))
-    return (meta, "meta") if meta else (None, "missing")
+    return (meta, Source.META) if meta else (None, Source.MISSING)
 
 
 def _selector_blocks(article: etree._Element) -> list[etree._Element]:
@@ -257,12 +257,12 @@ def _body(
             for el in blocks
         ]
         text, html = render_blocks(inner, url, base_url)
-        return text, html, "selector"
+        return text, html, Source.SELECTOR
     fallback = _fallback_blocks(sel, lead)
     text, html = render_blocks(
         [etree.tostring(el, encoding="unicode", with_tail=False) for el in fallback], url, base_url
     )
-    return text, html, "fallback" if text else "missing"
+    return text, html, Source.FALLBACK if text else Source.MISSING
 
 
 def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str | None, str]]:
@@ -283,7 +283,7 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
             label = _INFO_TITLE(item)
             stamp = _DATETIME(item) if label else None
             if label and stamp:
-                take(node_text(label[0]), stamp[0], "selector")
+                take(node_text(label[0]), stamp[0], Source.SELECTOR)
     root = first_of(sel.root, "main", "body") if len(found) < 2 else None
     for time in root.iter("time") if root is not None else ():
         if has_ancestor(time, _CHROME_TAGS, ("related", "news-card", "teaser", "listing", "card")):
@@ -294,7 +294,7 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
                 break
             label = node_text(holder).replace(node_text(time), "")
             if inline_text(label):
-                take(label, time.get("datetime"), "fallback")
+                take(label, time.get("datetime"), Source.FALLBACK)
                 break
             holder = holder.getparent()
     metas = {
@@ -304,7 +304,7 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
     for field, names in metas.items():
         if field not in found:
             stamp = iso_utc(meta_content(sel, *names))
-            found[field] = (stamp, "meta") if stamp else (None, "missing")
+            found[field] = (stamp, Source.META) if stamp else (None, Source.MISSING)
     return found
 
 
@@ -399,9 +399,9 @@ def parse_article(
     title, title_src = _title(sel, article)
     lead, lead_src = _lead(sel, article)
     text, html, body_src = _body(sel, article, lead, url, base_url)
-    if lead_src == "meta" and lead and inline_text(lead.rstrip(".…")) in text:
+    if lead_src == Source.META and lead and inline_text(lead.rstrip(".…")) in text:
         # Drupal fills a missing description with the start of the body: that is no lead.
-        lead, lead_src = None, "missing"
+        lead, lead_src = None, Source.MISSING
     if title is None and not text:
         raise ExtractionError(f"no article found in {url}")
     dates = _dates(sel, article)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aaltowatch.core.fields import COMPARED_FIELDS, GUARDED_FIELDS
+from aaltowatch.core.items import TRUSTED_SOURCES
 from aaltowatch.core.text import words
 from pipeline.fingerprint import comparable
 
 # Extraction sources that mean the site's own markup was understood.
-TRUSTED_SOURCES = frozenset({"selector", "meta"})
 
 
 @dataclass

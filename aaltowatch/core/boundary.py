@@ -77,7 +77,3 @@ class Boundary:
         """True only for an http(s) URL on one of the boundary's origins."""
         origin = origin_of(url)
         return origin is not None and origin in self.origins
-
-    @property
-    def hosts(self) -> list[str]:
-        return sorted({host for _, host, _ in self.origins})

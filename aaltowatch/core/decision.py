@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aaltowatch.core.health import Alert
 from aaltowatch.core.items import CheckOutcome
 
 
@@ -32,14 +33,6 @@ class Check:
     outcome: CheckOutcome
     http_status: int | None = None
     page_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Alert:
-    check: str
-    message: str
-    severity: str = "error"
-    url: str | None = None
 
 
 @dataclass(frozen=True)

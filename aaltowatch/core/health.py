@@ -17,16 +17,18 @@ from aaltowatch.core import bounds
 from aaltowatch.core.config import HealthThresholds
 from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
 from aaltowatch.core.fields import required_fields
+from aaltowatch.core.items import TRUSTED_SOURCES
 from aaltowatch.core.runstats import STOPPED, RunStats
-
-TRUSTED = ("selector", "meta")
 
 
 @dataclass(frozen=True)
 class Alert:
+    """A health alert, from a run's checks or from the history rules (then about one `url`)."""
+
     check: str
     message: str
     severity: str = "error"
+    url: str | None = None
 
 
 CheckFn = Callable[[str, RunStats, HealthThresholds], Iterable[Alert]]
@@ -92,7 +94,7 @@ def fields_not_found(kind: str, run: RunStats, limits: HealthThresholds) -> Iter
     if not run.pages:
         return
     for name in required_fields(kind):
-        trusted = sum(run.sources.get(f"{name}:{src}", 0) for src in TRUSTED)
+        trusted = sum(run.sources.get(f"{name}:{src}", 0) for src in TRUSTED_SOURCES)
         coverage = trusted / run.pages
         if coverage < limits.min_field_coverage:
             yield Alert(

@@ -11,6 +11,19 @@ from enum import StrEnum
 from typing import Any
 
 
+class Source(StrEnum):
+    """Where an extracted field came from; `item.sources` records one per field."""
+
+    SELECTOR = "selector"  # the site's own markup
+    META = "meta"  # the page's metadata (og:*, time[datetime], canonical)
+    FALLBACK = "fallback"  # a generic reading of the page: works, but is a sign of drift
+    MISSING = "missing"
+
+
+# Sources that are the site's layout as we know it: a field leaving them is layout drift.
+TRUSTED_SOURCES = frozenset({Source.SELECTOR, Source.META})
+
+
 @dataclass
 class PageItem:
     """One fetched content page (docs/DESIGN.md §3)."""

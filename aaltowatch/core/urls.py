@@ -95,11 +95,6 @@ _CONTENT_RE = re.compile(
 )
 
 
-def section_of(spider: str) -> Section:
-    """The section a spider crawls."""
-    return next(section for section in SECTIONS if section.spider == spider)
-
-
 class OffSiteURL(ValueError):
     """A URL outside the site: never mapped onto base_url, never fetched."""
 
