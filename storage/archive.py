@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlite_utils import Database
 
-from aaltowatch.core.errors import AaltowatchError, ArchiveWriteError, NotAnArchiveError
+from aaltowatch.core.errors import AaltowatchError, NotAnArchiveError
 from storage import migrations
+from storage.connection import write_failure
 from storage.fetches import FetchStore
 from storage.pages import PageStore
 from storage.plan import PlanStore
@@ -27,23 +26,6 @@ from storage.rows import _decode_row, utcnow
 from storage.runs import RunStore
 
 __all__ = ["Archive", "_decode_row", "open_archive", "utcnow"]
-
-# SQLite primary result codes of a write the file system refused (extended codes share them).
-_WRITE_FAILURES = {
-    sqlite3.SQLITE_FULL: "the disk (or the file size limit) is full",
-    sqlite3.SQLITE_IOERR: "an I/O error (is the disk full?)",
-    sqlite3.SQLITE_READONLY: "it is read-only",
-    sqlite3.SQLITE_CANTOPEN: "its files cannot be created",
-}
-
-
-def write_failure(exc: BaseException, path: Path) -> ArchiveWriteError | None:
-    """The clear error for a write the disk refused, or None for any other database error."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    reason = _WRITE_FAILURES.get(code & 0xFF) if isinstance(code, int) else None
-    if reason is None:
-        return None
-    return ArchiveWriteError(f"cannot write the archive {path}: {reason} ({exc})")
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -169,34 +151,3 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit (a page); nested use joins the outer transaction."""
-        if self._in_tx:
-            yield
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-            try:
-                yield
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
-            finally:
-                self._in_tx = False
-        except sqlite3.OperationalError as exc:
-            failure = write_failure(exc, self.path)
-            if failure is None:
-                raise
-            raise failure from exc
-
-    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
-        return _decode_row(self.conn.execute(sql, params).fetchone())
-
-    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        return [_decode_row(r) for r in self.conn.execute(sql, params).fetchall()]  # type: ignore[misc]

@@ -9,8 +9,10 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from storage.connection import Store
 
-class FetchStore:
+
+class FetchStore(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
     conn: Any

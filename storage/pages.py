@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.connection import Store
 from storage.rows import _dumps
 
 
-class PageStore:
+class PageStore(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
     conn: Any
@@ -34,10 +35,9 @@ class PageStore:
         return [r[0] for r in rows]
 
     def count_pages(self, kind: str | None = None, status: str = "live") -> int:
+        sql, params = "SELECT COUNT(*) FROM pages WHERE status = ?", [status]
         if kind:
-            sql, params = "SELECT COUNT(*) FROM pages WHERE status = ? AND kind = ?", (status, kind)
-        else:
-            sql, params = "SELECT COUNT(*) FROM pages WHERE status = ?", (status,)
+            sql, params = sql + " AND kind = ?", [status, kind]
         return int(self.conn.execute(sql, params).fetchone()[0])
 
     def version(self, page_id: int, version: int | None = None) -> dict[str, Any] | None:

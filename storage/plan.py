@@ -11,6 +11,7 @@ from typing import Any
 
 from aaltowatch.core.items import CheckOutcome
 from aaltowatch.core.text import parse_utc
+from storage.connection import Store
 
 # Intervals that ended in a change kept per page: enough for the estimator, bounded in size.
 CHANGED_INTERVALS_KEPT = 16
@@ -21,7 +22,7 @@ def _days_between(earlier: str, later: str) -> float:
     return max(span.total_seconds() / 86400.0, 0.0)
 
 
-class PlanStore:
+class PlanStore(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
     conn: Any
@@ -188,9 +189,9 @@ class PlanStore:
         )
 
     def queue_sizes(self, kind: str | None = None) -> dict[int, int]:
-        sql, params = "SELECT tier, COUNT(*) FROM crawl_queue", ()
+        sql, params = "SELECT tier, COUNT(*) FROM crawl_queue", list[str]()
         if kind:
-            sql, params = sql + " WHERE kind = ?", (kind,)
+            sql, params = sql + " WHERE kind = ?", [kind]
         return dict(self.conn.execute(sql + " GROUP BY tier", params).fetchall())
 
     # -- what listings and sitemaps said ---------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from storage.connection import Store
 from storage.rows import CURRENT_VERSION_COLUMNS, _decode_row
 
 
@@ -17,7 +18,7 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(["1 = 1", *given]), list(given.values())
 
 
-class ReadQueries:
+class ReadQueries(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
     conn: Any

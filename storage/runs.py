@@ -9,10 +9,11 @@ import os
 import socket
 from typing import Any
 
+from storage.connection import Store
 from storage.rows import _dumps, utcnow
 
 
-class RunStore:
+class RunStore(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
 
     conn: Any

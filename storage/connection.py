@@ -1,0 +1,68 @@
+"""What every store of the archive stands on: one SQLite connection, its transactions and
+row reads. Each store (runs, fetches, pages, queries, plan) is a `Store`; `Archive` joins them
+over one connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aaltowatch.core.errors import ArchiveWriteError
+from storage.rows import _decode_row
+
+# SQLite primary result codes of a write the file system refused (extended codes share them).
+_WRITE_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk (or the file size limit) is full",
+    sqlite3.SQLITE_IOERR: "an I/O error (is the disk full?)",
+    sqlite3.SQLITE_READONLY: "it is read-only",
+    sqlite3.SQLITE_CANTOPEN: "its files cannot be created",
+}
+
+
+def write_failure(exc: BaseException, path: Path) -> ArchiveWriteError | None:
+    """The clear error for a write the disk refused, or None for any other database error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    reason = _WRITE_FAILURES.get(code & 0xFF) if isinstance(code, int) else None
+    if reason is None:
+        return None
+    return ArchiveWriteError(f"cannot write the archive {path}: {reason} ({exc})")
+
+
+class Store:
+    conn: sqlite3.Connection
+    path: Path
+    _in_tx: bool = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit (a page); nested use joins the outer transaction."""
+        if self._in_tx:
+            yield
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._in_tx = False
+        except sqlite3.OperationalError as exc:
+            failure = write_failure(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        return _decode_row(self.conn.execute(sql, params).fetchone())
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        return [_decode_row(r) for r in self.conn.execute(sql, params).fetchall()]  # type: ignore[misc]
