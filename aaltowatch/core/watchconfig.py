@@ -3,7 +3,7 @@
 A bad watch is a one-line config error (exit 2) at start-up, not a failure hours later in the
 middle of a run: the query is compiled by SQLite FTS5 exactly as `search` would send it, and
 every notify URL is loaded by Apprise. Error messages never echo a notify URL (it may carry a
-password or token): only its scheme.
+password or token): only its scheme, or its label (aaltowatch.core.targets).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from aaltowatch.core.enums import FEED_CHANGES, PageKind
 from aaltowatch.core.errors import ConfigError, QueryError
 from aaltowatch.core.query import fts_query
+from aaltowatch.core.targets import label
 from aaltowatch.core.urls import LANGS
 
 KINDS = tuple(PageKind)
@@ -95,8 +96,11 @@ def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
     if not isinstance(title, str):
         raise ConfigError(f"{where}: title must be a string")
     labels = [target_label(url, where) for url in values["notify"]]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"{where}: two notify URLs differ only in their secrets")
+    twice = [lab for i, lab in enumerate(labels) if lab in labels[:i]]
+    if twice:
+        raise ConfigError(
+            f"{where}: two notify URLs differ only in their secrets (both are {twice[0]})"
+        )
     return Watch(name=name, query=query, title=title, digest=digest, **values)
 
 
@@ -136,8 +140,8 @@ def load_target(url: str) -> Any:
 
 
 def target_label(url: str, where: str = "notify") -> str:
-    """The URL as Apprise prints it with passwords and tokens masked: safe for logs, status
-    and the archive, and stable while a secret is rotated."""
+    """The target's label (scheme, host, short hash): what logs, status, feeds and the archive
+    show, and the key of its delivery ledger."""
     bundle = load_target(url)
     if bundle is None:
         scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
@@ -145,4 +149,4 @@ def target_label(url: str, where: str = "notify") -> str:
             f"{where}: a notify URL ({scheme}://…) is not a valid Apprise URL;"
             " see https://github.com/caronc/apprise/wiki"
         )
-    return bundle[0].url(privacy=True)
+    return label(bundle[0].url(privacy=True))
