@@ -96,3 +96,16 @@ def test_show_refuses_a_bad_config_with_its_problems(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "retry_times = -1 must be at least 0" in result.output
     assert "[aaltowatch]" not in result.output
+
+
+def test_a_notify_url_can_live_in_the_environment_variable_it_names(tmp_path: Path) -> None:
+    toml = GOOD.replace(f'"{MAIL}"', '"env:AW_TEST_MAIL_URL"')
+    path = tmp_path / "aaltowatch.toml"
+    path.write_text(toml, encoding="utf-8")
+    (watch,) = load_config(path, environ={"AW_TEST_MAIL_URL": MAIL}).watches
+    assert watch.notify == (HOOK, MAIL)
+    shown = _invoke(tmp_path, toml, "config", "show", AW_TEST_MAIL_URL=MAIL)
+    assert target_label(MAIL) in shown.output and SECRET not in shown.output
+    unset = _invoke(tmp_path, toml, "config", "check")
+    assert unset.exit_code == 2
+    assert "notify env:AW_TEST_MAIL_URL: the environment variable is not set" in unset.output

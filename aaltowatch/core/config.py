@@ -400,7 +400,7 @@ def _build(
         if watch_tables is not None:
             table["watches"] = watch_tables
             try:
-                cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
+                cfg = cfg.replace(watches=parse_watches(watch_tables, str(path), env))
             except ConfigError as exc:
                 _keep(problems, exc)
         names = {k.replace("-", "_") for k in table} & {f.name for f in fields(cfg)}

@@ -9,8 +9,9 @@ password or token): only its scheme, or its label (aaltowatch.core.targets).
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ KINDS = tuple(PageKind)
 DIGESTS = ("", "daily")
 # Names become file names (watch-<name>.xml) and URL paths: keep them plain.
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# `notify = ["env:NAME"]`: the URL is the value of the environment variable NAME (a systemd
+# credential or EnvironmentFile), so the config file itself can hold no secret.
+ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 LISTS = {
     "kinds": KINDS,
     "langs": LANGS,
@@ -50,20 +54,23 @@ class Watch:
     digest: str = ""  # "" = one message per event; "daily" = one per UTC day
 
 
-def parse_watches(tables: Any, where: str) -> tuple[Watch, ...]:
-    """`[[aaltowatch.watch]]` tables -> Watch objects, or a ConfigError naming the problem."""
+def parse_watches(
+    tables: Any, where: str, environ: Mapping[str, str] | None = None
+) -> tuple[Watch, ...]:
+    """`[[aaltowatch.watch]]` tables -> Watch objects, or a ConfigError naming the problem.
+    `env:NAME` notify entries are read from `environ` (default: the process environment)."""
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where}: watches are [[aaltowatch.watch]] tables")
     watches: list[Watch] = []
     for index, table in enumerate(tables, 1):
-        watch = _parse_one(table, where, index)
+        watch = _parse_one(table, where, index, os.environ if environ is None else environ)
         if any(w.name == watch.name for w in watches):
             raise ConfigError(f"{where}: two watches are named {watch.name!r}")
         watches.append(watch)
     return tuple(watches)
 
 
-def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
+def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[str, str]) -> Watch:
     known = {"name", "query", "title", "digest", *LISTS}
     unknown = sorted(set(table) - known)
     where = f"{path}: watch #{index}"
@@ -95,6 +102,7 @@ def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
     title = table.get("title", "")
     if not isinstance(title, str):
         raise ConfigError(f"{where}: title must be a string")
+    values["notify"] = tuple(_notify_url(entry, environ, where) for entry in values["notify"])
     labels = [target_label(url, where) for url in values["notify"]]
     twice = [lab for i, lab in enumerate(labels) if lab in labels[:i]]
     if twice:
@@ -113,6 +121,16 @@ def _string_list(value: Any, key: str, allowed: tuple[str, ...] | None, where: s
             if item not in allowed:
                 raise ConfigError(f"{where}: {key} has {item!r}; choose from {', '.join(allowed)}")
     return tuple(dict.fromkeys(v.strip() for v in items))
+
+
+def _notify_url(entry: str, environ: Mapping[str, str], where: str) -> str:
+    ref = ENV_REF.match(entry)
+    if ref is None:
+        return entry
+    url = environ.get(ref.group(1), "").strip()
+    if not url:
+        raise ConfigError(f"{where}: notify {entry}: the environment variable is not set")
+    return url
 
 
 @contextmanager
