@@ -79,6 +79,10 @@ def cli(
     overrides = {"db": db, "base_url": base_url, "feeds_dir": feeds_dir}
     if verbose:
         overrides["log_level"] = "DEBUG"
+    if ctx.invoked_subcommand == "config":  # it reads the config itself: every problem, not one
+        _setup_logging("WARNING")
+        ctx.obj = {"config_file": config_file, "overrides": overrides}
+        return
     config = load_config(config_file, overrides)
     _setup_logging(config.log_level if verbose else "WARNING")
     ctx.obj = {"config": config, "config_file": config_file}
@@ -355,6 +359,65 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None
         if r["title"]:
             click.echo(f"  {r['title']}")
     err_console.print(f"watch {name}: {total} matching change events ({len(records)} shown)")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The config as a run reads it: defaults < TOML file < AALTOWATCH_* < options."""
+
+
+def _checked_config(ctx: click.Context) -> tuple[Any, Any, list[str]]:
+    """The config, where each setting came from (an option by its flag or variable), problems."""
+    from aaltowatch.core.config import check_config
+
+    root = ctx.find_root()
+    config, sources, problems = check_config(ctx.obj["config_file"], ctx.obj["overrides"])
+    for name, origin in sources.origins.items():
+        param = "verbose" if name == "log_level" else name
+        if origin == "option":
+            source = root.get_parameter_source(param)
+            flag = next(p for p in root.command.params if p.name == param)
+            from_env = source is not None and source.name == "ENVIRONMENT"
+            sources.origins[name] = flag.envvar if from_env else flag.opts[-1]
+    return config, sources, problems
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Check the config: one line per problem; exit 0 if it is fine, 2 if not.
+
+    \b
+    Example: aaltowatch --config aaltowatch.toml config check
+    """
+    from aaltowatch.configcmd import source_lines, summary
+
+    config, sources, problems = _checked_config(ctx)
+    for line in source_lines(sources):
+        click.echo(line)
+    for problem in problems:
+        click.echo(f"problem: {' '.join(problem.split())}")
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}")
+        ctx.exit(EXIT_USAGE)
+    click.echo(f"ok: {summary(config)}")
+
+
+@config_group.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """The effective config as TOML, notify URLs by label (never their secrets).
+
+    Exits 2, with the problems, when the config is not valid (see `config check`).
+    """
+    from aaltowatch.configcmd import effective_toml
+
+    config, sources, problems = _checked_config(ctx)
+    if problems:
+        for problem in problems:
+            err_console.print(f"problem: {' '.join(problem.split())}", markup=False)
+        ctx.exit(EXIT_USAGE)
+    click.echo(effective_toml(config, sources), nl=False)
 
 
 @cli.command()

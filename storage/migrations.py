@@ -358,6 +358,27 @@ def m0007_canonical_urls(db: Database) -> None:
     rekey(db, canonical_url)
 
 
+@migrations(name="0008_target_labels")
+def m0008_target_labels(db: Database) -> None:
+    """Notification targets were keyed by Apprise's privacy URL, which keeps some secrets in
+    clear (headers, path tokens, form parameters): each becomes its label
+    (aaltowatch.core.targets), a pure function of the stored text, so the ledger rows keep their
+    ids and nothing is sent twice or lost. Alerts that quoted an old key quote the label. The
+    freed bytes are zeroed (secure_delete), so the secrets leave the file too."""
+    from aaltowatch.core.targets import label
+
+    before = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA secure_delete = ON")
+    for target_id, old in db.execute("SELECT id, target FROM notify_targets").fetchall():
+        new = label(old)
+        db.execute("UPDATE notify_targets SET target = ? WHERE id = ?", [new, target_id])
+        db.execute(
+            "UPDATE alerts SET message = replace(message, ?, ?) WHERE instr(message, ?) > 0",
+            [old, new, old],
+        )
+    db.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

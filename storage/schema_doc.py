@@ -200,7 +200,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "notify_targets": {
         "id": "Target id.",
         "watch": "Name of the watch (config `[[aaltowatch.watch]]`).",
-        "target": "The Apprise URL with passwords and tokens masked (never the secret).",
+        "target": "The target's label: scheme, host and a short hash, never a secret.",
         "since_change": "Change events with a higher id are delivered (set when first seen).",
         "created_at": "When the target was first seen.",
         "sent": "Messages delivered.",

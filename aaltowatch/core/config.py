@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -300,22 +301,51 @@ def _coerce_array(value: Any, kind: Any, name: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
+def _keep(problems: list[str] | None, exc: ConfigError) -> None:
+    """Raise the problem, or, for `config check` (a list to fill), note it and go on."""
+    if problems is None:
+        raise exc
+    problems.append(str(exc))
+
+
+def _attempt(
+    problems: list[str] | None, check: typing.Callable[[Config], None], cfg: Config
+) -> None:
+    try:
+        check(cfg)
+    except ConfigError as exc:
+        _keep(problems, exc)
+
+
+def _apply(obj: Any, values: dict[str, Any], where: str, problems: list[str] | None = None) -> Any:
+    """`obj` with `values` applied; a refused value keeps the one before it."""
     known = {f.name: f for f in fields(obj)}
     hints = typing.get_type_hints(type(obj))
     changes: dict[str, Any] = {}
     for key, value in values.items():
         name = key.replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"{where}: unknown setting {key!r}")
-        current = getattr(obj, name)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [{name}] must be a table")
-            changes[name] = _apply(current, value, f"{where} [{name}]")
-        else:
-            changes[name] = _coerce(value, hints[name], name)
+        try:
+            if name not in known:
+                raise ConfigError(f"{where}: unknown setting {key!r}")
+            current = getattr(obj, name)
+            if dataclasses.is_dataclass(current):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}: [{name}] must be a table")
+                changes[name] = _apply(current, value, f"{where} [{name}]", problems)
+            else:
+                changes[name] = _coerce(value, hints[name], name)
+        except ConfigError as exc:
+            _keep(problems, exc)
     return dataclasses.replace(obj, **changes)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the effective config came from: defaults < `file` < environment < options."""
+
+    file: Path | None = None
+    # setting -> what set it: the file's path, an AALTOWATCH_* variable, or "option"
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(
@@ -323,40 +353,77 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
 ) -> Config:
-    """Build the frozen config from defaults, the TOML file, AALTOWATCH_* variables and flags."""
+    """Build the frozen config from defaults, the TOML file, AALTOWATCH_* variables and flags;
+    the first problem is a ConfigError."""
+    return _build(config_file, overrides, environ, None)[0]
+
+
+def check_config(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> tuple[Config, Sources, list[str]]:
+    """`config check`: every problem (one line each) instead of the first, with the config
+    built from what was accepted and where each setting came from."""
+    problems: list[str] = []
+    cfg, sources = _build(config_file, overrides, environ, problems)
+    return cfg, sources, problems
+
+
+def _build(
+    config_file: Path | None,
+    overrides: dict[str, Any] | None,
+    environ: dict[str, str] | None,
+    problems: list[str] | None,
+) -> tuple[Config, Sources]:
     env = os.environ if environ is None else environ
     cfg = Config()
+    origins: dict[str, str] = {}
     path = config_file or (
         Path(env[f"{ENV_PREFIX}CONFIG"]) if env.get(f"{ENV_PREFIX}CONFIG") else None
     )
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {path}") from exc
+        except FileNotFoundError:
+            _keep(problems, ConfigError(f"config file not found: {path}"))
+            data = {}
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+            _keep(problems, ConfigError(f"config file {path} is not valid TOML: {exc}"))
+            data = {}
         table = dict(data.get("aaltowatch", data))
         watch_tables = table.pop("watch", None)
         if "watches" in table:
-            raise ConfigError(f"{path}: declare watches as [[aaltowatch.watch]] tables")
-        cfg = _apply(cfg, table, str(path))
+            _keep(problems, ConfigError(f"{path}: declare watches as [[aaltowatch.watch]] tables"))
+            del table["watches"]
+        cfg = _apply(cfg, table, str(path), problems)
         if watch_tables is not None:
-            cfg = cfg.replace(watches=parse_watches(watch_tables, str(path)))
+            table["watches"] = watch_tables
+            try:
+                cfg = cfg.replace(watches=parse_watches(watch_tables, str(path), env))
+            except ConfigError as exc:
+                _keep(problems, exc)
+        names = {k.replace("-", "_") for k in table} & {f.name for f in fields(cfg)}
+        origins.update(dict.fromkeys(sorted(names), str(path)))
     hints = typing.get_type_hints(Config)
-    from_env = {
-        f.name: _env_value(env[ENV_PREFIX + f.name.upper()], hints[f.name])
+    env_names = {
+        f.name: ENV_PREFIX + f.name.upper()
         for f in fields(cfg)
         if not dataclasses.is_dataclass(getattr(cfg, f.name))
         and not _is_table_array(hints[f.name])  # watches, partners: from the file only
         and ENV_PREFIX + f.name.upper() in env
     }
-    cfg = _apply(cfg, from_env, "environment")
-    cfg = _apply(cfg, {k: v for k, v in (overrides or {}).items() if v is not None}, "option")
-    _check_base_url(cfg.base_url)
-    validate(cfg)
-    _check_boundary(cfg)
-    return cfg
+    from_env = {name: _env_value(env[var], hints[name]) for name, var in env_names.items()}
+    cfg = _apply(cfg, from_env, "environment", problems)
+    options = {k: v for k, v in (overrides or {}).items() if v is not None}
+    cfg = _apply(cfg, options, "option", problems)
+    origins.update(env_names)
+    origins.update(dict.fromkeys(options, "option"))
+    _attempt(problems, _check_base_url, cfg)
+    for problem in _range_problems(cfg, ""):
+        _keep(problems, ConfigError(problem))
+    _attempt(problems, _check_boundary, cfg)
+    return cfg, Sources(path, origins)
 
 
 def _check_boundary(cfg: Config) -> None:
@@ -371,21 +438,28 @@ def _check_boundary(cfg: Config) -> None:
 
 def validate(obj: Any, section: str = "") -> None:
     """Every field's declared range (`setting(..., check)`), nested tables included."""
+    problem = next(_range_problems(obj, section), None)
+    if problem:
+        raise ConfigError(problem)
+
+
+def _range_problems(obj: Any, section: str) -> Iterator[str]:
     for f in fields(obj):
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            validate(value, f"[{f.name}] ")
+            yield from _range_problems(value, f"[{f.name}] ")
             continue
         check = f.metadata.get("check")
         problem = check(value) if check is not None and value is not None else None
         if problem:
-            raise ConfigError(f"config: {section}{f.name} = {value!r} {problem}")
+            yield f"config: {section}{f.name} = {value!r} {problem}"
 
 
-def _check_base_url(url: str) -> None:
+def _check_base_url(cfg: Config) -> None:
     """The site's origin: pages are fetched at the same paths as on www.aalto.fi."""
     from urllib.parse import urlsplit
 
+    url = cfg.base_url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
         raise ConfigError(

@@ -3,14 +3,15 @@
 A bad watch is a one-line config error (exit 2) at start-up, not a failure hours later in the
 middle of a run: the query is compiled by SQLite FTS5 exactly as `search` would send it, and
 every notify URL is loaded by Apprise. Error messages never echo a notify URL (it may carry a
-password or token): only its scheme.
+password or token): only its scheme, or its label (aaltowatch.core.targets).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,16 @@ from typing import Any
 from aaltowatch.core.enums import FEED_CHANGES, PageKind
 from aaltowatch.core.errors import ConfigError, QueryError
 from aaltowatch.core.query import fts_query
+from aaltowatch.core.targets import label
 from aaltowatch.core.urls import LANGS
 
 KINDS = tuple(PageKind)
 DIGESTS = ("", "daily")
 # Names become file names (watch-<name>.xml) and URL paths: keep them plain.
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# `notify = ["env:NAME"]`: the URL is the value of the environment variable NAME (a systemd
+# credential or EnvironmentFile), so the config file itself can hold no secret.
+ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 LISTS = {
     "kinds": KINDS,
     "langs": LANGS,
@@ -49,20 +54,23 @@ class Watch:
     digest: str = ""  # "" = one message per event; "daily" = one per UTC day
 
 
-def parse_watches(tables: Any, where: str) -> tuple[Watch, ...]:
-    """`[[aaltowatch.watch]]` tables -> Watch objects, or a ConfigError naming the problem."""
+def parse_watches(
+    tables: Any, where: str, environ: Mapping[str, str] | None = None
+) -> tuple[Watch, ...]:
+    """`[[aaltowatch.watch]]` tables -> Watch objects, or a ConfigError naming the problem.
+    `env:NAME` notify entries are read from `environ` (default: the process environment)."""
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where}: watches are [[aaltowatch.watch]] tables")
     watches: list[Watch] = []
     for index, table in enumerate(tables, 1):
-        watch = _parse_one(table, where, index)
+        watch = _parse_one(table, where, index, os.environ if environ is None else environ)
         if any(w.name == watch.name for w in watches):
             raise ConfigError(f"{where}: two watches are named {watch.name!r}")
         watches.append(watch)
     return tuple(watches)
 
 
-def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
+def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[str, str]) -> Watch:
     known = {"name", "query", "title", "digest", *LISTS}
     unknown = sorted(set(table) - known)
     where = f"{path}: watch #{index}"
@@ -94,9 +102,13 @@ def _parse_one(table: dict[str, Any], path: str, index: int) -> Watch:
     title = table.get("title", "")
     if not isinstance(title, str):
         raise ConfigError(f"{where}: title must be a string")
+    values["notify"] = tuple(_notify_url(entry, environ, where) for entry in values["notify"])
     labels = [target_label(url, where) for url in values["notify"]]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"{where}: two notify URLs differ only in their secrets")
+    twice = [lab for i, lab in enumerate(labels) if lab in labels[:i]]
+    if twice:
+        raise ConfigError(
+            f"{where}: two notify URLs differ only in their secrets (both are {twice[0]})"
+        )
     return Watch(name=name, query=query, title=title, digest=digest, **values)
 
 
@@ -109,6 +121,16 @@ def _string_list(value: Any, key: str, allowed: tuple[str, ...] | None, where: s
             if item not in allowed:
                 raise ConfigError(f"{where}: {key} has {item!r}; choose from {', '.join(allowed)}")
     return tuple(dict.fromkeys(v.strip() for v in items))
+
+
+def _notify_url(entry: str, environ: Mapping[str, str], where: str) -> str:
+    ref = ENV_REF.match(entry)
+    if ref is None:
+        return entry
+    url = environ.get(ref.group(1), "").strip()
+    if not url:
+        raise ConfigError(f"{where}: notify {entry}: the environment variable is not set")
+    return url
 
 
 @contextmanager
@@ -136,8 +158,8 @@ def load_target(url: str) -> Any:
 
 
 def target_label(url: str, where: str = "notify") -> str:
-    """The URL as Apprise prints it with passwords and tokens masked: safe for logs, status
-    and the archive, and stable while a secret is rotated."""
+    """The target's label (scheme, host, short hash): what logs, status, feeds and the archive
+    show, and the key of its delivery ledger."""
     bundle = load_target(url)
     if bundle is None:
         scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
@@ -145,4 +167,4 @@ def target_label(url: str, where: str = "notify") -> str:
             f"{where}: a notify URL ({scheme}://…) is not a valid Apprise URL;"
             " see https://github.com/caronc/apprise/wiki"
         )
-    return bundle[0].url(privacy=True)
+    return label(bundle[0].url(privacy=True))

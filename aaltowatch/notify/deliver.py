@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 
 ALERT_CHECK = "notification_failures"
 EVENT = "event"
+QUIET_LOGGERS = ("apprise", "urllib3")
 
 
 @dataclass
 class DeliveryReport:
-    """What one delivery pass did, per target label (masked URLs only)."""
+    """What one delivery pass did, per target label (aaltowatch.core.targets: no secret)."""
 
     sent: dict[str, int] = field(default_factory=dict)  # events delivered
     messages: int = 0
@@ -75,9 +76,10 @@ def deliver(
 ) -> DeliveryReport:
     """Send what is pending to every target. Call with the run lock held."""
     limits = limits or Limits.from_config(Config())
-    # Apprise's debug lines print request URLs, and some services keep their token in the
-    # path; its warnings name the host only. Keep them even under -v, and nothing more.
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    # Apprise's and urllib3's debug lines print request URLs, and some services keep their
+    # token in the path; their warnings name the host only. Keep those even under -v.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     report = DeliveryReport()
     report.unknown = ledger.resolve_stale_claims(archive)
     if report.unknown:
