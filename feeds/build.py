@@ -74,6 +74,14 @@ def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[E
     return sorted(entries, key=key, reverse=True)
 
 
+def _languages(rows: Sequence[dict]) -> tuple[str, ...]:
+    """The languages of a category's pages: each language site of aalto.fi has its own category
+    names (Campus, Kampus), so a category feed is in one language in practice, and its title and
+    feeds.opml folder say which; a label two sites share names both."""
+    present = {row.get("lang") for row in rows}
+    return tuple(lang for lang in LANGUAGE_NAMES if lang in present)
+
+
 def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[FeedSpec]:
     """One feed per category, for the `max_feeds` categories with most pages."""
     specs, used = [], set()
@@ -85,14 +93,20 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
             n += 1
             unique = f"{slug}-{n}"
         used.add(unique)
-        entries = [page_entry(r) for r in archive.category_entries(category, max_entries)]
+        rows = archive.category_entries(category, max_entries)
+        entries = [page_entry(r) for r in rows]
+        languages = _languages(rows)
+        names = ", ".join(LANGUAGE_NAMES[lang] for lang in languages)
+        in_languages = f" ({names})" if names else ""
         specs.append(
             FeedSpec(
                 name=f"category-{unique}",
-                title=f"Aalto University: {label}",
+                title=f"Aalto University: {label}{in_languages}",
                 description=f"Pages of www.aalto.fi in the category {label}, newest first.",
-                link=PUBLIC_ORIGIN + LISTING_PATHS["en"],
+                link=PUBLIC_ORIGIN + LISTING_PATHS[languages[0] if len(languages) == 1 else "en"],
+                language=languages[0] if len(languages) == 1 else None,
                 entries=_newest_first(entries, by_published=True),
+                group=f"Categories{in_languages}",
             )
         )
     return specs
@@ -130,6 +144,7 @@ def feed_specs(
                 link=PUBLIC_ORIGIN + path,
                 language=lang,
                 entries=_newest_first(entries, by_published=True),
+                group="News",
             )
         )
     cache: dict[int, Entry] = {}
@@ -151,6 +166,7 @@ def feed_specs(
             title="www.aalto.fi: all changes",
             description="New, modified, removed, restored and moved news and partnership pages.",
             entries=all_changes,
+            group="Changes",
         )
     )
     specs.append(
@@ -160,6 +176,7 @@ def feed_specs(
             description="Changes to the collaboration (partnership) pages of www.aalto.fi.",
             link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
             entries=changes("partnership"),
+            group="Changes",
         )
     )
     specs.append(
@@ -172,9 +189,11 @@ def feed_specs(
             entries=_newest_first(
                 [partner_entry(entry(r), r) for r in partner_changes(archive, max_entries)]
             ),
+            group="Changes",
         )
     )
-    specs += _category_specs(archive, max_entries, max_categories)
+    # Grouped by language, as feeds.opml lists them (English, Finnish, Swedish).
+    specs += sorted(_category_specs(archive, max_entries, max_categories), key=lambda s: s.group)
     specs += watch_specs(archive, watches, max_entries, entry)
     alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
     specs.append(
@@ -185,6 +204,7 @@ def feed_specs(
             entries=_newest_first(
                 [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
             ),
+            group="Health",
         )
     )
     empty_updated = _watched_since(archive)

@@ -8,54 +8,38 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import feedparser
 import pytest
 
+from aaltowatch.watches import demo_watches
 from feeds.build import build_feeds
 from feeds.serve import FeedServer
 from storage import Archive
 
+NEWSBOAT = pytest.mark.skipif(
+    shutil.which("newsboat") is None, reason="newsboat not installed: apt-get install newsboat"
+)
+CHROMIUM = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="chromium not installed: apt-get install chromium"
+)
+
 
 @pytest.fixture
 def served(two_state_copy: Path, tmp_path: Path) -> Iterator[tuple[FeedServer, Path]]:
+    """The feeds of the two-state archive with the demo's watches (whose entries are also in
+    the change feeds), served on 127.0.0.1."""
     out = tmp_path / "feeds"
     with Archive(two_state_copy) as archive:
-        build_feeds(archive, out, max_entries=50)
+        build_feeds(archive, out, max_entries=50, watches=demo_watches())
     with FeedServer(out, port=0) as server:
         yield server, out
-
-
-@pytest.mark.reader
-@pytest.mark.skipif(
-    shutil.which("newsboat") is None, reason="newsboat not installed: apt-get install newsboat"
-)
-def test_newsboat_reads_the_feeds(served: tuple[FeedServer, Path], tmp_path: Path) -> None:
-    server, out = served
-    names = ["news-en.xml", "changes.atom", "partnerships.xml"]
-    # newsboat keys articles by guid: a change in both changes and partnerships counts once.
-    expected = len({e.id for n in names for e in feedparser.parse(out / n).entries})
-    home = tmp_path / "home"
-    home.mkdir()
-    urls = tmp_path / "urls"
-    urls.write_text("".join(f"{server.url}{n}\n" for n in names), encoding="utf-8")
-    config = tmp_path / "config"
-    config.write_text("", encoding="utf-8")
-    proc = subprocess.run(
-        ["newsboat", "-u", str(urls), "-c", str(tmp_path / "cache.db"), "-C", str(config),
-         "-x", "reload", "-x", "print-unread"],
-        capture_output=True, text=True, timeout=60,
-        env={**os.environ, "HOME": str(home), "LANG": "C.UTF-8", "XDG_CONFIG_HOME": str(home),
-             "XDG_DATA_HOME": str(home)},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    match = re.search(r"(\d+) unread articles?", proc.stdout)
-    assert match, proc.stdout + proc.stderr
-    assert int(match.group(1)) == expected > 0
 
 
 def _newsboat(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,16 +56,43 @@ def _newsboat(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _reload(tmp_path: Path) -> dict[str, int]:
+    """Reload every feed of the url file; articles per feed URL as newsboat's cache keeps them."""
+    proc = _newsboat(tmp_path, "-x", "reload", "-x", "print-unread")
+    assert proc.returncode == 0, proc.stderr
+    with closing(sqlite3.connect(tmp_path / "cache.db")) as cache:
+        counts = dict(cache.execute("SELECT feedurl, COUNT(*) FROM rss_item GROUP BY feedurl"))
+    match = re.search(r"(\d+) unread articles?", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    assert int(match.group(1)) == sum(counts.values())
+    return counts
+
+
 @pytest.mark.reader
-@pytest.mark.skipif(
-    shutil.which("newsboat") is None, reason="newsboat not installed: apt-get install newsboat"
-)
+@NEWSBOAT
+def test_newsboat_shows_every_entry_of_every_feed(
+    served: tuple[FeedServer, Path], tmp_path: Path
+) -> None:
+    """newsboat keeps one article per guid across all feeds: a change in both the change feed
+    and a watch feed, or a story in news-en and a category, must still show in each."""
+    server, out = served
+    names = ["news-en.xml", "changes.atom", "partnerships.xml", "watch-helsinki-vantaa.xml"]
+    names += [p.name for p in sorted(out.glob("category-*.xml"))]
+    (tmp_path / "urls").write_text("".join(f"{server.url}{n}\n" for n in names), encoding="utf-8")
+    expected = {server.url + n: len(feedparser.parse(out / n).entries) for n in names}
+    assert all(expected.values())
+    assert _reload(tmp_path) == expected
+
+
+@pytest.mark.reader
+@NEWSBOAT
 @pytest.mark.parametrize("how", ["file", "served"])
 def test_newsboat_imports_the_opml_and_reads_every_feed(
     served: tuple[FeedServer, Path], tmp_path: Path, how: str
 ) -> None:
     """index.html tells staff to import feeds.opml: as a file next to the feeds, or downloaded
-    from `serve`, every feed it lists must then load (relative xmlUrls load nothing)."""
+    from `serve`, every feed it lists must then load (relative xmlUrls load nothing) with every
+    one of its entries, filed under its outline (newsboat: a tag)."""
     server, out = served
     opml = out / "feeds.opml"
     if how == "served":
@@ -91,21 +102,25 @@ def test_newsboat_imports_the_opml_and_reads_every_feed(
     (tmp_path / "urls").touch()
     imported = _newsboat(tmp_path, "-i", str(opml))
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    urls = (tmp_path / "urls").read_text(encoding="utf-8").split()
-    assert len(urls) == len(list(out.glob("*.xml")))
-    assert all(u.startswith("file://" if how == "file" else server.url) for u in urls), urls
-    expected = len({e.id for f in out.glob("*.xml") for e in feedparser.parse(f).entries})
-    proc = _newsboat(tmp_path, "-x", "reload", "-x", "print-unread")
-    assert proc.returncode == 0, proc.stderr
-    match = re.search(r"(\d+) unread articles?", proc.stdout)
-    assert match, proc.stdout + proc.stderr
-    assert int(match.group(1)) == expected > 0
+    lines = (tmp_path / "urls").read_text(encoding="utf-8").splitlines()
+    tags = {line.split()[0]: line.split(" ", 1)[1] for line in lines}
+    assert len(tags) == len(list(out.glob("*.xml")))
+    base = out.resolve().as_uri() + "/" if how == "file" else server.url
+    assert all(u.startswith(base) for u in tags), tags
+    assert tags[base + "news-fi.xml"] == '"News"'
+    assert tags[base + "watch-helsinki-vantaa.xml"] == '"Watches"'
+    categories = {t for u, t in tags.items() if u.startswith(base + "category-")}
+    assert categories == {'"Categories (English)"', '"Categories (Finnish)"',
+                          '"Categories (Swedish)"'}  # fmt: skip
+    expected = {u: len(feedparser.parse(out / u.removeprefix(base)).entries) for u in tags}
+    counts = _reload(tmp_path)
+    assert {u: counts.get(u, 0) for u in tags} == expected
+    assert sum(expected.values()) > len({e.link for f in out.glob("*.xml")
+                                         for e in feedparser.parse(f).entries})  # fmt: skip
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="chromium not installed: apt-get install chromium"
-)
+@CHROMIUM
 def test_chromium_renders_index(served: tuple[FeedServer, Path], tmp_path: Path) -> None:
     server, _ = served
     proc = subprocess.run(
