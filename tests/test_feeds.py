@@ -226,7 +226,7 @@ def test_edited_article_keeps_its_entry(two_state_copy: Path, built: Path) -> No
     assert _parse(built / "news-en.atom").feed.updated.startswith("2026-12-24T12:00:00")
     first_change = _parse(built / "changes.atom").entries[0]
     assert first_change.title.startswith("Modified") and first_change.link == target.link
-    assert "<ins>A correction was added.</ins>" in _html(first_change)
+    assert "<ins>{+A correction was added.+}</ins>" in _html(first_change)
 
 
 def test_hostile_content_never_becomes_active(two_state_copy: Path, tmp_path: Path) -> None:

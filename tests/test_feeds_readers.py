@@ -5,13 +5,15 @@ Both are Debian packages that CI installs; without them the tests skip with the 
 
 from __future__ import annotations
 
+import html as html_lib
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -19,7 +21,9 @@ import feedparser
 import pytest
 
 from aaltowatch.watches import demo_watches
-from feeds.build import build_feeds
+from feeds.build import build_feeds, feed_specs
+from feeds.entries import FeedSpec
+from feeds.render import render
 from feeds.serve import FeedServer
 from storage import Archive
 
@@ -119,6 +123,63 @@ def test_newsboat_imports_the_opml_and_reads_every_feed(
                                          for e in feedparser.parse(f).entries})  # fmt: skip
 
 
+def _shown_diff(html: str) -> str:
+    """The first word change of an entry's HTML as a reader without styling shows it:
+    `<del>[-old-]</del><ins>{+new+}</ins>` -> `[-old-]{+new+}`, whitespace collapsed."""
+    match = re.search(r"<del>(\[-.+?-\])</del><ins>(\{\+.+?\+\})</ins>", html)
+    assert match, html
+    return " ".join(html_lib.unescape(match.group(1) + match.group(2)).split())
+
+
+@pytest.mark.reader
+@NEWSBOAT
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: apt-get install tmux")
+def test_newsboat_shows_a_word_diff_with_its_markers(two_state_copy: Path, tmp_path: Path) -> None:
+    """newsboat drops <del>/<ins> styling: old and new words ran together (`Sanna-KatriJohanna
+    RautavaKivelä`). Driven in a terminal, its article view shows the markers."""
+    with Archive(two_state_copy) as archive:
+        specs, _ = feed_specs(archive, 50)
+    changes = next(s for s in specs if s.name == "changes")
+    entry = min(
+        (e for e in changes.entries if "</del><ins>" in e.content), key=lambda e: len(e.content)
+    )
+    feed = tmp_path / "diff.xml"
+    feed.write_bytes(render(FeedSpec("diff", "A diff", "One modified page", entries=[entry]))[0])
+    (tmp_path / "urls").write_text(feed.as_uri() + "\n", encoding="utf-8")
+    assert _newsboat(tmp_path, "-x", "reload").returncode == 0
+    socket = tmp_path / "tmux.sock"
+    tmux = ["tmux", "-S", str(socket)]
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8", "TERM": "xterm"}
+    command = f"newsboat -u {tmp_path / 'urls'} -c {tmp_path / 'cache.db'} -C {tmp_path / 'config'}"
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", "120", "-y", "60", command], env=env, check=True
+    )
+    try:
+
+        def screen() -> str:
+            shown = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True)
+            return " ".join(shown.stdout.split())
+
+        assert _wait_for(lambda: "A diff" in screen()), screen()
+        subprocess.run([*tmux, "send-keys", "Enter"], check=True)  # the feed
+        assert _wait_for(lambda: entry.title[:30] in screen()), screen()
+        subprocess.run([*tmux, "send-keys", "Enter"], check=True)  # its article
+        want = _shown_diff(entry.content)
+        assert _wait_for(lambda: want in screen()), (want, screen())
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll a terminal until `condition` holds (not a timing assertion: a busy machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
 @pytest.mark.browser
 @CHROMIUM
 def test_chromium_renders_index(served: tuple[FeedServer, Path], tmp_path: Path) -> None:
@@ -136,7 +197,8 @@ def test_chromium_renders_index(served: tuple[FeedServer, Path], tmp_path: Path)
     assert 'id="feed-list"' in dom
     for name in ("news-en", "news-fi", "news-sv", "changes", "partnerships", "health"):
         assert f'href="{name}.xml"' in dom and f'href="{name}.atom"' in dom
-    assert "<ins>" in dom and "<del>" in dom
+    # Diffs keep <del>/<ins> for browsers, with the text markers inside.
+    assert "<ins>{+" in dom and "<del>[-" in dom
     assert "https://www.aalto.fi/en/news/" in dom
     console = [
         line for line in proc.stderr.splitlines()
