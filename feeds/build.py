@@ -15,18 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aaltowatch.core.text import parse_utc
 from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import (
-    EPOCH,
     Entry,
     FeedSpec,
     alert_entry,
     change_entry,
     page_entry,
     partner_entry,
+    watched_since,
 )
 from feeds.index import render_index
 from feeds.opml import render_opml
@@ -119,12 +118,6 @@ def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
     return Path(out_dir).resolve().as_uri() + "/"
 
 
-def _watched_since(archive: Archive) -> datetime:
-    """The date of a feed with no entries: when the archive began watching. Not the last run:
-    an empty feed would then change, and be rewritten and refetched, after every run."""
-    return parse_utc(archive.first_run_started()) or EPOCH
-
-
 def feed_specs(
     archive: Archive,
     max_entries: int = 50,
@@ -207,7 +200,7 @@ def feed_specs(
             group="Health",
         )
     )
-    empty_updated = _watched_since(archive)
+    empty_updated = watched_since(archive)
     for spec in specs:
         spec.empty_updated = empty_updated
         spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
@@ -243,7 +236,12 @@ def build_feeds(
         report.write(out_dir / f"{spec.name}.atom", atom)
     report.write(out_dir / "feeds.opml", render_opml(specs))
     health = next(s for s in specs if s.name == "health")
-    index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
+    index = render_index(
+        specs,
+        all_changes[:INDEX_CHANGES],
+        health.entries[:INDEX_ALERTS],
+        feeds_url_for(out_dir, feeds_base_url),
+    )
     report.write(out_dir / "index.html", index)
     report.write(out_dir / "dashboard.html", render_dashboard(dashboard_charts(archive)))
     names = {spec.name for spec in specs}

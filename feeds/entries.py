@@ -86,6 +86,12 @@ def feed_entry_id(feed: str, item_id: str) -> str:
     return f"{feed_id(feed)}/{item_id.removeprefix(TAG_PREFIX).lstrip('/')}"
 
 
+def watched_since(archive: Archive) -> datetime:
+    """The date of a feed with no entries: when the archive began watching. Not the last run:
+    an empty feed would then change, and be rewritten and refetched, after every run."""
+    return parse_utc(archive.first_run_started()) or EPOCH
+
+
 def url_tag(url: str) -> str:
     """Stable entry id from the canonical URL alone."""
     parts = urlsplit(url)

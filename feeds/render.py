@@ -57,7 +57,8 @@ def _atom_links(atom: bytes, spec: FeedSpec) -> bytes:
     the image enclosure into a second `alternate` link. The Atom file's rel="self" is itself."""
     root = etree.fromstring(atom)
     for link in root.findall(f"{{{ATOM}}}link[@rel='self']"):
-        link.set("href", spec.self_url.removesuffix(".xml") + ".atom")
+        path, query = spec.self_url.split("?", 1) if "?" in spec.self_url else (spec.self_url, "")
+        link.set("href", path.removesuffix(".xml") + ".atom" + (f"?{query}" if query else ""))
     for element, entry in zip(root.findall(f"{{{ATOM}}}entry"), spec.entries, strict=True):
         for link in element.findall(f"{{{ATOM}}}link"):
             element.remove(link)

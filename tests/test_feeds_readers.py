@@ -5,9 +5,12 @@ Both are Debian packages that CI installs; without them the tests skip with the 
 
 from __future__ import annotations
 
+import fcntl
 import html as html_lib
+import json
 import os
 import re
+import select
 import shutil
 import sqlite3
 import subprocess
@@ -16,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -24,6 +28,7 @@ from aaltowatch.watches import demo_watches
 from feeds.build import build_feeds, feed_specs
 from feeds.entries import FeedSpec
 from feeds.render import render
+from feeds.search import SearchFeeds
 from feeds.serve import FeedServer
 from storage import Archive
 
@@ -33,6 +38,10 @@ NEWSBOAT = pytest.mark.skipif(
 CHROMIUM = pytest.mark.skipif(
     shutil.which("chromium") is None, reason="chromium not installed: apt-get install chromium"
 )
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -42,7 +51,7 @@ def served(two_state_copy: Path, tmp_path: Path) -> Iterator[tuple[FeedServer, P
     out = tmp_path / "feeds"
     with Archive(two_state_copy) as archive:
         build_feeds(archive, out, max_entries=50, watches=demo_watches())
-    with FeedServer(out, port=0) as server:
+    with FeedServer(out, port=0, search=SearchFeeds(two_state_copy, 50)) as server:
         yield server, out
 
 
@@ -123,6 +132,28 @@ def test_newsboat_imports_the_opml_and_reads_every_feed(
                                          for e in feedparser.parse(f).entries})  # fmt: skip
 
 
+@pytest.mark.reader
+@NEWSBOAT
+def test_newsboat_subscribes_to_search_urls(
+    served: tuple[FeedServer, Path], tmp_path: Path
+) -> None:
+    """An ad-hoc search, subscribed to by URL (no config): every entry shows, titled by the
+    query, with ids of its own (the same changes are in `changes.xml` too)."""
+    server, _ = served
+    urls = [
+        f"{server.url}search.xml?q=Helsinki+OR+Vantaa&lang=en",
+        f"{server.url}search.atom?q=Espoo&kind=partnership",
+        f"{server.url}changes.xml",
+    ]
+    (tmp_path / "urls").write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")
+    expected = {u: len(feedparser.parse(u).entries) for u in urls}
+    assert all(expected.values())
+    assert _reload(tmp_path) == expected
+    with closing(sqlite3.connect(tmp_path / "cache.db")) as cache:
+        titles = dict(cache.execute("SELECT rssurl, title FROM rss_feed"))
+    assert titles[urls[0]] == "aaltowatch search: Helsinki OR Vantaa (lang=en)"
+
+
 def _shown_diff(html: str) -> str:
     """The first word change of an entry's HTML as a reader without styling shows it:
     `<del>[-old-]</del><ins>{+new+}</ins>` -> `[-old-]{+new+}`, whitespace collapsed."""
@@ -180,15 +211,104 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
     return condition()
 
 
+def _chromium(url: str, profile: Path, *expressions: str) -> list[Any]:
+    """Open `url` in headless Chromium and evaluate `expressions` on the loaded page, over the
+    DevTools pipe: what a person sees (CSS applied), which --dump-dom cannot tell."""
+    to_chromium, from_chromium = os.pipe(), os.pipe()
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chromium[0], from_chromium[1])]
+
+    def pipe_fds() -> None:  # in the child: Chromium reads fd 3 and writes fd 4
+        for fd, target in zip(high, (3, 4), strict=True):
+            os.dup2(fd, target)
+            os.set_inheritable(target, True)
+
+    proc = subprocess.Popen(
+        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
+         "about:blank"],
+        preexec_fn=pipe_fds, close_fds=False, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(profile)},
+    )  # fmt: skip
+    for fd in (*high, to_chromium[0], from_chromium[1]):
+        os.close(fd)
+    pending, calls = b"", 0
+
+    def call(method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        nonlocal pending, calls
+        calls += 1
+        message = {"id": calls, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(to_chromium[1], json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" in pending:
+                raw, pending = pending.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == calls:
+                    assert "error" not in reply, reply
+                    return reply["result"]
+            ready, _, _ = select.select([from_chromium[0]], [], [], 90)
+            chunk = os.read(from_chromium[0], 1 << 16) if ready else b""
+            assert chunk, f"chromium stopped answering ({method})"
+            pending += chunk
+
+    def evaluate(session: str, expression: str) -> Any:
+        answer = call("Runtime.evaluate", session, expression=expression, returnByValue=True)
+        return answer["result"].get("value")
+
+    try:
+        target = call("Target.createTarget", url=url)["targetId"]
+        session = call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        loaded = "location.href !== 'about:blank' && document.readyState === 'complete'"
+        assert _wait_for(lambda: evaluate(session, loaded))
+        values = [evaluate(session, e) for e in expressions]
+        call("Browser.close")
+        return values
+    finally:
+        os.close(to_chromium[1])
+        os.close(from_chromium[0])
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# The search form: its visible text, whether the query box is shown, and the URL a submission
+# would open (a GET form's URL: action + the form's fields, url-encoded).
+FORM = (
+    "document.querySelector('#search').nextElementSibling.innerText",
+    "document.querySelector('form.search input[name=q]').offsetParent !== null",
+    "(() => { const f = document.querySelector('form.search');"
+    " f.q.value = 'Helsinki OR Vantaa'; f.lang.value = 'en';"
+    " return f.action + '?' + new URLSearchParams(new FormData(f)); })()",
+)
+
+
+@pytest.mark.browser
+@CHROMIUM
+def test_chromium_search_form_builds_a_search_feed_url(
+    served: tuple[FeedServer, Path], tmp_path: Path
+) -> None:
+    """Served by `serve`, the index page's form (GET, no script in the page) opens a search
+    feed; opened as a file, it says that it needs `aaltowatch serve` instead."""
+    server, out = served
+    text, shown, url = _chromium(server.url, tmp_path / "served", *FORM)
+    assert shown and "opened as a file" not in text
+    assert url.startswith(f"{server.url}search.xml?q=Helsinki+OR+Vantaa&")
+    parsed = feedparser.parse(url)
+    assert parsed.bozo == 0 and parsed.entries
+    assert parsed.feed.title == "aaltowatch search: Helsinki OR Vantaa (lang=en)"
+    text, shown, _ = _chromium((out / "index.html").as_uri(), tmp_path / "file", *FORM)
+    assert not shown and "opened as a file" in text and "aaltowatch serve" in text
+
+
 @pytest.mark.browser
 @CHROMIUM
 def test_chromium_renders_index(served: tuple[FeedServer, Path], tmp_path: Path) -> None:
     server, _ = served
     proc = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-         "--v=0", "--dump-dom", server.url],
+        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--dump-dom", server.url],
         capture_output=True, text=True, timeout=90,
         env={**os.environ, "HOME": str(tmp_path)},
     )  # fmt: skip
