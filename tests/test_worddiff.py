@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aaltowatch.core.watchconfig import Watch, load_target
 from aaltowatch.core.worddiff import marked_text, segments
-from aaltowatch.notify.message import LINE_CHARS, short_diff
+from aaltowatch.notify.deliver import _send
+from aaltowatch.notify.message import LINE_CHARS, Event, event_message, short_diff
 from feeds.htmldiff import text_diff_html
+from tests.mailserver import MailServer
 
 OLD = "Contact: Sanna-Katri Rautava – Senior advisor"
 NEW = "Contact: Johanna Kivelä – Partnership Manager"
@@ -83,3 +88,21 @@ def test_markers_are_balanced_and_segments_rebuild_both_texts(
         assert re.sub(r"\[-.*?-\]", "", line).replace("{+", "").replace("+}", "").split() == (
             new.split()
         )
+
+
+@pytest.mark.parametrize("fmt", ["text", "html"])
+def test_every_part_of_a_real_mail_shows_the_markers(fmt: str) -> None:
+    """Through Apprise to a real SMTP server: the text part, and the HTML part a `format=html`
+    target gets, both show the markers (no mail client has to style <del>/<ins>)."""
+    diff = f"--- v1\n+++ v2\n@@ -1,1 +1,1 @@\n-{OLD}\n+{NEW}"
+    change = {"id": 7, "change": "modified", "url": "https://www.aalto.fi/en/x", "diff": diff}
+    message = event_message(Watch(name="w", query="Espoo"), Event(change, "A page"))
+    with MailServer() as mail:
+        assert _send(load_target(f"{mail.url()}&format={fmt}"), message, "test")
+    (received,) = mail.messages
+    parts = {
+        p.get_content_subtype(): p.get_content() for p in received.walk() if not p.is_multipart()
+    }
+    assert set(parts) == ({"plain"} if fmt == "text" else {"plain", "html"})
+    for text in parts.values():
+        assert MARKED in html.unescape(text).replace("\xa0", " "), text  # Apprise: &nbsp;
