@@ -25,10 +25,13 @@ from feeds.sanitize import clean_text
 from feeds.watches import watch_specs
 from storage import open_archive
 
-PATHS = {"/search.xml": 0, "/search.atom": 1}  # which of render()'s pair each path answers
+RSS_PATH = "/search.xml"
+PATHS = {RSS_PATH: 0, "/search.atom": 1}  # which of render()'s (RSS, Atom) each path answers
 MAX_QUERY_CHARS = 200
-MAX_CATEGORY_CHARS = 100
-MAX_VALUES = 10  # values of one filter (categories have no fixed list)
+MAX_VALUE_CHARS = 100  # of one filter value (categories have no fixed list)
+MAX_VALUES = 10  # values of one filter
+# The whole query string, percent-encoded: a query of non-ASCII letters takes 6 bytes a letter.
+MAX_QUERY_STRING_CHARS = 2048
 # URL parameter -> the Watch field it fills; repeat it or separate values with commas.
 FILTERS = {"kind": "kinds", "lang": "langs", "change": "changes", "category": "categories"}
 PARAMETERS = ("q", *FILTERS)
@@ -40,8 +43,8 @@ class SearchError(ValueError):
 
 def parse_search(query_string: str) -> Watch:
     """The watch a search URL's query string stands for, checked like a configured watch."""
-    if len(query_string) > 4 * MAX_QUERY_CHARS:
-        raise SearchError(f"the query string is longer than {4 * MAX_QUERY_CHARS} characters")
+    if len(query_string) > MAX_QUERY_STRING_CHARS:
+        raise SearchError(f"the query string is longer than {MAX_QUERY_STRING_CHARS} characters")
     try:
         pairs = parse_qsl(query_string, keep_blank_values=True, max_num_fields=4 * MAX_VALUES)
     except ValueError:
@@ -72,13 +75,15 @@ def _filters(pairs: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
         for value in given:
             if allowed is not None and value not in allowed:
                 raise SearchError(f"{name}={value!r}: choose from {', '.join(allowed)}")
-            if len(value) > MAX_CATEGORY_CHARS or clean_text(value) != value:
+            if len(value) > MAX_VALUE_CHARS or clean_text(value) != value:
                 raise SearchError(f"{name}={value[:20]!r}…: not a {name}")
         if len(given) > MAX_VALUES:
             raise SearchError(f"at most {MAX_VALUES} values of {name}")
-        # In the registry's order, so equal searches have one name (and one set of ids).
+        # In the registry's (or sorted) order: equal searches have one name, one set of ids.
         unique = dict.fromkeys(given)
-        values[field] = tuple(v for v in allowed if v in unique) if allowed else tuple(unique)
+        values[field] = (
+            tuple(v for v in allowed if v in unique) if allowed else tuple(sorted(unique))
+        )
     return values
 
 
@@ -113,7 +118,7 @@ def search_spec(archive_path: Path, watch: Watch, max_entries: int, origin: str 
         spec,
         name=f"search?{query}",
         title=_title(watch),
-        self_url=f"{origin}{next(iter(PATHS))}?{query}" if origin else None,
+        self_url=f"{origin}{RSS_PATH}?{query}" if origin else None,
         empty_updated=since,
         group="",
     )

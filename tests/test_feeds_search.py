@@ -89,6 +89,9 @@ def test_equal_searches_are_one_feed(served: tuple[FeedServer, Path]) -> None:
     two = _feed(server, "/search.xml?lang=en&lang=fi&q=Helsinki+OR+Vantaa&kind=")
     assert one.entries and [e.id for e in one.entries] == [e.id for e in two.entries]
     assert one.feed.links == two.feed.links
+    three = _feed(server, "/search.xml?q=Aalto&category=University,Campus")
+    four = _feed(server, "/search.xml?category=Campus&q=Aalto&category=University")
+    assert three.feed.links == four.feed.links and three.feed.title == four.feed.title
 
 
 def test_entries_are_capped_and_validators_answer_304(two_state_copy: Path, tmp_path: Path) -> None:
