@@ -466,10 +466,19 @@ def export(
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the feeds and index page (ETag/Last-Modified, 304)."""
+    """Serve the feeds and index page (ETag/Last-Modified, 304), and search feeds from the
+    archive: /search.xml?q=Vantaa&kind=news&lang=en&change=new (or /search.atom)."""
     from feeds.serve import serve_forever
 
-    serve_forever(_config(ctx).feeds_dir, host=host, port=port, console=err_console)
+    config = _config(ctx)
+    serve_forever(
+        config.feeds_dir,
+        host=host,
+        port=port,
+        console=err_console,
+        archive=config.db,
+        max_entries=config.feed_max_entries,
+    )
 
 
 @cli.command()

@@ -15,18 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aaltowatch.core.text import parse_utc
 from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import (
-    EPOCH,
     Entry,
     FeedSpec,
     alert_entry,
     change_entry,
     page_entry,
     partner_entry,
+    watched_since,
 )
 from feeds.index import render_index
 from feeds.opml import render_opml
@@ -74,6 +73,14 @@ def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[E
     return sorted(entries, key=key, reverse=True)
 
 
+def _languages(rows: Sequence[dict]) -> tuple[str, ...]:
+    """The languages of a category's pages: each language site of aalto.fi has its own category
+    names (Campus, Kampus), so a category feed is in one language in practice, and its title and
+    feeds.opml folder say which; a label two sites share names both."""
+    present = {row.get("lang") for row in rows}
+    return tuple(lang for lang in LANGUAGE_NAMES if lang in present)
+
+
 def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[FeedSpec]:
     """One feed per category, for the `max_feeds` categories with most pages."""
     specs, used = [], set()
@@ -85,14 +92,20 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
             n += 1
             unique = f"{slug}-{n}"
         used.add(unique)
-        entries = [page_entry(r) for r in archive.category_entries(category, max_entries)]
+        rows = archive.category_entries(category, max_entries)
+        entries = [page_entry(r) for r in rows]
+        languages = _languages(rows)
+        names = ", ".join(LANGUAGE_NAMES[lang] for lang in languages)
+        in_languages = f" ({names})" if names else ""
         specs.append(
             FeedSpec(
                 name=f"category-{unique}",
-                title=f"Aalto University: {label}",
+                title=f"Aalto University: {label}{in_languages}",
                 description=f"Pages of www.aalto.fi in the category {label}, newest first.",
-                link=PUBLIC_ORIGIN + LISTING_PATHS["en"],
+                link=PUBLIC_ORIGIN + LISTING_PATHS[languages[0] if len(languages) == 1 else "en"],
+                language=languages[0] if len(languages) == 1 else None,
                 entries=_newest_first(entries, by_published=True),
+                group=f"Categories{in_languages}",
             )
         )
     return specs
@@ -103,12 +116,6 @@ def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
     if feeds_base_url:
         return feeds_base_url.rstrip("/") + "/"
     return Path(out_dir).resolve().as_uri() + "/"
-
-
-def _watched_since(archive: Archive) -> datetime:
-    """The date of a feed with no entries: when the archive began watching. Not the last run:
-    an empty feed would then change, and be rewritten and refetched, after every run."""
-    return parse_utc(archive.first_run_started()) or EPOCH
 
 
 def feed_specs(
@@ -130,6 +137,7 @@ def feed_specs(
                 link=PUBLIC_ORIGIN + path,
                 language=lang,
                 entries=_newest_first(entries, by_published=True),
+                group="News",
             )
         )
     cache: dict[int, Entry] = {}
@@ -151,6 +159,7 @@ def feed_specs(
             title="www.aalto.fi: all changes",
             description="New, modified, removed, restored and moved news and partnership pages.",
             entries=all_changes,
+            group="Changes",
         )
     )
     specs.append(
@@ -160,6 +169,7 @@ def feed_specs(
             description="Changes to the collaboration (partnership) pages of www.aalto.fi.",
             link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
             entries=changes("partnership"),
+            group="Changes",
         )
     )
     specs.append(
@@ -172,9 +182,11 @@ def feed_specs(
             entries=_newest_first(
                 [partner_entry(entry(r), r) for r in partner_changes(archive, max_entries)]
             ),
+            group="Changes",
         )
     )
-    specs += _category_specs(archive, max_entries, max_categories)
+    # Grouped by language, as feeds.opml lists them (English, Finnish, Swedish).
+    specs += sorted(_category_specs(archive, max_entries, max_categories), key=lambda s: s.group)
     specs += watch_specs(archive, watches, max_entries, entry)
     alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
     specs.append(
@@ -185,9 +197,10 @@ def feed_specs(
             entries=_newest_first(
                 [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
             ),
+            group="Health",
         )
     )
-    empty_updated = _watched_since(archive)
+    empty_updated = watched_since(archive)
     for spec in specs:
         spec.empty_updated = empty_updated
         spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
@@ -223,7 +236,12 @@ def build_feeds(
         report.write(out_dir / f"{spec.name}.atom", atom)
     report.write(out_dir / "feeds.opml", render_opml(specs))
     health = next(s for s in specs if s.name == "health")
-    index = render_index(specs, all_changes[:INDEX_CHANGES], health.entries[:INDEX_ALERTS])
+    index = render_index(
+        specs,
+        all_changes[:INDEX_CHANGES],
+        health.entries[:INDEX_ALERTS],
+        feeds_url_for(out_dir, feeds_base_url),
+    )
     report.write(out_dir / "index.html", index)
     report.write(out_dir / "dashboard.html", render_dashboard(dashboard_charts(archive)))
     names = {spec.name for spec in specs}

@@ -2,7 +2,9 @@
 
 Ids are tag URIs that never depend on time or database ids of pages: a news entry is named by
 its canonical URL (an edit updates it, never duplicates it); a change or alert by its own id,
-which the archive never reuses.
+which the archive never reuses. A feed publishes an item under `feed_entry_id(feed, item id)`:
+readers keep one article per id across all their feeds, so an item in several feeds needs an
+id per feed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Enclosure:
 
 @dataclass(frozen=True)
 class Entry:
-    """One feed item; `summary` and `content` are sanitised HTML."""
+    """One feed item; `summary` and `content` are sanitised HTML. `id` is the item's own id,
+    shared by every feed that carries it; feeds publish it per feed (feed_entry_id)."""
 
     id: str
     title: str
@@ -61,11 +64,32 @@ class FeedSpec:
     empty_updated: datetime = EPOCH
     # Absolute URL of this feed's RSS file (rel="self"); the Atom file is next to it.
     self_url: str | None = None
+    # The outline of feeds.opml it is listed under (readers turn it into a folder or tag).
+    group: str = ""
 
     @property
     def updated(self) -> datetime:
         """Newest entry date: derived from the data, so an unchanged archive rebuilds the same."""
         return max((e.updated for e in self.entries), default=self.empty_updated)
+
+
+def feed_id(name: str) -> str:
+    """The id of the feed named `name` (its file stem)."""
+    return f"{TAG_PREFIX}feed/{name}"
+
+
+def feed_entry_id(feed: str, item_id: str) -> str:
+    """The id an item is published under in one feed: newsboat (and other readers) keep one
+    article per id across all feeds, so the same story in news-en, a category and a watch would
+    show in one of them only. Derived from the feed's name and the item's own id alone, so it
+    is stable across rebuilds; the feed name has no "/" (a file stem), so ids never collide."""
+    return f"{feed_id(feed)}/{item_id.removeprefix(TAG_PREFIX).lstrip('/')}"
+
+
+def watched_since(archive: Archive) -> datetime:
+    """The date of a feed with no entries: when the archive began watching. Not the last run:
+    an empty feed would then change, and be rewritten and refetched, after every run."""
+    return parse_utc(archive.first_run_started()) or EPOCH
 
 
 def url_tag(url: str) -> str:

@@ -1,22 +1,24 @@
 """Readable HTML diffs between two versions of a page, for the changes feeds and index page.
 
 Paragraphs are aligned first, then words inside changed paragraphs, so an edited sentence shows
-as a few <del>/<ins> words rather than a whole rewritten body. Inputs are plain text; output is
-built from escaped text only.
+as a few <del>/<ins> words rather than a whole rewritten body. Inside <del>/<ins> the text carries
+visible markers, `<del>[-old-]</del><ins>{+new+}</ins>` (aaltowatch.core.worddiff): feed readers
+such as newsboat drop the styling, and old and new words would run together. Inputs are plain
+text; output is built from escaped text only.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 from html import escape
 from typing import Any
 
 from aaltowatch.core.fields import DIFF_FIELDS
+from aaltowatch.core.worddiff import deleted, inserted, segments
 from feeds.sanitize import clean_text
 
-_TOKENS = re.compile(r"\s+|[^\s]+")
 _ELLIPSIS = "<p>…</p>"
 
 
@@ -39,39 +41,40 @@ def _paragraphs(text: str) -> list[str]:
     return [clean_text(p) for p in re.split(r"\n\s*\n", text or "") if clean_text(p)]
 
 
+def _del(text: str) -> str:
+    return f"<del>{escape(deleted(text))}</del>" if text else ""
+
+
+def _ins(text: str) -> str:
+    return f"<ins>{escape(inserted(text))}</ins>" if text else ""
+
+
 def _words(old: str, new: str) -> str:
-    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
-    out = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            out.append(escape("".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            out.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
-        if j2 > j1:
-            out.append(f"<ins>{escape(''.join(b[j1:j2]))}</ins>")
-    return "".join(out)
+    return "".join(
+        escape(s.new) if s.equal else _del(s.old) + _ins(s.new) for s in segments(old, new)
+    )
 
 
-def _whole(paragraphs: Sequence[str], tag: str) -> list[str]:
-    return [f"<p><{tag}>{escape(p)}</{tag}></p>" for p in paragraphs]
+def _whole(paragraphs: Sequence[str], mark: Callable[[str], str]) -> list[str]:
+    return [f"<p>{mark(p)}</p>" for p in paragraphs]
 
 
 def text_diff_html(old: str, new: str) -> str:
-    """Changed paragraphs of `old` -> `new` with <del>/<ins>; unchanged runs collapse to …."""
+    """Changed paragraphs of `old` -> `new` with marked <del>/<ins>; unchanged runs collapse
+    to …."""
     a, b = _paragraphs(old), _paragraphs(new)
     out: list[str] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             out.append(_ELLIPSIS)
         elif tag == "delete":
-            out += _whole(a[i1:i2], "del")
+            out += _whole(a[i1:i2], _del)
         elif tag == "insert":
-            out += _whole(b[j1:j2], "ins")
+            out += _whole(b[j1:j2], _ins)
         else:
             pairs = min(i2 - i1, j2 - j1)
             out += [f"<p>{_words(a[i1 + k], b[j1 + k])}</p>" for k in range(pairs)]
-            out += _whole(a[i1 + pairs : i2], "del") + _whole(b[j1 + pairs : j2], "ins")
+            out += _whole(a[i1 + pairs : i2], _del) + _whole(b[j1 + pairs : j2], _ins)
     return "\n".join(out)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from aaltowatch.core.watchconfig import LISTS
 from feeds.entries import EPOCH, Entry, FeedSpec
 from feeds.sanitize import clean_html
+from feeds.search import FILTERS, MAX_QUERY_CHARS, PATHS
 
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem;
@@ -24,6 +26,11 @@ article h3 { margin: .2rem 0; font-size: 1.1rem; }
 ins { background: #d7f5dd; text-decoration: none; }
 del { background: #fbd9d9; }
 img { max-width: 100%; height: auto; }
+form.search label { margin-right: 1rem; }
+/* Opened as a file, the search form cannot work: it says so instead (no script needed: serve
+   rewrites the file:// action to its own http:// address). */
+form.search[action^="file:"] .served, form.search:not([action^="file:"]) .needs-serve {
+  display: none; }
 """
 
 
@@ -50,10 +57,38 @@ def _feed_row(spec: FeedSpec) -> str:
     )
 
 
+def _search_form(feeds_url: str) -> str:
+    """A GET form that builds a search feed's URL (feeds.search), answered by `serve`."""
+    rss, atom = (escape(f"{feeds_url}{path.lstrip('/')}") for path in PATHS)
+    selects = "\n".join(
+        f'<label>{escape(name)} <select name="{escape(name)}"><option value="">any</option>'
+        + "".join(f"<option>{escape(v)}</option>" for v in LISTS[field] or ())
+        + "</select></label>"
+        for name, field in FILTERS.items()
+        if LISTS[field]
+    )
+    return f"""<form class="search" method="get" action="{rss}">
+<p class="needs-serve">Search feeds are answered by <code>aaltowatch serve</code> from the
+archive, and this page was opened as a file: run <code>aaltowatch serve</code> and open the
+address it prints.</p>
+<p class="served"><label>Query <input name="q" required maxlength="{MAX_QUERY_CHARS}"
+placeholder="Vantaa OR Espoo"></label>
+{selects}
+<button type="submit">RSS feed</button>
+<button type="submit" formaction="{atom}">Atom feed</button></p>
+</form>
+<p>Subscribe to the address of the feed the form opens: new matching changes arrive like a
+watch's, without a config. The query has the syntax of <code>aaltowatch search</code>.</p>"""
+
+
 def render_index(
-    specs: Sequence[FeedSpec], changes: Sequence[Entry], alerts: Sequence[Entry]
+    specs: Sequence[FeedSpec],
+    changes: Sequence[Entry],
+    alerts: Sequence[Entry],
+    feeds_url: str = "",
 ) -> bytes:
-    """The index page; like the feeds, a pure function of the data (no "generated at now")."""
+    """The index page; like the feeds, a pure function of the data (no "generated at now").
+    `feeds_url` is where the feeds are (build.feeds_url_for): the search form's address."""
     newest = max((s.updated for s in specs), default=EPOCH)
     discovery = "\n".join(
         f'<link rel="alternate" type="application/atom+xml" title="{escape(s.title)}"'
@@ -86,6 +121,8 @@ Charts of news, changes, partners and crawl health: <a href="dashboard.html">das
 {rows}
 </tbody>
 </table>
+<h2 id="search">Search feeds</h2>
+{_search_form(feeds_url)}
 <h2 id="changes">Latest changes</h2>
 {change_html}
 <h2 id="alerts">Latest health alerts</h2>

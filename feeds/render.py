@@ -9,7 +9,7 @@ from __future__ import annotations
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds.entries import FeedSpec
+from feeds.entries import FeedSpec, feed_entry_id, feed_id
 from feeds.sanitize import PUBLIC_ORIGIN, strip_invalid_chars
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -17,7 +17,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 
 def _generator(spec: FeedSpec) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.id(f"tag:www.aalto.fi,2026:feed/{spec.name}")
+    fg.id(feed_id(spec.name))
     fg.title(strip_invalid_chars(spec.title))
     fg.subtitle(strip_invalid_chars(spec.description))
     fg.description(strip_invalid_chars(spec.description))
@@ -32,8 +32,9 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     fg.lastBuildDate(spec.updated)
     for entry in spec.entries:
         fe = fg.add_entry(order="append")
-        fe.id(entry.id)
-        fe.guid(entry.id, permalink=False)
+        entry_id = feed_entry_id(spec.name, entry.id)
+        fe.id(entry_id)
+        fe.guid(entry_id, permalink=False)
         fe.title(entry.title)
         if entry.link:
             fe.link(href=entry.link, rel="alternate")
@@ -56,7 +57,8 @@ def _atom_links(atom: bytes, spec: FeedSpec) -> bytes:
     the image enclosure into a second `alternate` link. The Atom file's rel="self" is itself."""
     root = etree.fromstring(atom)
     for link in root.findall(f"{{{ATOM}}}link[@rel='self']"):
-        link.set("href", spec.self_url.removesuffix(".xml") + ".atom")
+        path, query = spec.self_url.split("?", 1) if "?" in spec.self_url else (spec.self_url, "")
+        link.set("href", path.removesuffix(".xml") + ".atom" + (f"?{query}" if query else ""))
     for element, entry in zip(root.findall(f"{{{ATOM}}}entry"), spec.entries, strict=True):
         for link in element.findall(f"{{{ATOM}}}link"):
             element.remove(link)

@@ -1,7 +1,8 @@
 """Serve the feeds directory over HTTP with validators, so readers poll cheaply (ETag/304).
 
 Standard library only (ThreadingHTTPServer). Files are looked up strictly inside the feeds
-directory: no traversal, no hidden (temporary) files, no directory listings.
+directory: no traversal, no hidden (temporary) files, no directory listings. Given the archive,
+it also answers ad-hoc search feeds, `/search.xml?q=…` and `/search.atom?q=…` (feeds.search).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from aaltowatch.core.http import is_not_modified
+from feeds.search import SearchError, SearchFeeds, SearchUnavailable
 
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
@@ -50,6 +52,7 @@ def _resolve(root: Path, raw_path: str) -> Path | None:
 
 
 IDLE_TIMEOUT_S = 30.0
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https:"
 HOST_HEADER = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 
 
@@ -59,6 +62,16 @@ class FeedHandler(BaseHTTPRequestHandler):
     # Seconds a connection may stay silent (before or between requests) before it is closed:
     # each open connection holds a thread.
     timeout: float | None = IDLE_TIMEOUT_S
+    # The search feeds, when `serve` was given the archive; without it they are 404.
+    search: SearchFeeds | None = None
+
+    def _origin(self) -> str:
+        """http://host:port this request reached (its Host header when well-formed)."""
+        host = self.headers.get("Host", "")
+        if not HOST_HEADER.fullmatch(host):
+            address, port = self.server.server_address[:2]
+            host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
+        return f"http://{host}"
 
     def _own_urls(self, data: bytes) -> bytes:
         """Feeds built without `feeds_base_url` name themselves by file:// URL (feeds.opml,
@@ -66,11 +79,7 @@ class FeedHandler(BaseHTTPRequestHandler):
         file_base = (self.root.as_uri() + "/").encode()
         if file_base not in data:
             return data
-        host = self.headers.get("Host", "")
-        if not HOST_HEADER.fullmatch(host):
-            address, port = self.server.server_address[:2]
-            host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
-        return data.replace(file_base, f"http://{host}/".encode())
+        return data.replace(file_base, f"{self._origin()}/".encode())
 
     def do_GET(self) -> None:
         self._respond(with_body=True)
@@ -79,6 +88,9 @@ class FeedHandler(BaseHTTPRequestHandler):
         self._respond(with_body=False)
 
     def _respond(self, *, with_body: bool) -> None:
+        if self.search is not None and self.search.handles(urlsplit(self.path).path):
+            self._search(with_body=with_body)
+            return
         target = _resolve(self.root, self.path)
         if target is None:
             self.send_error(HTTPStatus.NOT_FOUND, "Not found")
@@ -101,15 +113,52 @@ class FeedHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", CONTENT_TYPES[target.suffix])
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https:",
-        )
+        self.send_header("Content-Security-Policy", CSP)
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         if with_body:
             self.wfile.write(data)
+
+    def _search(self, *, with_body: bool) -> None:
+        """A search feed rendered for this request, with validators like the files' own."""
+        url = urlsplit(self.path)
+        try:
+            data, updated = self.search(url.path, url.query, self._origin())  # type: ignore[misc]
+        except SearchError as exc:
+            self._plain(HTTPStatus.BAD_REQUEST, str(exc), with_body=with_body)
+            return
+        except SearchUnavailable as exc:
+            self.log_message("search: %s (%s)", exc, exc.__cause__)
+            self._plain(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), with_body=with_body)
+            return
+        etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+        not_modified = is_not_modified(self.headers, etag, updated)
+        self.send_response(HTTPStatus.NOT_MODIFIED if not_modified else HTTPStatus.OK)
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", formatdate(updated.timestamp(), usegmt=True))
+        self.send_header("Cache-Control", "no-cache")
+        if not_modified:
+            self.end_headers()
+            return
+        self.send_header("Content-Type", CONTENT_TYPES[Path(url.path).suffix])
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", CSP)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(data)
+
+    def _plain(self, status: HTTPStatus, text: str, *, with_body: bool) -> None:
+        """A short text answer (what is wrong with a search URL): never HTML, never sniffed."""
+        body = f"{text}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         log = getattr(self.server, "log", None)
@@ -128,9 +177,14 @@ class FeedServer:
         port: int = 0,
         log: Callable[[str], None] | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
+        search: SearchFeeds | None = None,
     ) -> None:
         root = Path(feeds_dir).resolve()
-        handler = type("BoundFeedHandler", (FeedHandler,), {"root": root, "timeout": idle_timeout})
+        handler = type(
+            "BoundFeedHandler",
+            (FeedHandler,),
+            {"root": root, "timeout": idle_timeout, "search": search},
+        )
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.httpd.log = log  # type: ignore[attr-defined]
@@ -162,9 +216,16 @@ class FeedServer:
 
 
 def serve_forever(
-    feeds_dir: Path, *, host: str = "127.0.0.1", port: int = 8080, console: Any = None
+    feeds_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    console: Any = None,
+    archive: Path | None = None,
+    max_entries: int = 50,
 ) -> None:
-    """Serve until Ctrl-C; prints the real URL (useful with port 0)."""
+    """Serve until Ctrl-C; prints the real URL (useful with port 0). With `archive`, search
+    feeds are answered from it (read-only), `max_entries` entries at most."""
 
     def say(message: str) -> None:
         if console is not None:
@@ -176,12 +237,15 @@ def serve_forever(
     if not (feeds_dir / "index.html").is_file():
         say(f"note: {feeds_dir} has no index.html yet: run `aaltowatch feeds` first")
     try:
-        server = FeedServer(feeds_dir, host=host, port=port, log=say)
+        search = SearchFeeds(archive, max_entries) if archive is not None else None
+        server = FeedServer(feeds_dir, host=host, port=port, log=say, search=search)
     except OSError as exc:
         from aaltowatch.core.errors import PortError
 
         raise PortError.binding(host, port, exc) from None
     say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")
+    if search is not None:
+        say(f"search feeds: {server.url}search.xml?q=Vantaa (or .atom; kind, lang, change)")
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -55,6 +55,7 @@ def watch_specs(
                     f"Changes to www.aalto.fi pages matching {watch.query}{_filters(watch)}."
                 ),
                 entries=entries,
+                group="Watches",
             )
         )
     return specs

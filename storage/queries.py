@@ -97,7 +97,7 @@ class ReadQueries(Store):
 
     def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
         return self._all(
-            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            "SELECT p.url, p.id AS page_id, p.lang, p.first_seen, p.last_changed, v.* FROM pages p"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
             " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
             " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"

@@ -85,7 +85,8 @@ def test_news_links_and_language(built: Path) -> None:
         assert len(parsed.entries) > 10
         for entry in parsed.entries:
             assert entry.link.startswith("https://www.aalto.fi/en/news/")
-            assert entry.id == "tag:www.aalto.fi,2026:" + entry.link.removeprefix(
+            # Named by feed and canonical URL: the same story in a category feed is another.
+            assert entry.id == "tag:www.aalto.fi,2026:feed/news-en" + entry.link.removeprefix(
                 "https://www.aalto.fi"
             )
             assert entry.published_parsed and entry.title
@@ -124,7 +125,7 @@ def test_changes_feed_has_day_two_events(built: Path, expected: dict) -> None:
     pre = next(e for e in atom if e.link.endswith(slug) and e.title.startswith("Modified"))
     html = _html(pre)
     assert "<ins>" in html and "<del>" in html and "title" in html
-    assert re.fullmatch(r"tag:www\.aalto\.fi,2026:change/\d+", pre.id)
+    assert re.fullmatch(r"tag:www\.aalto\.fi,2026:feed/changes/change/\d+", pre.id)
     partnerships = _parse(built / "partnerships.atom").entries
     hubs = re.compile(r"^https://www\.aalto\.fi/(en/collaboration|fi/yhteistyo|sv/samarbete)/")
     assert partnerships and all(hubs.match(e.link) for e in partnerships)
@@ -142,6 +143,42 @@ def test_index_and_opml(built: Path) -> None:
     opml = _parse_opml(built / "feeds.opml")
     # Absolute: readers resolve no relative xmlUrl (without feeds_base_url: file:// URLs).
     assert {f"{built.resolve().as_uri()}/{s}.xml" for s in FEED_FILES} <= opml
+
+
+def test_an_item_in_several_feeds_has_an_id_per_feed(built: Path) -> None:
+    """Readers keep one article per id across all feeds (newsboat): a story in news-en and in
+    its categories, or a change in changes and partnerships, needs each feed's own id."""
+    feeds_of: dict[str, set[str]] = {}
+    links: dict[str, set[str]] = {}
+    for path in built.glob("*.xml"):
+        atom = [e.id for e in _parse(path.with_suffix(".atom")).entries]
+        assert [e.id for e in _parse(path).entries] == atom, path.name
+        for entry in _parse(path).entries:
+            feeds_of.setdefault(entry.id, set()).add(path.stem)
+            links.setdefault(entry.link, set()).add(path.stem)
+    assert all(len(feeds) == 1 for feeds in feeds_of.values())
+    assert any(len(feeds) > 2 for feeds in links.values())  # the case that matters is there
+
+
+def test_opml_groups_feeds_and_titles_name_the_language(built: Path) -> None:
+    from lxml import etree
+
+    body = etree.parse(str(built / "feeds.opml")).getroot().find("body")
+    groups = {g.get("text"): [o.get("xmlUrl").rsplit("/", 1)[1] for o in g] for g in body}
+    assert all(g.get("xmlUrl") is None for g in body)  # only folders at the top
+    assert groups["News"] == ["news-en.xml", "news-fi.xml", "news-sv.xml"]
+    assert groups["Changes"] == ["changes.xml", "partnerships.xml", "partners.xml"]
+    assert groups["Health"] == ["health.xml"]
+    languages = {"English": "en", "Finnish": "fi", "Swedish": "sv"}
+    for language, lang in languages.items():
+        files = groups[f"Categories ({language})"]
+        assert files
+        for name in files:
+            feed = _parse(built / name).feed
+            assert feed.title.endswith(f"({language})") and feed.language == lang
+            assert all(f"/{lang}/" in e.link for e in _parse(built / name).entries)
+    for name in groups["News"]:
+        assert _parse(built / name).feed.title.endswith(tuple(f"({x})" for x in languages))
 
 
 def _parse_opml(path: Path) -> set[str]:
@@ -189,7 +226,7 @@ def test_edited_article_keeps_its_entry(two_state_copy: Path, built: Path) -> No
     assert _parse(built / "news-en.atom").feed.updated.startswith("2026-12-24T12:00:00")
     first_change = _parse(built / "changes.atom").entries[0]
     assert first_change.title.startswith("Modified") and first_change.link == target.link
-    assert "<ins>A correction was added.</ins>" in _html(first_change)
+    assert "<ins>{+A correction was added.+}</ins>" in _html(first_change)
 
 
 def test_hostile_content_never_becomes_active(two_state_copy: Path, tmp_path: Path) -> None:

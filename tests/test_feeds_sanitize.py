@@ -70,8 +70,8 @@ def test_safe_url() -> None:
 
 def test_diff_marks_words_and_paragraphs() -> None:
     html = text_diff_html("One two three.\n\nSame.\n\nGone.", "One 2 three.\n\nSame.")
-    assert "One <del>two</del><ins>2</ins> three." in html
-    assert "<p><del>Gone.</del></p>" in html and "<p>…</p>" in html
+    assert "One <del>[-two-]</del><ins>{+2+}</ins> three." in html
+    assert "<p><del>[-Gone.-]</del></p>" in html and "<p>…</p>" in html
     sections = version_diff_html(
         {"title": "a", "lead": "x"}, {"title": "b", "lead": "x"}, ["title"]
     )

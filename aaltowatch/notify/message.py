@@ -1,7 +1,8 @@
 """Change events -> plain-text messages (title + body) that read well in e-mail and chat.
 
 Pure functions of the change rows and their versions: what changed, the fields, a short diff
-(only the changed lines, capped) and the link. Text only, so no HTML reaches a chat service.
+(only the changed lines, capped, with `[-removed-]{+added+}` markers) and the link. Text only,
+so no HTML reaches a chat service.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from aaltowatch.core.enums import change_label
 from aaltowatch.core.watchconfig import Watch
+from aaltowatch.core.worddiff import DELETED, cut, deleted, inserted, marked_text
 from feeds.sanitize import clean_text, safe_url
 
 DIFF_LINES = 12  # changed lines shown per event
 DIFF_LINES_DIGEST = 4
 LINE_CHARS = 240
+CONTEXT_WORDS = 6  # unchanged words kept on each side of a change in an edited line
 APP = "aaltowatch"
 
 
@@ -39,20 +42,49 @@ class Event:
         return change_label(self.change["change"])
 
 
+def _marked_lines(diff: str | None) -> list[str]:
+    """The changed lines of a unified diff with visible markers: an edited line (a removed line
+    followed by the added line that replaced it) is one line marked word by word, so a changed
+    name reads `Contact: [-Sanna-Katri Rautava-]{+Johanna Kivelä+}`; a line only removed or only
+    added is marked whole."""
+    out: list[str] = []
+    removed: list[str] = []
+    added: list[str] = []
+
+    def flush() -> None:
+        pairs = min(len(removed), len(added))
+        out.extend(
+            marked_text(a, b, CONTEXT_WORDS, LINE_CHARS)
+            for a, b in zip(removed, added, strict=False)
+        )
+        width = LINE_CHARS - len(DELETED[0] + DELETED[1])
+        out.extend(deleted(cut(line, width)) for line in removed[pairs:] if line)
+        out.extend(inserted(cut(line, width)) for line in added[pairs:] if line)
+        removed.clear()
+        added.clear()
+
+    for line in (diff or "").splitlines():
+        if line.startswith(("+++", "---")):
+            continue
+        if line[:1] == "-":
+            if added:  # a new hunk of changes starts
+                flush()
+            removed.append(clean_text(line[1:]))
+        elif line[:1] == "+":
+            added.append(clean_text(line[1:]))
+        else:
+            flush()
+    flush()
+    return out
+
+
 def short_diff(diff: str | None, max_lines: int = DIFF_LINES) -> list[str]:
-    """The added and removed lines of a unified diff, without headers, each line capped."""
-    changed = [
-        line
-        for line in (diff or "").splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
-    shown = [
-        line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"
-        for line in changed[:max_lines]
-    ]
+    """The changed lines of a unified diff, marked (`[-removed-]{+added+}`), each capped."""
+    changed = _marked_lines(diff)
+    shown = changed[:max_lines]  # each line is cut to LINE_CHARS with its markers closed
     if len(changed) > max_lines:
         shown.append(f"… and {len(changed) - max_lines} more changed lines")
-    return [clean_text(line) or line[:1] for line in shown]
+    return shown
 
 
 def _event_lines(event: Event, diff_lines: int) -> list[str]:
