@@ -348,6 +348,21 @@ def m0006_partners(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0007_feed_names")
+def m0007_feed_names(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feed_names (
+            kind TEXT NOT NULL,              -- category
+            label TEXT NOT NULL,             -- the subject exactly as the site writes it
+            name TEXT NOT NULL UNIQUE,       -- the file stem: <name>.xml and <name>.atom
+            assigned_at TEXT NOT NULL,
+            PRIMARY KEY (kind, label)
+        );
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""
