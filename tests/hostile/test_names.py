@@ -36,9 +36,7 @@ def _story(archive: Archive, slug: str, categories: list[str]) -> None:
 def _titles(feeds: Path) -> dict[str, str]:
     """category feed file -> the category its title names."""
     return {
-        path.name: feedparser.parse(path.read_bytes()).feed.title.removeprefix(
-            "Aalto University: "
-        )
+        path.name: feedparser.parse(path.read_bytes()).feed.title.removeprefix("Aalto University: ")
         for path in sorted(feeds.glob("category-*.xml"))
     }
 
