@@ -96,3 +96,44 @@ def test_a_reader_gets_its_feed_while_slow_clients_crowd_the_server(
             client.join(timeout=15)
     assert hung_up, "no slow client was ever hung up on"
     assert proc.poll() is None  # still serving
+
+
+def _trickle(url: str, lines: int) -> bytes:
+    """A client that sends a header line every 0.2 s: what the server answers (b"" = hung up)."""
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GET /changes.xml HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for n in range(lines):
+                time.sleep(0.2)
+                conn.sendall(f"X-Slow-{n}: a\r\n".encode())
+            return conn.recv(1024)
+        except OSError:
+            return b""
+
+
+def test_a_request_head_slower_than_the_deadline_is_hung_up_on(tmp_path: Path) -> None:
+    """Each line comes well within the idle timeout; the whole head does not."""
+    from feeds.serve import FeedServer
+
+    (tmp_path / "changes.xml").write_text("<rss version='2.0'/>", encoding="utf-8")
+    with FeedServer(tmp_path, port=0, idle_timeout=5, head_timeout=0.5) as running:
+        assert _trickle(running.url, 100) == b""
+        with urllib.request.urlopen(running.url + "changes.xml", timeout=10) as resp:
+            assert resp.status == 200
+
+
+def test_at_the_cap_the_longest_waiting_connection_makes_room(tmp_path: Path) -> None:
+    from feeds.serve import FeedServer
+
+    (tmp_path / "changes.xml").write_text("<rss version='2.0'/>", encoding="utf-8")
+    with FeedServer(tmp_path, port=0, head_timeout=60, max_connections=2) as running:
+        host, port = running.url.removeprefix("http://").rstrip("/").split(":")
+        oldest = socket.create_connection((host, int(port)), timeout=10)
+        with socket.create_connection((host, int(port)), timeout=10) as newer:
+            with urllib.request.urlopen(running.url + "changes.xml", timeout=10) as resp:
+                assert resp.status == 200
+            with oldest:
+                assert oldest.recv(1) == b""  # hung up on to make room
+            newer.sendall(b"GET /changes.xml HTTP/1.0\r\n\r\n")
+            assert newer.recv(64).startswith(b"HTTP/1.0 200")  # still served
