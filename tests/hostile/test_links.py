@@ -165,7 +165,8 @@ def test_page_objects_keep_every_good_link_after_a_bad_one() -> None:
 
 
 def test_a_crawl_stores_every_page_behind_bad_links_and_says_so(tmp_path: Path) -> None:
-    """Each story reachable only past a bad link: sitemap index, feed, pager, listing teaser."""
+    """Each story reachable only past a bad link: sitemap index, feed, pager, listing teaser;
+    and redirects to a bad Location, of a listing and of a story."""
     bad = BAD_LINKS[0]
     pages = site_pages()
     pages["/sitemap.xml"] = Page(
@@ -181,9 +182,16 @@ def test_a_crawl_stores_every_page_behind_bad_links_and_says_so(tmp_path: Path) 
         )
     )
     pages["/en/news"] = Page(
-        Fault.ok(listing([(bad, "Bad"), ("/en/news/first-story", "First")], pager=(bad, "?page=2")))
+        Fault.ok(
+            listing(
+                [(bad, "Bad"), ("/en/news/first-story", "First"), ("/en/news/second-story", "2")],
+                pager=(bad, "?page=2"),
+            )
+        )
     )
     pages["/en/news?page=2"] = Page(Fault.ok(listing([("/en/news/from-pager", "Pager")])))
+    pages["/sv/nyheter"] = Page(Fault.redirect(bad))  # Scrapy's redirect: that request fails
+    pages["/en/news/second-story"] = Page(Fault.redirect(bad))  # a content page's Location
     for slug in ("from-sitemap", "from-feed", "from-pager"):
         pages[f"/en/news/{slug}"] = Page(Fault.ok(article(f"/en/news/{slug}", slug)))
     with HostileServer(pages) as srv:

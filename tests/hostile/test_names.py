@@ -115,3 +115,18 @@ def test_choose_name_is_bounded_and_skips_taken_names() -> None:
     assert len(long) <= len("category-") + MAX_SLUG and not long.endswith("-")
     names = new_names("category", ["A" * 300 + str(n) for n in range(5)], set())
     assert len(set(names.values())) == 5
+
+
+def test_a_read_only_archive_gets_the_kept_names_and_keeps_nothing(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        _story(archive, "one", ["Research"])
+        build_feeds(archive, tmp_path / "feeds")
+        _story(archive, "two", ["RESEARCH"])
+    with Archive(tmp_path / "a.db", readonly=True) as archive:
+        build_feeds(archive, tmp_path / "again")
+        kept = archive.conn.execute("SELECT label, name FROM feed_names").fetchall()
+    assert _titles(tmp_path / "again") == {
+        "category-research.xml": "Research",
+        "category-research-2.xml": "RESEARCH",
+    }
+    assert [tuple(row) for row in kept] == [("Research", "category-research")]
