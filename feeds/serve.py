@@ -134,12 +134,15 @@ class FeedHTTPServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
-            if len(self._waiting) + len(self._serving) >= self.max_connections:
-                if not self._waiting:
-                    self.shutdown_request(request)
-                    return
+            full = len(self._waiting) + len(self._serving) >= self.max_connections
+            if full and self._waiting:
                 self._close(min(self._waiting, key=self._waiting.__getitem__))
-            self._waiting[request] = time.monotonic()
+                full = False
+            if not full:
+                self._waiting[request] = time.monotonic()
+        if full:  # every connection is sending a response: turn the newcomer away
+            super().shutdown_request(request)
+            return
         super().process_request(request, client_address)
 
     def service_actions(self) -> None:

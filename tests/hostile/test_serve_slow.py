@@ -137,3 +137,23 @@ def test_at_the_cap_the_longest_waiting_connection_makes_room(tmp_path: Path) ->
                 assert oldest.recv(1) == b""  # hung up on to make room
             newer.sendall(b"GET /changes.xml HTTP/1.0\r\n\r\n")
             assert newer.recv(64).startswith(b"HTTP/1.0 200")  # still served
+
+
+def test_when_every_connection_is_busy_a_newcomer_is_turned_away(tmp_path: Path) -> None:
+    """A reader that stops reading a big response keeps its connection busy: at a cap of one,
+    the next client is closed at once (not queued behind it), and served once it is done."""
+    from feeds.serve import FeedServer
+
+    (tmp_path / "big.xml").write_bytes(b"<rss>" + b"x" * (32 * 2**20) + b"</rss>")
+    with FeedServer(tmp_path, port=0, idle_timeout=10, max_connections=1) as running:
+        host, port = running.url.removeprefix("http://").rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as stalled:
+            stalled.sendall(b"GET /big.xml HTTP/1.0\r\n\r\n")
+            assert stalled.recv(12) == b"HTTP/1.0 200"  # being served, then it stops reading
+            with socket.create_connection((host, int(port)), timeout=10) as newcomer:
+                newcomer.sendall(b"GET /big.xml HTTP/1.0\r\n\r\n")
+                assert newcomer.recv(64) == b""
+            while stalled.recv(2**20):  # read it to the end: the connection is free again
+                pass
+        with urllib.request.urlopen(running.url + "big.xml", timeout=10) as resp:
+            assert resp.status == 200
