@@ -130,3 +130,17 @@ def test_a_read_only_archive_gets_the_kept_names_and_keeps_nothing(tmp_path: Pat
         "category-research-2.xml": "RESEARCH",
     }
     assert [tuple(row) for row in kept] == [("Research", "category-research")]
+
+
+def test_an_archive_that_refuses_writes_still_gets_its_feeds(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        _story(archive, "one", ["Research"])
+        build_feeds(archive, tmp_path / "feeds")
+        _story(archive, "two", ["RESEARCH"])
+        archive.conn.execute("PRAGMA query_only = ON")  # as a full disk would answer
+        build_feeds(archive, tmp_path / "feeds")
+    assert _titles(tmp_path / "feeds") == {
+        "category-research.xml": "Research",
+        "category-research-2.xml": "RESEARCH",
+    }
+    assert (tmp_path / "feeds" / "health.xml").is_file()
