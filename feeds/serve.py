@@ -172,8 +172,8 @@ HOST_HEADER = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 class FeedHandler(BaseHTTPRequestHandler):
     server_version = "aaltowatch"
     root: Path
-    # Seconds a connection may stay silent (before or between requests) before it is closed:
-    # each open connection holds a thread.
+    # Seconds one read or write on the socket may wait: a client that stops reading its
+    # response is closed (a request head has its own deadline, FeedHTTPServer.head_timeout).
     timeout: float | None = IDLE_TIMEOUT_S
 
     server: FeedHTTPServer
