@@ -114,7 +114,9 @@ def feeds(ctx: click.Context) -> None:
     from aaltowatch.publish import publish_feeds
 
     config = _config(ctx)
-    with _archive(ctx, readonly=True) as archive:
+    if not config.db.exists():  # feeds of nothing from a new empty archive help no one
+        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
+    with _archive(ctx) as archive:  # writes: a new category feed's name is kept in it
         report = publish_feeds(archive, config)
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"

@@ -58,6 +58,8 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     record["budget"] = stats.get("aaltowatch/budget/limit")
     record["budget_used"] = stats.get("aaltowatch/budget/requests")
     record["mode"] = stats.get("aaltowatch/plan/mode")
+    # Discovered links that could not become a request (part of `errors`).
+    record["bad_links"] = stats.get("aaltowatch/bad_links", 0)
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])

@@ -6,9 +6,6 @@ archive: rebuilding without new data leaves every file, its mtime and its ETag u
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +25,7 @@ from feeds.entries import (
     watched_since,
 )
 from feeds.index import render_index
+from feeds.names import names_for
 from feeds.opml import render_opml
 from feeds.render import render
 from feeds.sanitize import clean_text
@@ -57,13 +55,6 @@ class FeedReport:
         (self.written if write_if_changed(path, data) else self.unchanged).append(path)
 
 
-def slugify(name: str) -> str:
-    """ASCII file-name slug: "Research & Art" -> "research-and-art", "Yhteistyö" -> "yhteistyo"."""
-    text = unicodedata.normalize("NFKD", name.replace("&", " and "))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
 def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[Entry]:
     """Stable sort, so equal dates keep the archive's order (newest id first)."""
 
@@ -82,24 +73,21 @@ def _languages(rows: Sequence[dict]) -> tuple[str, ...]:
 
 
 def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[FeedSpec]:
-    """One feed per category, for the `max_feeds` categories with most pages."""
-    specs, used = [], set()
-    for category in archive.categories(limit=max_feeds):
+    """One feed per category, for the `max_feeds` categories with most pages; each under the
+    file name its category was first given (feeds.names)."""
+    specs = []
+    categories = archive.categories(limit=max_feeds)
+    names = names_for(archive, "category", categories)
+    for category in categories:
         label = clean_text(category)
-        slug = slugify(label) or hashlib.sha1(category.encode()).hexdigest()[:10]
-        unique, n = slug, 1
-        while unique in used:
-            n += 1
-            unique = f"{slug}-{n}"
-        used.add(unique)
         rows = archive.category_entries(category, max_entries)
         entries = [page_entry(r) for r in rows]
         languages = _languages(rows)
-        names = ", ".join(LANGUAGE_NAMES[lang] for lang in languages)
-        in_languages = f" ({names})" if names else ""
+        language_names = ", ".join(LANGUAGE_NAMES[lang] for lang in languages)
+        in_languages = f" ({language_names})" if language_names else ""
         specs.append(
             FeedSpec(
-                name=f"category-{unique}",
+                name=names[category],
                 title=f"Aalto University: {label}{in_languages}",
                 description=f"Pages of www.aalto.fi in the category {label}, newest first.",
                 link=PUBLIC_ORIGIN + LISTING_PATHS[languages[0] if len(languages) == 1 else "en"],

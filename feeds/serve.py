@@ -1,16 +1,24 @@
 """Serve the feeds directory over HTTP with validators, so readers poll cheaply (ETag/304).
 
-Standard library only (ThreadingHTTPServer). Files are looked up strictly inside the feeds
-directory: no traversal, no hidden (temporary) files, no directory listings. Given the archive,
-it also answers ad-hoc search feeds, `/search.xml?q=…` and `/search.atom?q=…` (feeds.search).
+Standard library only (a ThreadingHTTPServer with limits, `FeedHTTPServer`). Files are looked
+up strictly inside the feeds directory: no traversal, no hidden (temporary) files, no directory
+listings. A crowd of slow clients cannot lock readers out: a request head must arrive within
+`head_timeout`, connections are capped below the open-files limit, and at the cap the client
+that has waited longest without sending a request makes room. For the Internet, put a reverse
+proxy in front (docs/operations.md). Given the archive, it also answers ad-hoc search feeds,
+`/search.xml?q=…` and `/search.atom?q=…` (feeds.search).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
+import resource
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -53,14 +61,122 @@ def _resolve(root: Path, raw_path: str) -> Path | None:
 
 IDLE_TIMEOUT_S = 30.0
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https:"
+HEAD_TIMEOUT_S = 10.0
+FD_RESERVE = 32  # descriptors kept for the process itself (stdio, listener, logs, imports)
+MOST_CONNECTIONS = 512  # one thread each
+
+
+def connection_cap(reserve: int = FD_RESERVE, most: int = MOST_CONNECTIONS) -> int:
+    """Connections held at once: half the descriptors the open-files limit (RLIMIT_NOFILE)
+    leaves after `reserve`, as a connection briefly holds the file it sends too."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 2 * (most + reserve)
+    return max(4, min(most, (soft - reserve) // 2))
+
+
+class FeedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, with limits: the head of each request (request line and
+    headers, or the next request on a kept-alive connection) must arrive within
+    `head_timeout` seconds, and at most `max_connections` are open. A new connection at the cap
+    closes the one that has waited longest for its request head (slow clients go first, a
+    reader that sent its request at once is already being served); only when every
+    connection is being served is the newcomer turned away."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the listen backlog: readers queue while threads finish
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        max_connections: int | None = None,
+        head_timeout: float = HEAD_TIMEOUT_S,
+    ) -> None:
+        self.max_connections = max_connections or connection_cap()
+        self.head_timeout = head_timeout
+        self._lock = threading.Lock()
+        self._waiting: dict[socket.socket, float] = {}  # awaiting a request head, since
+        self._serving: set[socket.socket] = set()
+        super().__init__(address, handler)
+
+    # -- the handler reports where each connection is ----------------------------------------
+    def awaiting_head(self, conn: socket.socket) -> None:
+        with self._lock:
+            if conn in self._serving:
+                self._serving.discard(conn)
+                self._waiting[conn] = time.monotonic()
+
+    def head_arrived(self, conn: socket.socket) -> bool:
+        """False when the connection was closed for its slowness meanwhile: answer nothing."""
+        with self._lock:
+            if self._waiting.pop(conn, None) is None:
+                return False
+            self._serving.add(conn)
+            return True
+
+    def _close(self, conn: socket.socket) -> None:
+        """Hang up on a waiting connection (its thread sees end of stream and ends)."""
+        self._waiting.pop(conn, None)
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- socketserver hooks -------------------------------------------------------------------
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                # No descriptor left (other files of the process): the listener stays readable,
+                # so back off instead of spinning until a thread closes one.
+                time.sleep(0.1)
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            full = len(self._waiting) + len(self._serving) >= self.max_connections
+            if full and self._waiting:
+                self._close(min(self._waiting, key=self._waiting.__getitem__))
+                full = False
+            if not full:
+                self._waiting[request] = time.monotonic()
+        if full:  # every connection is sending a response: turn the newcomer away
+            super().shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def service_actions(self) -> None:
+        """Each turn of serve_forever (at least every half second): close the connections
+        whose request head is later than `head_timeout`."""
+        late = time.monotonic() - self.head_timeout
+        with self._lock:
+            for conn in [c for c, since in self._waiting.items() if since < late]:
+                self._close(conn)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._waiting.pop(request, None)
+            self._serving.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (or was hung up on) is no error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
 HOST_HEADER = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 
 
 class FeedHandler(BaseHTTPRequestHandler):
     server_version = "aaltowatch"
     root: Path
-    # Seconds a connection may stay silent (before or between requests) before it is closed:
-    # each open connection holds a thread.
+    # Seconds one read or write on the socket may wait: a client that stops reading its
+    # response is closed (a request head has its own deadline, FeedHTTPServer.head_timeout).
     timeout: float | None = IDLE_TIMEOUT_S
     # The search feeds, when `serve` was given the archive; without it they are 404.
     search: SearchFeeds | None = None
@@ -72,6 +188,20 @@ class FeedHandler(BaseHTTPRequestHandler):
             address, port = self.server.server_address[:2]
             host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
         return f"http://{host}"
+
+    server: FeedHTTPServer
+
+    def handle_one_request(self) -> None:
+        self.server.awaiting_head(self.connection)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """The request head has been read (or the connection was closed for being slow)."""
+        parsed = super().parse_request()
+        if not self.server.head_arrived(self.connection):
+            self.close_connection = True
+            return False
+        return parsed
 
     def _own_urls(self, data: bytes) -> bytes:
         """Feeds built without `feeds_base_url` name themselves by file:// URL (feeds.opml,
@@ -178,6 +308,8 @@ class FeedServer:
         log: Callable[[str], None] | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
         search: SearchFeeds | None = None,
+        head_timeout: float = HEAD_TIMEOUT_S,
+        max_connections: int | None = None,
     ) -> None:
         root = Path(feeds_dir).resolve()
         handler = type(
@@ -185,8 +317,9 @@ class FeedServer:
             (FeedHandler,),
             {"root": root, "timeout": idle_timeout, "search": search},
         )
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = FeedHTTPServer(
+            (host, port), handler, max_connections=max_connections, head_timeout=head_timeout
+        )
         self.httpd.log = log  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from aaltowatch.core.urls import OffSiteURL, absolute, canonical_url, is_on_site, to_fetch_url
+from aaltowatch.core.urls import absolute, canonical_url, is_on_site, to_fetch_url
 
 
 def site_base(url: str, base_url: str | None) -> str:
@@ -57,5 +57,5 @@ def fetch_url(href: str, page_url: str, base_url: str | None) -> str:
         return href.strip()
     try:
         return to_fetch_url(target, site_base(page_url, base_url))
-    except OffSiteURL:
+    except ValueError:  # OffSiteURL, or a URL that does not parse: the spider counts it
         return target

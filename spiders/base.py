@@ -12,9 +12,9 @@ one in "plan" mode, where each phase spends what the budget leaves, in the plann
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import scrapy
 from protego import Protego
@@ -47,6 +47,9 @@ CONTENT_STATUSES = [301, 302, 303, 307, 308, 404, 410]
 ROBOTS_REQUESTS = 2
 PERMANENT_REDIRECTS = (301, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+BAD_LINKS = "bad_links"  # stats key aaltowatch/bad_links: links that could not become a request
+BAD_LINKS_LOGGED = 10  # per run; the rest are counted only
+T = TypeVar("T")
 
 
 class AaltoSpider(scrapy.Spider):
@@ -106,6 +109,41 @@ class AaltoSpider(scrapy.Spider):
 
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"aaltowatch/{key}", n)
+
+    def follow_links(
+        self, where: str, links: Iterable[Any], follow: Callable[[Any], Iterable[T]]
+    ) -> Iterator[T]:
+        """What each discovered link leads to, one link at a time. A link that cannot become a
+        request (urllib and Scrapy raise ValueError: a broken IPv6 host, a port out of range,
+        no scheme) is skipped, counted in `bad_links` (errors of the run) and logged; the
+        page's other links still count, whatever their order."""
+        for link in links:
+            try:
+                found = list(follow(link))
+            except ValueError as exc:
+                self.count(BAD_LINKS)
+                seen = self.crawler.stats.get_value(f"aaltowatch/{BAD_LINKS}")
+                log.log(
+                    logging.WARNING if seen <= BAD_LINKS_LOGGED else logging.DEBUG,
+                    "%s: skipped a %s link that cannot be requested (%s): %.200r%s",
+                    self.name, where, exc, getattr(link, "url", link),
+                    "; further ones are counted in aaltowatch/bad_links, not logged"
+                    if seen == BAD_LINKS_LOGGED else "",
+                )  # fmt: skip
+                continue
+            yield from found
+
+    def well_formed(
+        self, where: str, links: Iterable[T], url_of: Callable[[T], str] = str
+    ) -> list[T]:
+        """The links whose URL parses (the others skipped and counted, as follow_links does):
+        for a channel that only notes its links, to be requested later."""
+
+        def check(link: T) -> list[T]:
+            self.canonical(url_of(link))
+            return [link]
+
+        return list(self.follow_links(where, links, check))
 
     # -- start ------------------------------------------------------------------------------
     async def start(self) -> Any:
@@ -277,10 +315,7 @@ class AaltoSpider(scrapy.Spider):
         """A content page by its identity; `fetch` overrides where it is fetched from (a
         redirect to the same identity, e.g. a trailing slash or another host spelling)."""
         key = self.canonical(url)
-        self.requested.add(key)
-        if hops:  # a redirect to follow: from the reserve, never a planned page's place
-            self.budget.take(reserve=True)
-        return Request(
+        request = Request(
             fetch or self.fetch_url(key),
             callback=self.parse_page,
             errback=self.on_page_error,
@@ -294,6 +329,10 @@ class AaltoSpider(scrapy.Spider):
             },
             cb_kwargs={"moved_from": moved_from},
         )
+        self.requested.add(key)
+        if hops:  # a redirect to follow: from the reserve, never a planned page's place
+            self.budget.take(reserve=True)
+        return request
 
     def want(self, url: str, *, lastmod: str | None = None) -> Iterator[Any]:
         """Ask for a content page once, unless its sitemap lastmod says it did not move."""
@@ -331,33 +370,9 @@ class AaltoSpider(scrapy.Spider):
         key = self.canonical(response.url)
         if status in (301, 302, 303, 307, 308):
             target = response.headers.get("Location", b"").decode("latin-1")
-            target_key = self.canonical(response.urljoin(target))
-            # Redirects are followed here (dont_filter), so only this cap ends a redirect loop.
-            hops = response.meta.get("redirect_hops", 0) + 1
-            if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
-                log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
-                self.count("errors")
-                yield Checked(key, http_status=status)
-                return
-            if target_key == key:  # same identity spelled differently: fetch it there
-                yield self.page_request(
-                    key, moved_from=moved_from, hops=hops, fetch=response.urljoin(target)
-                )
-            elif status not in PERMANENT_REDIRECTS:
-                # A temporary redirect (maintenance notice, login) is not a move: keep the page.
-                log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
-                self.count("temporary_redirects")
-                yield Checked(key, http_status=status)
-            elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
-                self.count("redirects")
-                if self.cache.page(key) is None:
-                    # Never stored (a queued URL): settled here; a stored page's move is
-                    # recorded with its history.
-                    yield Checked(key, CheckOutcome.MOVED, status)
-                yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
-            else:
-                log.warning("%s redirects off the watched pages to %r; ignored", key, target_key)
-                self.count("redirected_away")
+            yield from self.follow_links(
+                "redirect", [target], lambda t: self._redirect(response, key, t, moved_from)
+            )
             return
         if status in (404, 410):
             self.count(f"status_{status}")
@@ -381,6 +396,39 @@ class AaltoSpider(scrapy.Spider):
                 )
                 return
         yield from self.page_items(response, key, status, content_type, moved_from)
+
+    def _redirect(
+        self, response: Response, key: str, target: str, moved_from: str | None
+    ) -> Iterator[Any]:
+        """A content page answered with a redirect to `target` (its Location)."""
+        status = response.status
+        target_key = self.canonical(response.urljoin(target))
+        # Redirects are followed here (dont_filter), so only this cap ends a redirect loop.
+        hops = response.meta.get("redirect_hops", 0) + 1
+        if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
+            log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
+            self.count("errors")
+            yield Checked(key, http_status=status)
+            return
+        if target_key == key:  # same identity spelled differently: fetch it there
+            yield self.page_request(
+                key, moved_from=moved_from, hops=hops, fetch=response.urljoin(target)
+            )
+        elif status not in PERMANENT_REDIRECTS:
+            # A temporary redirect (maintenance notice, login) is not a move: keep the page.
+            log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
+            self.count("temporary_redirects")
+            yield Checked(key, http_status=status)
+        elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
+            self.count("redirects")
+            if self.cache.page(key) is None:
+                # Never stored (a queued URL): settled here; a stored page's move is
+                # recorded with its history.
+                yield Checked(key, CheckOutcome.MOVED, status)
+            yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
+        else:
+            log.warning("%s redirects off the watched pages to %r; ignored", key, target_key)
+            self.count("redirected_away")
 
     def page_items(
         self,
@@ -463,8 +511,7 @@ class AaltoSpider(scrapy.Spider):
         elif phase == "revisit":
             yield from self.revisit()
         elif phase == "deferred":
-            for url in self.deferred:
-                yield from self.want(url)
+            yield from self.follow_links("sitemap", self.deferred, self.want)
         elif phase == "known" and self.config.revisit_known:
             for url in self.cache.known_urls(self.kind):
                 if url not in self.requested:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -37,6 +38,7 @@ def listing_path(lang: str, page: int) -> str:
 
 
 def page_index(url: str) -> int:
+    """The pager's page number of a listing URL (ValueError for a URL that does not parse)."""
     value = dict(parse_qsl(urlsplit(url).query)).get("page", "0")
     return int(value) if value.isdigit() else 0
 
@@ -175,7 +177,8 @@ class NewsSpider(AaltoSpider):
                 self._wrap(lang, page)
             return
         at_frontier = yield from self._plan_teasers(listing.teasers, priority=20 - page)
-        has_next = any(page_index(u) > page for u in listing.next_urls)
+        pages = list(self.follow_links("pager", listing.next_urls, lambda u: [page_index(u)]))
+        has_next = any(number > page for number in pages)
         cursor = self._cursor(lang)
         backfilling = cursor.backfilling
         # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
@@ -231,6 +234,7 @@ class NewsSpider(AaltoSpider):
         allows newest first, remember every listing teaser; returns whether the page is at
         the frontier (a generator's return value). The site feed's items say less than a
         listing's teasers: they only tell new stories (`remember` False)."""
+        teasers = self.well_formed("teaser", teasers, lambda teaser: teaser.url)
         self._remember_categories(teasers, cap=False)
         hashes = {
             t.url: planner.teaser_hash(t.title, t.published, t.categories)
@@ -286,7 +290,11 @@ class NewsSpider(AaltoSpider):
                     break
                 read += 1
                 if is_index:
-                    yield from self._sitemap_child(entry.loc, depth + 1)
+                    yield from self.follow_links(
+                        "sitemap index", [entry.loc], partial(self._sitemap_child, depth=depth + 1)
+                    )
+                    continue
+                if not self.well_formed("sitemap", [entry.loc]):
                     continue
                 if self.planned:
                     planned.append(entry)
@@ -309,10 +317,11 @@ class NewsSpider(AaltoSpider):
                 what="deeper sitemaps skipped",
             )  # fmt: skip
             return
+        request = self._aux(
+            self.fetch_url(loc), self.parse_sitemap, priority=50, cb_kwargs={"depth": depth}
+        )
         if self.budget.take():
-            yield self._aux(
-                self.fetch_url(loc), self.parse_sitemap, priority=50, cb_kwargs={"depth": depth}
-            )
+            yield request
 
     def _plan_sitemap_entries(self, entries: list[Any]) -> None:
         """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
@@ -364,8 +373,7 @@ class NewsSpider(AaltoSpider):
 
     def _teasers(self, teasers: list[Teaser]) -> Iterator[Any]:
         self._remember_categories(teasers, cap=True)
-        for teaser in teasers:
-            yield from self.want(teaser.url)
+        yield from self.follow_links("teaser", [t.url for t in teasers], self.want)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         teasers = self._read("feed", parse_feed, response)
@@ -381,8 +389,7 @@ class NewsSpider(AaltoSpider):
         if listing is None:
             return
         yield from self._teasers(listing.teasers)
-        for url in listing.next_urls:
-            yield from self._listing(url)
+        yield from self.follow_links("pager", listing.next_urls, self._listing)
 
     def _listing(self, url: str) -> Iterator[Request]:
         """Each listing page once: Drupal serves `?page=0` as the bare listing too. At most
@@ -398,5 +405,6 @@ class NewsSpider(AaltoSpider):
             )  # fmt: skip
             return
         if key not in self.listings_seen:
+            request = self._aux(url, self.parse_listing)
             self.listings_seen.add(key)
-            yield self._aux(url, self.parse_listing)
+            yield request

@@ -26,8 +26,11 @@ class PartnershipsSpider(AaltoSpider):
         yield from super().parse_page(response, moved_from)
         if response.status != 200 or not hasattr(response, "css"):
             return
-        for href in response.css("a::attr(href)").getall():
-            url = self.canonical(response.urljoin(href))
-            kind = content_kind(url)
-            if kind and kind[0] == self.kind:
-                yield from self.want(url)
+        hrefs = response.css("a::attr(href)").getall()
+        yield from self.follow_links("hub", hrefs, lambda href: self._section_link(response, href))
+
+    def _section_link(self, response: Response, href: str) -> Iterator[Any]:
+        url = self.canonical(response.urljoin(href))
+        kind = content_kind(url)
+        if kind and kind[0] == self.kind:
+            yield from self.want(url)

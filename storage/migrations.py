@@ -379,6 +379,21 @@ def m0008_target_labels(db: Database) -> None:
     db.execute(f"PRAGMA secure_delete = {int(before)}")
 
 
+@migrations(name="0009_feed_names")
+def m0009_feed_names(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feed_names (
+            kind TEXT NOT NULL,              -- category
+            label TEXT NOT NULL,             -- the subject exactly as the site writes it
+            name TEXT NOT NULL UNIQUE,       -- the file stem: <name>.xml and <name>.atom
+            assigned_at TEXT NOT NULL,
+            PRIMARY KEY (kind, label)
+        );
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

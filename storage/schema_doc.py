@@ -48,6 +48,8 @@ TABLES: dict[str, str] = {
     "partner_overview": "One row per partner: status, first/last seen and its page per language.",
     "partner_mentions_by_month": "Live news items mentioning a partner (FTS query `match`), per"
     " publication month and language.",
+    "feed_names": "The file name of each feed named after the site's words (a category),"
+    " kept from its first build on, so a feed URL never changes subject.",
     "date_anomalies": "Change events whose declared dates disagree with what was observed, one"
     " row per flag.",
 }
@@ -257,6 +259,13 @@ COLUMNS: dict[str, dict[str, str]] = {
         "month": "Publication month, YYYY-MM.",
         "lang": "en, fi or sv.",
         "count": "Number of live, non-duplicate news items mentioning the partner.",
+    },
+    "feed_names": {
+        "kind": "What the feed follows: category.",
+        "label": "The subject exactly as the site writes it (case and all).",
+        "name": "The feed's file stem, <name>.xml and <name>.atom: unique, slug of at most 60"
+        " characters.",
+        "assigned_at": "When the name was given (it never changes after).",
     },
     "date_anomalies": {
         "change_id": "The change event (changes.id).",

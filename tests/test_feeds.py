@@ -10,7 +10,8 @@ import pytest
 
 from aaltowatch.core.fields import VERSION_COLUMNS
 from aaltowatch.core.items import PageItem
-from feeds.build import build_feeds, slugify
+from feeds.build import build_feeds
+from feeds.names import slugify
 from pipeline.recorder import Recorder
 from storage import Archive
 from tests.conftest import run_cli

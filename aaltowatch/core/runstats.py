@@ -40,6 +40,8 @@ class RunStats:
     skipped: int = 0
     # given up after retries, plus pages that could not be extracted
     failed: int = 0
+    # discovered links that could not become a request (skipped; no download was tried)
+    bad_links: int = 0
     empty_listings: int = 0
     plan_teasers: int = 0
     known_live: int = 0
@@ -85,6 +87,7 @@ class RunStats:
             not_modified=_int(stats, "downloader/response_status_count/304"),
             skipped=own("skipped_lastmod"),
             failed=own("errors") + own("extraction_errors"),
+            bad_links=own("bad_links"),
             empty_listings=own("empty_listings"),
             plan_teasers=own("plan/teasers"),
             known_live=own("known_live"),
@@ -118,6 +121,12 @@ class RunStats:
     def stopped(self) -> bool:
         """Stopped by SIGTERM/SIGINT: what was stored is consistent, but the crawl is partial."""
         return self.finish_reason == STOPPED
+
+    @property
+    def errors(self) -> int:
+        """The run's errors: failed downloads and pages, and links that could not be followed
+        (kept out of the error rate, which is about downloads)."""
+        return self.failed + self.bad_links
 
     @property
     def downloads(self) -> int:

@@ -185,9 +185,13 @@ def content_kind(url: str) -> tuple[str, str] | None:
     """(kind, lang) of a content page URL, or None for anything else (listings, people, ...).
 
     Decided by URL, not markup: people and services pages share the article markup. Only
-    public-origin URLs (or bare paths) qualify: an off-site path that looks like ours does not.
+    public-origin URLs (or bare paths) qualify: an off-site path that looks like ours does not,
+    nor a URL that does not parse.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     if parts.query or parts.scheme.lower() not in ("http", "https", ""):
         return None
     if parts.netloc and ("@" in parts.netloc or _hostname(parts.netloc) not in SITE_HOSTS):
