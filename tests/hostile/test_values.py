@@ -206,3 +206,13 @@ def test_charts_count_only_plausible_months(dated: Path) -> None:
 )
 def test_plausible_window(value: str | None, observed: str | None, ok: bool) -> None:
     assert plausible(value, observed) is ok
+
+
+def test_an_implausible_date_does_not_make_a_page_recent_for_good() -> None:
+    from aaltowatch.core.planner import PageView
+
+    row = {"url": NEWS + "x", "kind": "news", "first_seen": ago(days=400), "last_checked": ago()}
+    for published in ("2999-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        page = PageView.from_row({**row, "published": published})
+        assert 399 < page.age_days(NOW) < 401, published  # as old as its first sighting
+    assert PageView.from_row({**row, "published": ago(days=3)}).age_days(NOW) == 3
