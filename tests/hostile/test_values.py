@@ -216,3 +216,27 @@ def test_an_implausible_date_does_not_make_a_page_recent_for_good() -> None:
         page = PageView.from_row({**row, "published": published})
         assert 399 < page.age_days(NOW) < 401, published  # as old as its first sighting
     assert PageView.from_row({**row, "published": ago(days=3)}).age_days(NOW) == 3
+
+
+def test_the_pipeline_counts_a_cut_on_the_run(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from aaltowatch.core.config import Config
+    from pipeline.scrapy_pipeline import ArchivePipeline
+
+    crawler = get_crawler()
+    crawler.stats = MemoryStatsCollector(crawler)
+    with Archive(tmp_path / "archive.db") as archive:
+        pipe = ArchivePipeline(archive, Config())
+        pipe.crawler = crawler
+        pipe.open_spider(SimpleNamespace(kind="news", name="news"))
+        pipe.process_item(item("huge", ago(hours=1), **HUGE))
+        pipe.process_item(item("plain", ago(hours=1)))
+        pipe.close_spider()
+        stored = archive.version(archive.page(NEWS + "huge")["id"])
+    assert crawler.stats.get_value("aaltowatch/outcome/truncated") == 1
+    assert stored["truncated"] == ["categories", "contacts", "images", "lead", "title"]
+    assert len(stored["title"]) <= 1_000
