@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aaltowatch.core.fields import BY_NAME, FIELDS, Field, Shape
+from aaltowatch.core.fields import BY_NAME, FIELDS, MAX_URL_CHARS, Field, Shape
 from aaltowatch.core.items import PageItem, Unchanged
 from aaltowatch.core.text import clean_block, clean_inline, cut_markup, cut_text, iso_utc
 from aaltowatch.core.urls import canonical_url
@@ -50,18 +50,27 @@ def _cut(field: Field, value: Any) -> Any:
     if isinstance(value, str):
         return cut_markup(value, limit) if field.shape is Shape.RAW else cut_text(value, limit)
     if field.most is not None:
-        value = value[: field.most]
+        value = (
+            dict(list(value.items())[: field.most])
+            if isinstance(value, dict)
+            else value[: field.most]
+        )
     if field.shape is Shape.NAMES:
         return sorted({cut_text(name, limit) for name in value})
-    if field.shape is Shape.RECORDS:  # the texts of a record; a URL (`src`) is never cut
-        return [
-            {
-                k: cut_text(v, limit) if isinstance(v, str) and k != "src" else v
-                for k, v in r.items()
-            }
-            for r in value
-        ]
+    if field.shape is Shape.RECORDS:
+        return [{k: _cut_record_value(k, v, limit) for k, v in r.items()} for r in value]
+    if field.shape is Shape.LINKS:  # a URL cannot be cut: a longer one is left out
+        return {lang: url for lang, url in value.items() if len(url or "") <= limit}
     return value
+
+
+def _cut_record_value(key: str, value: Any, limit: int) -> Any:
+    """A record's text cut to `limit`; its URL (`src`) left out when longer than a URL may be."""
+    if not isinstance(value, str):
+        return value
+    if key == "src":
+        return value if len(value) <= MAX_URL_CHARS else None
+    return cut_text(value, limit)
 
 
 def _shaped(values: dict[str, Any], truncated: list[str]) -> tuple[dict[str, Any], list[str]]:

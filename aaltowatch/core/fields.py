@@ -54,6 +54,9 @@ class Field:
         return self.shape in (Shape.NAMES, Shape.RECORDS, Shape.LINKS)
 
 
+# A URL cannot be cut: a longer one (an image's src, a translation link) is left out. The
+# sitemap protocol's limit; the site's URLs are below 200 characters.
+MAX_URL_CHARS = 2_048
 # The limits are far above anything a real page of the site carries (a long news title is
 # ~150 characters, a lead ~600, a body ~30,000 with ~60,000 of HTML, a page a dozen categories
 # and contacts): they only stop a broken or hostile page from carrying megabytes into every
@@ -88,7 +91,7 @@ FIELDS = (
           diffed=True, exported=True, keys=("alt", "caption", "credit"), limit=2_000,
           most=200, doc="JSON list of {src, alt, caption, credit}."),
     Field("translations", Shape.LINKS, version=True, compared=True, hashed=True, exported=True,
-          doc="JSON object {lang: url}."),
+          limit=MAX_URL_CHARS, most=20, doc="JSON object {lang: url}."),
     Field("fetched_at", exported=True),  # a version's is the moment it was observed
     Field("http_status", version=True, exported=True, doc="HTTP status of the fetch."),
     Field("raw_sha256", version=True, exported=True,

@@ -55,7 +55,7 @@ def store(archive: Archive, *items: PageItem) -> None:
 
 def test_every_text_field_that_reaches_outputs_declares_its_limit() -> None:
     for field in FIELDS:
-        if field.shape in TEXT_SHAPES and field.name not in ("translations", "truncated"):
+        if field.shape in (*TEXT_SHAPES, Shape.LINKS) and field.name != "truncated":
             assert field.limit, field.name
     html = next(f for f in FIELDS if f.name == "body_html")
     assert html.limit
@@ -74,7 +74,11 @@ HUGE = {
             "phone": "+358 " * 10_000,
         }
     ],
-    "images": [{"src": "https://www.aalto.fi/a.jpg", "alt": "alt " * 10_000, "caption": "c"}],
+    "images": [
+        {"src": "https://www.aalto.fi/a.jpg", "alt": "alt " * 10_000, "caption": "c"},
+        {"src": "https://www.aalto.fi/" + "b" * 1_000_000 + ".jpg", "alt": "b"},
+    ],
+    "translations": {"fi": "https://www.aalto.fi/fi/" + "u" * 1_000_000},
 }
 
 
@@ -90,7 +94,8 @@ def test_huge_values_are_cut_at_a_word_boundary_and_recorded() -> None:
     assert contact["organisation"] == "Aalto"
     assert len(clean.images[0]["alt"]) <= limits["images"]
     assert clean.images[0]["src"] == "https://www.aalto.fi/a.jpg"
-    assert clean.truncated == ["categories", "contacts", "images", "lead", "title"]
+    assert clean.images[1]["src"] is None and clean.translations == {}  # a URL is never cut
+    assert clean.truncated == ["categories", "contacts", "images", "lead", "title", "translations"]
     assert normalise(clean) == clean  # idempotent: a cut value is within its limit
 
 
@@ -114,7 +119,7 @@ def test_huge_values_are_stored_cut_flagged_and_feeds_stay_small(tmp_path: Path)
         history = page_history(archive, NEWS + "huge")
         exported = {r["url"]: r for r in iter_pages(archive)}
         report = build_feeds(archive, tmp_path / "feeds")
-    cut = ["categories", "contacts", "images", "lead", "title"]
+    cut = ["categories", "contacts", "images", "lead", "title", "translations"]
     assert history["versions"][-1]["truncated"] == cut
     assert exported[NEWS + "huge"]["truncated"] == cut
     assert exported[NEWS + "plain"]["truncated"] == []
@@ -238,5 +243,12 @@ def test_the_pipeline_counts_a_cut_on_the_run(tmp_path: Path) -> None:
         pipe.close_spider()
         stored = archive.version(archive.page(NEWS + "huge")["id"])
     assert crawler.stats.get_value("aaltowatch/outcome/truncated") == 1
-    assert stored["truncated"] == ["categories", "contacts", "images", "lead", "title"]
+    assert stored["truncated"] == [
+        "categories",
+        "contacts",
+        "images",
+        "lead",
+        "title",
+        "translations",
+    ]
     assert len(stored["title"]) <= 1_000
