@@ -126,10 +126,10 @@ def required_fields(kind: str) -> tuple[str, ...]:
     return next((s.required for s in SECTIONS if s.kind == kind), ())
 
 
-# Dates a page may plausibly declare: not before the web site (or the university, founded in
-# 2010, whose schools' archives go back decades), and not after the moment it was observed by
-# more than FUTURE_MARGIN (time zones, an article scheduled for the morning). A date outside is
-# kept as declared, flagged (pipeline.dates), and never used to order or date a feed or a chart.
+# Dates a page may plausibly declare: not before 1990 (no web page is older), and not after
+# the moment it was observed by more than FUTURE_MARGIN (time zones, an article scheduled for
+# the morning). A date outside is kept as declared, flagged (pipeline.dates), and never used to
+# order or date a feed, an entry or a chart (feeds.entries, storage.rows.plausible_sql).
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_MARGIN = timedelta(days=2)
 
