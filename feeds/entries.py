@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aaltowatch.core.enums import change_label
+from aaltowatch.core.fields import plausible
 from aaltowatch.core.text import parse_utc
 from feeds.htmldiff import version_diff_html
 from feeds.sanitize import PUBLIC_ORIGIN, clean_html, clean_text, safe_url
@@ -111,12 +112,24 @@ def _enclosure(images: list[dict[str, Any]] | None) -> Enclosure | None:
 
 
 def _page_dates(row: dict[str, Any]) -> tuple[datetime, datetime]:
-    """(published, updated): the site's own dates, and the archive's when it saw an edit."""
+    """(published, updated): the site's own dates, and the archive's when it saw an edit.
+
+    A declared date outside the plausible window (core.fields) counts as none: the page is
+    dated by its observation. No date is later than the version's observation, so no feed
+    says its data is from the future (the feed's own date is its newest entry's).
+    """
     first_seen = parse_utc(row.get("first_seen")) or EPOCH
-    published = parse_utc(row.get("published")) or first_seen
-    updated = max(published, parse_utc(row.get("updated")) or published)
+    observed = parse_utc(row.get("fetched_at"))
+
+    def declared(name: str) -> datetime | None:
+        value = row.get(name)
+        moment = parse_utc(value) if plausible(value, row.get("fetched_at")) else None
+        return min(moment, observed) if moment and observed else moment
+
+    published = declared("published") or first_seen
+    updated = max(published, declared("updated") or published)
     if (row.get("version") or 1) > 1:
-        updated = max(updated, parse_utc(row.get("fetched_at")) or updated)
+        updated = max(updated, observed or updated)
     return published, updated
 
 

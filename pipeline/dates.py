@@ -8,6 +8,9 @@ function compares the two versions around a change and names the disagreements:
 - `backdated`: the declared `published` moved earlier than the previous version's.
 - `forward_dated`: the declared `published` (new, or just changed) lies in the future of the
   moment the version was observed.
+- `implausible_date`: a declared date (new, or just changed) lies outside the window of
+  `core.fields.plausible` (before 1990, or days after the observation, year 1 or 9999): kept as
+  declared, but feeds and charts date the page by its observation instead.
 
 Noise never counts: categories come from listing teasers and translations from the language
 links, so neither is an edit of the page; a page that declares no `updated` cannot be silent
@@ -21,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from aaltowatch.core.fields import EDITED_FIELDS
+from aaltowatch.core.fields import EDITED_FIELDS, FIELDS, Shape, plausible
 from pipeline.classify import changed_fields
 
 
@@ -29,9 +32,11 @@ class DateFlag(StrEnum):
     SILENT_EDIT = "silent_edit"
     BACKDATED = "backdated"
     FORWARD_DATED = "forward_dated"
+    IMPLAUSIBLE = "implausible_date"
 
 
 TOLERANCE = timedelta(hours=14)
+DATE_FIELDS = tuple(f.name for f in FIELDS if f.shape is Shape.DATE)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -56,12 +61,17 @@ def date_flags(
         if edited and was_updated and updated and updated <= was_updated:
             flags.add(DateFlag.SILENT_EDIT)
         was_published = _time(previous.get("published"))
-        if was_published and published and published < was_published - TOLERANCE:
+        if was_published and published and was_published - published > TOLERANCE:
             flags.add(DateFlag.BACKDATED)
         fresh_date = published != was_published
     else:
         fresh_date = True
     observed = _time(observed_at)
-    if fresh_date and published and observed and published > observed + TOLERANCE:
+    if fresh_date and published and observed and published - observed > TOLERANCE:
         flags.add(DateFlag.FORWARD_DATED)
+    for name in DATE_FIELDS:
+        value = new.get(name)
+        fresh = previous is None or value != previous.get(name)
+        if _time(value) and fresh and not plausible(value, observed_at):
+            flags.add(DateFlag.IMPLAUSIBLE)
     return [flag for flag in DateFlag if flag in flags]

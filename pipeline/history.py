@@ -411,6 +411,8 @@ def decide_unchanged(
         return replace(base, page_id=page["id"], page=touch, lastmod=lastmod, checks=checks)
     record = {k: current[k] for k in VERSION_COLUMNS}
     record["categories"] = categories
+    cut = set(current.get("truncated") or []) - {"categories"} | set(item.truncated)
+    record["truncated"] = sorted(cut)
     version = _version(page["id"], page["version_count"] + 1, record, page["url"], now, run_id)
     touch.update(
         current_version=version["version"],

@@ -14,7 +14,7 @@ from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.history import SOFT_404
-from pipeline.normalise import normalise
+from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder
 from storage import Archive
 
@@ -73,11 +73,14 @@ class ArchivePipeline:
             self.outcomes["pages"] += 1
             if "empty_body" in clean.flags:
                 self.outcomes["empty_body"] += 1
+            self._note_truncated(clean.url, clean.truncated)
             if clean.moved_from and self._is_live(clean.moved_from):
                 self.moves.append(clean)
                 return
             self._count(self.recorder.record_page(clean))
         elif isinstance(item, Unchanged):
+            item = normalise_unchanged(item)
+            self._note_truncated(item.url, item.truncated)
             if item.parse is not None and not self._is_current(item.url):
                 for parsed in item.parse():  # a 304 whose stored body is not yet a version
                     self._process(parsed)
@@ -92,6 +95,12 @@ class ArchivePipeline:
                 self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
         elif isinstance(item, Checked):
             self.recorder.record_check(item.url, item.outcome, item.http_status)
+
+    def _note_truncated(self, url: str, fields: list[str]) -> None:
+        """A value cut to its limit is kept on the version and counted, never silent."""
+        if fields:
+            self.outcomes["truncated"] += 1
+            log.warning("%s: cut to their limits: %s", url, ", ".join(fields))
 
     def _is_current(self, url: str) -> bool:
         """Is the stored body (what a 304 stands for) the live page's current version?"""

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import scrapy
-from protego import Protego
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
@@ -39,6 +38,7 @@ from aaltowatch.core.urls import (
 )
 from pages import parse_article
 from spiders.boundary import STEP_META, OffBoundary
+from spiders.robots import parse_robots
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class AaltoSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """Honour Crawl-delay (capped by config): Scrapy's robots support ignores it."""
         if response.status == 200:
-            robots = Protego.parse(response.text)
+            robots = parse_robots(response.body, self.crawler.stats)
             delay = robots.crawl_delay(self.config.user_agent) or robots.crawl_delay("*")
             if delay and self.config.skip_delays:
                 log.info("robots.txt Crawl-delay %ss not applied to a local mirror", delay)

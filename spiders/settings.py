@@ -26,6 +26,7 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "USER_AGENT": config.user_agent,
         "ROBOTSTXT_OBEY": True,
         "ROBOTSTXT_USER_AGENT": "aaltowatch",
+        "ROBOTSTXT_PARSER": "spiders.robots.BoundedRobotParser",  # 500 KiB, one parse per run
         "DOWNLOAD_DELAY": config.download_delay,
         "DOWNLOAD_DELAY_JITTER": 0.5,
         "CONCURRENT_REQUESTS": 16,

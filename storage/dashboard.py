@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from storage.archive import Archive
+from storage.rows import plausible_sql
 
 RUN_HISTORY = 60  # runs shown in the crawl-health chart
+# A month is a plausible declared date's (core.fields.plausible), else the first sighting's.
+_PUBLISHED = plausible_sql("published", "last_seen")
 
 SQL = {
     "news_by_month_lang": (
-        "SELECT substr(COALESCE(published, first_seen), 1, 7) AS month, lang, COUNT(*) AS count"
-        " FROM news GROUP BY month, lang ORDER BY month, lang"
+        f"SELECT substr(COALESCE({_PUBLISHED}, first_seen), 1, 7) AS month, lang,"
+        " COUNT(*) AS count FROM news GROUP BY month, lang ORDER BY month, lang"
     ),
     "news_by_month_category": (
         "SELECT month, category, SUM(count) AS count FROM category_counts_by_month"

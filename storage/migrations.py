@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from storage.rows import plausible_sql
+
 migrations = Migrations("aaltowatch")
 
 
@@ -131,6 +133,7 @@ def m0001_initial(db: Database) -> None:
 
 
 # Views for analysts (Datasette, sqlite3, exports): the current state without hand-written joins.
+_PUBLISHED = plausible_sql("n.published", "n.last_seen")  # a news row's month, if plausible
 VIEWS = {
     "current_pages": """
         SELECT p.id, p.url, p.kind, p.lang, p.status, v.title, v.lead, v.body, v.published,
@@ -156,11 +159,12 @@ VIEWS = {
         LEFT JOIN versions v ON v.page_id = c.page_id AND v.version = c.version
         LEFT JOIN versions cur ON cur.page_id = p.id AND cur.version = p.current_version
     """,
-    "category_counts_by_month": """
-        SELECT cat.value AS category, substr(n.published, 1, 7) AS month, n.lang,
+    # Months of plausible declared dates only (core.fields.plausible): year 1 or 2999 is no month.
+    "category_counts_by_month": f"""
+        SELECT cat.value AS category, substr({_PUBLISHED}, 1, 7) AS month, n.lang,
             COUNT(*) AS count
         FROM news n, json_each(n.categories) AS cat
-        WHERE n.published IS NOT NULL
+        WHERE {_PUBLISHED} IS NOT NULL
         GROUP BY cat.value, month, n.lang
         ORDER BY month DESC, count DESC, category, n.lang
     """,
@@ -296,9 +300,9 @@ PARTNER_VIEWS = {
             pa.names, pa.aliases, pa.match
         FROM partners pa
     """,
-    "partner_mentions_by_month": """
+    "partner_mentions_by_month": f"""
         SELECT pa.id AS partner_id, pa.name AS partner,
-            substr(COALESCE(n.published, n.first_seen), 1, 7) AS month, n.lang,
+            substr(COALESCE({_PUBLISHED}, n.first_seen), 1, 7) AS month, n.lang,
             COUNT(*) AS count
         FROM partners pa CROSS JOIN pages_fts CROSS JOIN news n ON n.id = pages_fts.rowid
         WHERE pages_fts MATCH pa.match
@@ -392,6 +396,19 @@ def m0009_feed_names(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0010_values")
+def m0010_values(db: Database) -> None:
+    # The fields of a version cut to their limit (core.fields); older versions were never cut.
+    db.execute("ALTER TABLE versions ADD COLUMN truncated TEXT NOT NULL DEFAULT '[]'")
+    # The charts' views count months of plausible dates only.
+    for views, name in (
+        (VIEWS, "category_counts_by_month"),
+        (PARTNER_VIEWS, "partner_mentions_by_month"),
+    ):
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+        db.create_view(name, views[name].strip())
 
 
 def apply(db: Database) -> None:

@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from storage.connection import Store
-from storage.rows import CURRENT_VERSION_COLUMNS, _decode_row
+from storage.rows import CURRENT_VERSION_COLUMNS, _decode_row, feed_date_sql
+
+# Newest first by the date the feed shows (an implausible declared date does not count).
+_BY_FEED_DATE = feed_date_sql("v.published", "v.fetched_at", "p.first_seen")
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -91,7 +94,7 @@ class ReadQueries(Store):
             "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
             " WHERE p.kind = 'news' AND p.lang = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
-            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            f" ORDER BY {_BY_FEED_DATE} DESC, p.url LIMIT ?",
             (lang, limit),
         )
 
@@ -101,7 +104,7 @@ class ReadQueries(Store):
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
             " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
             " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"
-            " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
+            f" ORDER BY {_BY_FEED_DATE} DESC, p.url LIMIT ?",
             (category, limit),
         )
 

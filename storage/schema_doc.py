@@ -102,7 +102,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "previous_version": "The version before the change.",
         "moved_from": "The old URL of a moved page.",
         "diff": "Unified diff of the text (modified, restored).",
-        "flags": "JSON list of date flags: silent_edit, backdated, forward_dated.",
+        "flags": "JSON list of date flags: silent_edit, backdated, forward_dated,"
+        " implausible_date.",
     },
     "runs": {
         "id": "Run id.",
@@ -269,7 +270,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "date_anomalies": {
         "change_id": "The change event (changes.id).",
-        "flag": "silent_edit, backdated or forward_dated.",
+        "flag": "silent_edit, backdated, forward_dated or implausible_date.",
         "title": "Title of the version the change produced.",
         "published": "Declared publication time of that version.",
         "previous_published": "Declared publication time of the version before.",

@@ -13,6 +13,7 @@ from storage import Archive
 from tests.conftest import run_cli
 
 SILENT, BACK, FORWARD = DateFlag.SILENT_EDIT, DateFlag.BACKDATED, DateFlag.FORWARD_DATED
+WINDOW = DateFlag.IMPLAUSIBLE
 SEEN = "2026-01-21T16:00:00Z"
 V1 = {
     "title": "Espoo and Aalto",
@@ -34,7 +35,13 @@ def v2(**changes: object) -> dict:
 RULES = [
     # (case, previous, new, expected flags)
     ("new page, past date", None, V1, []),
-    ("new page dated next week", None, v2(published="2026-01-28T09:00:00Z"), [FORWARD]),
+    # Beyond the plausible window too (core.fields.FUTURE_MARGIN): feeds date it by its sighting.
+    ("new page dated next week", None, v2(published="2026-01-28T09:00:00Z"), [FORWARD, WINDOW]),
+    ("new page dated tomorrow", None, v2(published="2026-01-22T20:00:00Z"), [FORWARD]),
+    ("new page dated year 1", None, v2(published="0001-01-01T00:00:00Z"), [WINDOW]),
+    ("update dated 9999", V1, v2(updated="9999-12-31T23:59:59Z"), [WINDOW]),
+    ("implausible date kept, body edited", v2(published="2999-01-01T00:00:00Z"),
+     v2(published="2999-01-01T00:00:00Z", body="One."), [SILENT]),
     ("new page, local time read as UTC", None, v2(published="2026-01-22T02:00:00Z"), []),
     ("new page without dates", None, v2(published=None, updated=None), []),
     ("title fixed, updated kept", V1, v2(title="Espoo and Aalto!"), [SILENT]),
@@ -53,7 +60,8 @@ RULES = [
     ("published moved back a week", V1, v2(published="2026-01-03T09:00:00Z"), [BACK]),
     ("published moved back by a time-zone offset", V1, v2(published="2026-01-10T06:00:00Z"), []),
     ("published moved later, still past", V1, v2(published="2026-01-15T09:00:00Z"), []),
-    ("published moved into the future", V1, v2(published="2026-02-15T09:00:00Z"), [FORWARD]),
+    ("published moved into the future", V1, v2(published="2026-02-15T09:00:00Z"),
+     [FORWARD, WINDOW]),
     ("future date unchanged, body edited", v2(published="2026-02-15T09:00:00Z"),
      v2(published="2026-02-15T09:00:00Z", body="x", updated="2026-01-21T00:00:00Z"), []),
     ("silent title fix and backdating", V1,

@@ -19,6 +19,7 @@ from tests.conftest import run_cli
 ITEM_FIELDS = [
     *("url", "kind", "lang", "title", "lead", "body", "published", "updated", "categories"),
     *("contacts", "images", "translations", "fetched_at", "http_status", "raw_sha256"),
+    "truncated",
 ]
 ARCHIVE_FIELDS = [
     *("first_seen", "last_seen", "last_changed", "status", "version_count", "content_hash"),

@@ -44,6 +44,7 @@ class PageItem:
     fetched_at: str | None = None
     http_status: int = 200
     raw_sha256: str | None = None
+    truncated: list[str] = field(default_factory=list)  # fields cut to their limit (core.fields)
     # Where the page was fetched from (a 301 source, for `moved`), and extraction notes.
     fetched_url: str | None = None
     moved_from: str | None = None
@@ -105,6 +106,7 @@ class Unchanged:
     categories: list[str] | None = None
     sitemap_lastmod: str | None = None
     fetch: dict[str, Any] | None = field(default=None, repr=False)
+    truncated: list[str] = field(default_factory=list)  # "categories" when they were cut
     parse: Callable[[], Iterator[Any]] | None = field(default=None, repr=False, compare=False)
 
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from aaltowatch.core.fields import plausible
 from aaltowatch.core.text import parse_utc
 
 # Share of the schedule interval a run's politeness time may take.
@@ -267,10 +268,15 @@ class PageView:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PageView:
+        seen = row.get("last_checked") or row.get("last_attempt") or row.get("first_seen")
         return cls(
             url=row["url"],
             kind=row["kind"],
-            published=parse_utc(row.get("published")),
+            # A date outside the plausible window (2999, year 1) would make a page recent
+            # (or ancient) for good: such a page is as old as its first sighting.
+            published=parse_utc(row.get("published"))
+            if plausible(row.get("published"), seen)
+            else None,
             first_seen=parse_utc(row.get("first_seen")),
             last_checked=parse_utc(row.get("last_checked")),
             last_attempt=parse_utc(row.get("last_attempt")),

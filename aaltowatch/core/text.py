@@ -46,6 +46,35 @@ def clean_block(text: str | None) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+ELLIPSIS = "\u2026"
+# How far back a cut looks for a word boundary before it cuts inside a word.
+_WORD_SEARCH = 200
+
+
+def cut_text(text: str, limit: int) -> str:
+    """At most `limit` characters: cut at a word boundary if one is near, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = max(
+        head.rfind(" ", len(head) - _WORD_SEARCH), head.rfind("\n", len(head) - _WORD_SEARCH)
+    )
+    if space > 0:
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def cut_markup(html: str, limit: int) -> str:
+    """At most `limit` characters of HTML, never inside a tag; the output's sanitiser closes
+    the elements left open."""
+    if len(html) <= limit:
+        return html
+    head = html[: limit - 1]
+    if head.rfind("<") > head.rfind(">"):
+        head = head[: head.rfind("<")]
+    return head + ELLIPSIS
+
+
 def words(text: str | None) -> list[str]:
     return WORD_RE.findall(unicodedata.normalize("NFC", text or ""))
 
