@@ -78,6 +78,7 @@ def _watch(**keys: str) -> str:
         (_watch(changes='["duplicate"]'), "changes has 'duplicate'"),
         (_watch(langs='["de"]'), "langs has 'de'"),
         (_watch(digest='"hourly"'), 'digest must be "daily"'),
+        (_watch(match='"words"'), 'match must be "changed"'),
         (_watch(notfiy='["json://x"]'), "unknown key 'notfiy'"),
         (_watch() + "\n" + _watch(), "two watches are named 'w'"),
         (
