@@ -53,9 +53,10 @@ def snippet_pieces(snippet: str) -> list[tuple[str, bool]]:
 
 
 def snippet_html(snippet: str) -> str:
-    """A stored snippet as sanitised HTML, its match in <mark> (text escaped piece by piece)."""
+    """A stored snippet as sanitised HTML (text escaped piece by piece), its match in <mark>
+    for browsers and <strong> inside it for readers that drop <mark> (feedparser, newsboat)."""
     html = "".join(
-        f"<mark>{escape(text)}</mark>" if matched else escape(text)
+        f"<mark><strong>{escape(text)}</strong></mark>" if matched else escape(text)
         for text, matched in snippet_pieces(snippet)
     ).strip()
     return clean_html(f"<p>Match: {html}</p>") if html else ""

@@ -134,13 +134,21 @@ def _load_docs(archive: Archive, events: list[dict[str, Any]], changed: bool) ->
 
 
 def _hits(archive: Archive, watch: Watch) -> dict[int, str]:
-    """rowid -> snippet of the batch's documents the watch's query matches."""
-    rows = archive.conn.execute(
-        "SELECT rowid, snippet(watch_docs, -1, ?, ?, '…', ?) FROM temp.watch_docs"
-        " WHERE watch_docs MATCH ?",
-        (wm.MARK_OPEN, wm.MARK_CLOSE, SNIPPET_TOKENS, fts_query(watch.query)),
+    """rowid -> snippet of the batch's documents the watch's query matches: the first column
+    (title, lead, body) with a highlighted hit, as FTS5's own pick (-1) may show a column
+    without one when a column filter is in the query."""
+    snippets = ", ".join(
+        f"snippet(watch_docs, {i}, :open, :close, '…', :tokens)" for i in range(len(COLUMNS))
     )
-    return {int(r[0]): r[1] for r in rows}
+    rows = archive.conn.execute(
+        f"SELECT rowid, {snippets} FROM temp.watch_docs WHERE watch_docs MATCH :query",
+        {"open": wm.MARK_OPEN, "close": wm.MARK_CLOSE, "tokens": SNIPPET_TOKENS,
+         "query": fts_query(watch.query)},
+    )  # fmt: skip
+    return {
+        int(row[0]): next((s for s in row[1:] if wm.MARK_OPEN in s), max(row[1:], key=len))
+        for row in rows
+    }
 
 
 def _match_batch(

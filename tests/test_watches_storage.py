@@ -127,9 +127,9 @@ def test_an_edit_matches_by_the_words_it_changed(tmp_path: Path) -> None:
             ("Espoo", True),
             (" and Otaniemi.", False),
         ]
-        assert "<mark>Espoo</mark>" in snippet_html(away["snippet"])
+        assert "<mark><strong>Espoo</strong></mark>" in snippet_html(away["snippet"])
         assert "where the campus" not in away["snippet"]  # unchanged words are not the edit
-        assert "<mark>Espoo</mark> is where" in snippet_html(new["snippet"])
+        assert "<mark><strong>Espoo</strong></mark> is where" in snippet_html(new["snippet"])
 
 
 def test_filters_column_queries_and_duplicates(tmp_path: Path) -> None:
