@@ -23,7 +23,7 @@ from typing import Any
 from aaltowatch.core import watchmatch as wm
 from aaltowatch.core.errors import AaltowatchError
 from aaltowatch.core.query import COLUMNS, TOKENIZE, fts_query
-from aaltowatch.core.watchconfig import MATCH_PAGE, Watch
+from aaltowatch.core.watchconfig import Watch
 from storage.archive import Archive, _decode_row, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ SNIPPET_TOKENS = 16
 
 _EVENTS = f"""
     SELECT c.id, c.change, c.run_id, p.kind, p.lang, v.published, v.categories,
+        v.id AS version_id, pv.id AS previous_id,
         {", ".join(f"v.{c}" for c in COLUMNS)}, {", ".join(f"pv.{c} AS old_{c}" for c in COLUMNS)}
     FROM changes c JOIN pages p ON p.id = c.page_id
     LEFT JOIN versions v ON v.page_id = c.page_id
@@ -110,9 +111,9 @@ def _first_runs(archive: Archive) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def _load_docs(archive: Archive, events: list[dict[str, Any]], changed: bool) -> None:
-    """The batch's documents: each event's page, and (when a watch needs it) an edit's
-    trigger text; rowid = 2 * change id (+1 for the trigger text)."""
+def _load_docs(archive: Archive, events: list[dict[str, Any]], watches: Sequence[Watch]) -> None:
+    """The batch's documents, only those a watch will be run against: an event's page, an
+    edit's trigger text; rowid = 2 * change id (+1 for the trigger text)."""
     conn = archive.conn
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.watch_docs USING fts5({', '.join(COLUMNS)},"
@@ -121,9 +122,11 @@ def _load_docs(archive: Archive, events: list[dict[str, Any]], changed: bool) ->
     conn.execute("DELETE FROM temp.watch_docs")
     rows = []
     for event in events:
+        scopes = {wm.scope_for(w, event["change"]) for w in watches}
         page = [wm.unmarked(event[c]) for c in COLUMNS]
-        rows.append((2 * event["id"], *page))
-        if changed and event["change"] == "modified":
+        if wm.PAGE in scopes:
+            rows.append((2 * event["id"], *page))
+        if wm.CHANGED in scopes:
             old = {c: wm.unmarked(event[f"old_{c}"]) for c in COLUMNS}
             trigger = wm.trigger_text(old, dict(zip(COLUMNS, page, strict=True)))
             rows.append((2 * event["id"] + 1, *(trigger[c] for c in COLUMNS)))
@@ -161,7 +164,7 @@ def _match_batch(
 ) -> dict[str, int]:
     """Store the matches of `events` for each (watch, state) it concerns; matches found live
     are pushable by the baseline rule, history never is."""
-    _load_docs(archive, events, any(w.match != MATCH_PAGE for w, _ in watches))
+    _load_docs(archive, events, [w for w, _ in watches])
     now, counts = utcnow(), {}
     for watch, state in watches:
         hits = _hits(archive, watch)
@@ -224,6 +227,28 @@ def _forward(
         report.events += len(events)
 
 
+def _candidates(archive: Archive, watch: Watch, events: list[dict[str, Any]]) -> set[int]:
+    """History only: the events whose version, or an edit's previous version, the query
+    matches in the archive's own index. No other event can match (its changed words are words
+    of one of them), so only these are loaded and diffed. A NOT query is not narrowed: the
+    changed words may lack what both versions have."""
+    query = fts_query(watch.query)
+    if "NOT" in query.split():
+        return {e["id"] for e in events}
+    ids = sorted({i for e in events for i in (e["version_id"], e["previous_id"]) if i})
+    if not ids:
+        return set()
+    hits = {
+        int(r[0])
+        for r in archive.conn.execute(
+            "SELECT rowid FROM versions_fts WHERE versions_fts MATCH ?"
+            f" AND rowid IN ({', '.join('?' * len(ids))})",
+            (query, *ids),
+        )
+    }
+    return {e["id"] for e in events if e["version_id"] in hits or e["previous_id"] in hits}
+
+
 def _backfill(
     archive: Archive,
     states: dict[str, Any],
@@ -237,8 +262,13 @@ def _backfill(
             with archive.transaction():
                 limit = min(CHUNK, budget - report.backfilled)
                 events = _events(archive, "c.id < ?", "DESC", (state["backfill_below"],), limit)
+                wanted = _candidates(archive, watch, events)
                 counts = _match_batch(
-                    archive, events, [(watch, state)], live=False, first_runs=set()
+                    archive,
+                    [e for e in events if e["id"] in wanted],
+                    [(watch, state)],
+                    live=False,
+                    first_runs=set(),
                 )
                 below = events[-1]["id"] if len(events) == limit else 0
                 state["backfill_below"] = below

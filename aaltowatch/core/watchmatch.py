@@ -38,10 +38,17 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
+# Paragraphs sharing less than this share of words are rewritten: all their words changed.
+REWRITTEN = 0.5
+
+
 def _changed_words(old: str, new: str) -> list[str]:
     a, b = old.split(), new.split()
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.quick_ratio() < REWRITTEN:  # an upper bound of the similarity, and cheap
+        return [old, new]
     runs = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag != "equal":
             runs += [" ".join(run) for run in (a[i1:i2], b[j1:j2]) if run]
     return runs
