@@ -38,6 +38,14 @@ def _archive(ctx: click.Context, *, readonly: bool = False) -> Any:
     return open_archive(_config(ctx).db, readonly=readonly)
 
 
+def _existing_archive(ctx: click.Context) -> Any:
+    """Writable (watch matches are stored on the way), but never a new empty archive."""
+    db = Path(_config(ctx).db)
+    if not db.exists():
+        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
+    return _archive(ctx)
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -110,7 +118,7 @@ def feeds(ctx: click.Context) -> None:
     from aaltowatch.publish import publish_feeds
 
     config = _config(ctx)
-    with _archive(ctx) as archive:  # writable: new events are matched against the watches
+    with _existing_archive(ctx) as archive:  # new events are matched against the watches
         report = publish_feeds(archive, config)
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
@@ -303,7 +311,7 @@ def watches_cmd(ctx: click.Context, as_json: bool) -> None:
     from storage.watches import backfill_progress, count_watch_changes, stored_state
 
     watches = _config(ctx).watches
-    with _archive(ctx) as archive:  # writable: events not matched yet are matched first
+    with _existing_archive(ctx) as archive:  # events not matched yet are matched first
         match_watches(archive, watches)
         records = []
         for w in watches:
@@ -362,7 +370,7 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool, send: b
     watch = find_watch(_config(ctx).watches, name)
     if send and not watch.notify:
         raise ConfigError(f"watch {name} has no notify targets: nothing to send a test to")
-    with _archive(ctx) as archive:  # writable: the watch's new matches are stored first
+    with _existing_archive(ctx) as archive:  # the watch's new matches are stored first
         match_watches(archive, [watch])
         total = count_watch_changes(archive, watch)
         rows = watch_changes(archive, watch, limit=limit)
