@@ -307,6 +307,7 @@ def search(
 @click.pass_context
 def watches_cmd(ctx: click.Context, as_json: bool) -> None:
     """The watches of the config file, with how many change events each matches."""
+    from aaltowatch.core.watchconfig import MATCH_CHANGED
     from aaltowatch.watches import match_watches, watch_record
     from storage.watches import backfill_progress, count_watch_changes, stored_state
 
@@ -337,6 +338,8 @@ def watches_cmd(ctx: click.Context, as_json: bool) -> None:
         done, history = r["history_matched"]
         partial = f" (history matched: {done} of {history} events)" if done < history else ""
         click.echo(f"{r['name']}  {r['matches']} matches{partial}  {r['feed']}")
+        if r["match"] != MATCH_CHANGED:
+            filters = "; ".join(filter(None, [filters, f"edits match by the {r['match']}"]))
         click.echo(f"  query: {r['query']}" + (f"  ({filters})" if filters else ""))
         for target in r["notify"]:
             click.echo(f"  notify: {target}" + (" (daily digest)" if r["digest"] != "none" else ""))
