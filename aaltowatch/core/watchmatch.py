@@ -38,14 +38,16 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-# Paragraphs sharing less than this share of words are rewritten: all their words changed.
+# Long paragraphs (words, both sides) sharing less than this share of words are rewritten:
+# all their words changed, without a word diff (the costly part of matching history).
 REWRITTEN = 0.5
+LONG = 50
 
 
 def _changed_words(old: str, new: str) -> list[str]:
     a, b = old.split(), new.split()
     matcher = SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.quick_ratio() < REWRITTEN:  # an upper bound of the similarity, and cheap
+    if len(a) + len(b) > LONG and matcher.quick_ratio() < REWRITTEN:  # a cheap upper bound
         return [old, new]
     runs = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
