@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,10 @@ from storage.archive import Archive, _decode_row, utcnow
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # events matched per transaction
-BACKFILL_EVENTS = 5000  # history matched per call (a run), over all watches
+# History matched per call (a run), over all watches: whichever bound is reached first. A rare
+# word is cheap to match (the archive's index rules most events out), a common one is not.
+BACKFILL_EVENTS = 50_000
+BACKFILL_CPU_S = 1.0
 SNIPPET_TOKENS = 16
 
 _EVENTS = f"""
@@ -254,11 +258,17 @@ def _backfill(
     states: dict[str, Any],
     watches: Sequence[Watch],
     budget: int,
+    cpu_s: float,
     report: SyncReport,
 ) -> None:
+    deadline = time.process_time() + cpu_s
     for watch in watches:
         state = states[watch.name]
-        while state["backfill_below"] > 1 and report.backfilled < budget:
+        while (
+            state["backfill_below"] > 1
+            and report.backfilled < budget
+            and time.process_time() < deadline
+        ):
             with archive.transaction():
                 limit = min(CHUNK, budget - report.backfilled)
                 events = _events(archive, "c.id < ?", "DESC", (state["backfill_below"],), limit)
@@ -287,16 +297,21 @@ def _backfill(
 
 
 def sync_matches(
-    archive: Archive, watches: Sequence[Watch], *, backfill_events: int = BACKFILL_EVENTS
+    archive: Archive,
+    watches: Sequence[Watch],
+    *,
+    backfill_events: int = BACKFILL_EVENTS,
+    backfill_cpu_s: float = BACKFILL_CPU_S,
 ) -> SyncReport:
-    """Match every event recorded since each watch's cursor, then up to `backfill_events` of
-    the history of new (or changed) watches. Needs a writable archive."""
+    """Match every event recorded since each watch's cursor, then the history of new (or
+    changed) watches, up to `backfill_events` or `backfill_cpu_s` seconds of CPU, whichever
+    comes first. Needs a writable archive."""
     report = SyncReport()
     if not watches:
         return report
     states = {w.name: watch_state(archive, w) for w in watches}
     _forward(archive, states, watches, report)
-    _backfill(archive, states, watches, backfill_events, report)
+    _backfill(archive, states, watches, backfill_events, backfill_cpu_s, report)
     return report
 
 
