@@ -7,7 +7,7 @@ archive's age. What an event is matched against and whether a match is pushed ar
 the batch's documents, so the query means exactly what `search` makes of it.
 
 A new watch, or one whose query or filters changed (its `spec`), is matched over the archive's
-history newest first, a bounded number of events per call, resumable from its cursor. Those
+history newest first, a bounded share per call (events and CPU), resumable from its cursor. Those
 matches are the baseline: in the feed, never pushed.
 """
 
