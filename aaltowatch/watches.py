@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.errors import ArchiveWriteError, ConfigError
 from aaltowatch.core.watchconfig import Watch, parse_watches, target_label
 from feeds.watches import feed_name
 from storage.archive import Archive
@@ -61,7 +61,7 @@ def match_watches(archive: Archive, watches: Sequence[Watch]) -> SyncReport | No
     run: the cursors only move with the matches they cover."""
     try:
         report = sync_matches(archive, watches)
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, ArchiveWriteError) as exc:
         log.error("watch matching failed: %s (retried next run)", exc)
         return None
     if report.events or report.backfilled:
