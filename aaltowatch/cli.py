@@ -38,6 +38,14 @@ def _archive(ctx: click.Context, *, readonly: bool = False) -> Any:
     return open_archive(_config(ctx).db, readonly=readonly)
 
 
+def _existing_archive(ctx: click.Context) -> Any:
+    """Writable (watch matches are stored on the way), but never a new empty archive."""
+    db = Path(_config(ctx).db)
+    if not db.exists():
+        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
+    return _archive(ctx)
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -114,9 +122,7 @@ def feeds(ctx: click.Context) -> None:
     from aaltowatch.publish import publish_feeds
 
     config = _config(ctx)
-    if not config.db.exists():  # feeds of nothing from a new empty archive help no one
-        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
-    with _archive(ctx) as archive:  # writes: a new category feed's name is kept in it
+    with _existing_archive(ctx) as archive:  # writes: events matched to watches, new feed names
         report = publish_feeds(archive, config)
     err_console.print(
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
@@ -305,12 +311,21 @@ def search(
 @click.pass_context
 def watches_cmd(ctx: click.Context, as_json: bool) -> None:
     """The watches of the config file, with how many change events each matches."""
-    from aaltowatch.watches import watch_record
-    from storage.watches import count_watch_changes
+    from aaltowatch.core.watchconfig import MATCH_CHANGED
+    from aaltowatch.watches import match_watches, watch_record
+    from storage.watches import backfill_progress, count_watch_changes, stored_state
 
     watches = _config(ctx).watches
-    with _archive(ctx, readonly=True) as archive:
-        records = [{**watch_record(w), "matches": count_watch_changes(archive, w)} for w in watches]
+    with _existing_archive(ctx) as archive:  # events not matched yet are matched first
+        match_watches(archive, watches)
+        records = []
+        for w in watches:
+            state = stored_state(archive, w)
+            done, history = backfill_progress(state) if state else (0, 0)
+            records.append(
+                {**watch_record(w), "matches": count_watch_changes(archive, w),
+                 "history_matched": [done, history]}
+            )  # fmt: skip
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -324,7 +339,11 @@ def watches_cmd(ctx: click.Context, as_json: bool) -> None:
             for key in ("kinds", "langs", "categories", "changes")
             if r[key]
         )
-        click.echo(f"{r['name']}  {r['matches']} matches  {r['feed']}")
+        done, history = r["history_matched"]
+        partial = f" (history matched: {done} of {history} events)" if done < history else ""
+        click.echo(f"{r['name']}  {r['matches']} matches{partial}  {r['feed']}")
+        if r["match"] != MATCH_CHANGED:
+            filters = "; ".join(filter(None, [filters, f"edits match by the {r['match']}"]))
         click.echo(f"  query: {r['query']}" + (f"  ({filters})" if filters else ""))
         for target in r["notify"]:
             click.echo(f"  notify: {target}" + (" (daily digest)" if r["digest"] != "none" else ""))
@@ -339,28 +358,57 @@ def watch_group() -> None:
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--send", is_flag=True, help="Also send one test message to each of its notify targets."
+)
 @click.pass_context
-def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
-    """What watch NAME matches now, newest first: what its feed and messages would carry."""
-    from aaltowatch.watches import find_watch
+def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool, send: bool) -> None:
+    """What watch NAME matches, newest first, with why (the matched snippet): what its feed
+    and messages carry. History is matched on first use, a bounded share per call.
+
+    Exit 1 when --send could not deliver to one of its targets."""
+    from aaltowatch.core.errors import ConfigError
+    from aaltowatch.notify.deliver import send_test
+    from aaltowatch.notify.message import snippet_text
+    from aaltowatch.watches import find_watch, match_watches
     from storage.export import change_record
-    from storage.watches import count_watch_changes, watch_changes
+    from storage.watches import backfill_progress, count_watch_changes, stored_state, watch_changes
 
     watch = find_watch(_config(ctx).watches, name)
-    with _archive(ctx, readonly=True) as archive:
+    if send and not watch.notify:
+        raise ConfigError(f"watch {name} has no notify targets: nothing to send a test to")
+    with _existing_archive(ctx) as archive:  # the watch's new matches are stored first
+        match_watches(archive, [watch])
         total = count_watch_changes(archive, watch)
         rows = watch_changes(archive, watch, limit=limit)
         titles = [(archive.version(r["page_id"], r["version"]) or {}).get("title") for r in rows]
-    records = [{**change_record(r), "title": t} for r, t in zip(rows, titles, strict=True)]
+        state = stored_state(archive, watch)
+        sent = send_test(archive, watch) if send else []
+    records = [
+        {**change_record(r), "title": t, "match": snippet_text(r["snippet"]),
+         "notified": bool(r["pushable"])}
+        for r, t in zip(rows, titles, strict=True)
+    ]  # fmt: skip
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
-        return
-    for r in records:
-        fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
-        click.echo(f"{r['detected_at']}  {r['change']:<9} {r['url']}{fields}")
-        if r["title"]:
-            click.echo(f"  {r['title']}")
-    err_console.print(f"watch {name}: {total} matching change events ({len(records)} shown)")
+    else:
+        for r in records:
+            fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
+            baseline = "" if r["notified"] else "  (baseline: not notified)"
+            click.echo(f"{r['detected_at']}  {r['change']:<9} {r['url']}{fields}{baseline}")
+            if r["title"]:
+                click.echo(f"  {r['title']}")
+            click.echo(f"  match: {r['match']}")
+    done, history = backfill_progress(state) if state else (0, 0)
+    progress = f"; history matched {done} of {history} events" if done < history else ""
+    err_console.print(
+        f"watch {name}: {total} matching change events ({len(records)} shown){progress}",
+        markup=False,
+    )
+    for label, ok in sent:
+        err_console.print(f"test message to {label}: {'sent' if ok else 'FAILED'}", markup=False)
+    if any(not ok for _, ok in sent):
+        ctx.exit(EXIT_FAILED)
 
 
 @cli.group("config")

@@ -4,12 +4,16 @@ and the demo share, so a new feed option is passed in one place."""
 from __future__ import annotations
 
 from aaltowatch.core.config import Config
+from aaltowatch.watches import match_watches
 from feeds.build import FeedReport, build_feeds
 from storage.archive import Archive
 
 
 def publish_feeds(archive: Archive, config: Config) -> FeedReport:
-    """Write every feed, the OPML and the index page into `config.feeds_dir`."""
+    """Write every feed, the OPML and the index page into `config.feeds_dir`; the events
+    recorded since the last call are matched against the watches first (when writable)."""
+    if not archive.readonly:
+        match_watches(archive, config.watches)
     return build_feeds(
         archive,
         config.feeds_dir,

@@ -18,7 +18,7 @@ from aaltowatch.core.urls import PUBLIC_ORIGIN
 
 ALLOWED_TAGS = {
     "p", "br", "a", "ul", "ol", "li", "strong", "em", "b", "i", "h2", "h3", "h4",
-    "blockquote", "ins", "del", "code", "pre", "figure", "figcaption", "img",
+    "blockquote", "ins", "del", "mark", "code", "pre", "figure", "figcaption", "img",
     "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {

@@ -1,15 +1,20 @@
 """One feed per watch (`watch-<name>.xml` / `.atom`): the change feed, narrowed to a query.
 
-Entries are the change feed's own (`change_entry`): same ids, sanitising and diff rendering,
-so a reader subscribed to both sees one item, not two.
+Entries are the change feed's own (`change_entry`): same sanitising and diff rendering, led by
+the snippet the watch matched (highlighted with <mark>), so every entry says why it is there.
+The feed reads the stored matches (storage.watches), never the archive's history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from html import escape
 from typing import TYPE_CHECKING, Any
 
+from aaltowatch.core.watchmatch import snippet_parts
 from feeds.entries import Entry, FeedSpec
+from feeds.sanitize import clean_html, clean_text
 from storage import Archive
 from storage.watches import watch_changes
 
@@ -36,6 +41,32 @@ def _filters(watch: Watch) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+def snippet_pieces(snippet: str) -> list[tuple[str, bool]]:
+    """A stored snippet as (plain text, matched) pieces, each cleaned like any page text but
+    keeping the spaces between them."""
+    pieces = []
+    for text, matched in snippet_parts(snippet):
+        before = " " if text[:1].isspace() else ""
+        after = " " if text[-1:].isspace() and text.strip() else ""
+        pieces.append((before + clean_text(text) + after, matched))
+    return pieces
+
+
+def snippet_html(snippet: str) -> str:
+    """A stored snippet as sanitised HTML (text escaped piece by piece), its match in <mark>
+    for browsers and <strong> inside it for readers that drop <mark> (feedparser, newsboat)."""
+    html = "".join(
+        f"<mark><strong>{escape(text)}</strong></mark>" if matched else escape(text)
+        for text, matched in snippet_pieces(snippet)
+    ).strip()
+    return clean_html(f"<p>Match: {html}</p>") if html else ""
+
+
+def with_snippet(entry: Entry, snippet: str) -> Entry:
+    """The change's shared entry, led by what the watch matched in it."""
+    return replace(entry, content=clean_html(snippet_html(snippet) + "\n" + entry.content))
+
+
 def watch_specs(
     archive: Archive,
     watches: Sequence[Watch],
@@ -46,7 +77,11 @@ def watch_specs(
     specs = []
     for watch in watches:
         rows = watch_changes(archive, watch, limit=max_entries)
-        entries = sorted((entry(r) for r in rows), key=lambda e: e.updated, reverse=True)
+        entries = sorted(
+            (with_snippet(entry(r), r["snippet"]) for r in rows),
+            key=lambda e: e.updated,
+            reverse=True,
+        )
         specs.append(
             FeedSpec(
                 name=feed_name(watch),

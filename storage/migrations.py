@@ -411,6 +411,34 @@ def m0010_values(db: Database) -> None:
         db.create_view(name, views[name].strip())
 
 
+@migrations(name="0011_watch_matches")
+def m0011_watch_matches(db: Database) -> None:
+    """Watch matches stored once per change event (storage.watches), so a run's watch cost is
+    its new events, not the archive's history; and each watch's cursors."""
+    db.executescript(
+        """
+        CREATE TABLE watch_state (
+            watch TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,            -- hash of what decides its matches (query, filters)
+            since TEXT NOT NULL,           -- when this spec was first seen: older news is history
+            live_from INTEGER NOT NULL,    -- events with a higher id are matched as they come
+            matched_to INTEGER NOT NULL,   -- the highest event id matched so far
+            backfill_below INTEGER NOT NULL, -- history below this id is still to match (0: done)
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE watch_matches (
+            watch TEXT NOT NULL,
+            change_id INTEGER NOT NULL,
+            snippet TEXT NOT NULL,         -- FTS5 snippet, match marked (core.watchmatch)
+            matched_at TEXT NOT NULL,
+            pushable INTEGER NOT NULL,     -- 0: baseline (first crawl, history, old story)
+            PRIMARY KEY (watch, change_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX watch_matches_pushable ON watch_matches(watch, pushable, change_id);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

@@ -37,6 +37,10 @@ TABLES: dict[str, str] = {
     " so a watch matches a change against the text it produced.",
     "notify_targets": "One row per watch and notification target, with its delivery counters.",
     "notifications": "Which change events each target was sent (exactly once, see operations).",
+    "watch_state": "Per watch: what its matches were made with (a hash of query and filters)"
+    " and its cursors (events matched as they come, history still to match).",
+    "watch_matches": "Each change event a watch matched, once, with the snippet that matched and"
+    " whether it is news to send (pushable) or the baseline.",
     "current_pages": "Every page joined with the fields of its current version.",
     "news": "Live news items that are not duplicates, with their current fields.",
     "partnership_pages": "Live partnership (collaboration) pages that are not duplicates.",
@@ -220,6 +224,23 @@ COLUMNS: dict[str, dict[str, str]] = {
         "message": "event (one message per event) or digest <period>.",
         "claimed_at": "When the event was claimed for sending.",
         "sent_at": "When the server accepted it.",
+    },
+    "watch_state": {
+        "watch": "Name of the watch (config `[[aaltowatch.watch]]`).",
+        "spec": "Hash of what decides its matches (query, filters, match); a new one rematches.",
+        "since": "When this spec was first seen: pages published before are old stories.",
+        "live_from": "Change events with a higher id are matched as they are recorded.",
+        "matched_to": "The highest change id matched so far.",
+        "backfill_below": "History below this change id is still to match (0 or 1: done).",
+        "updated_at": "When a cursor last moved.",
+    },
+    "watch_matches": {
+        "watch": "Name of the watch.",
+        "change_id": "The change event (changes.id).",
+        "snippet": "The matching text, the match between U+E000 and U+E001.",
+        "matched_at": "When it was matched.",
+        "pushable": "1: news, sent to the watch's targets; 0: the baseline (first crawl, old"
+        " story, history), in the feed only.",
     },
     "_sqlite_migrations": {
         "id": "Row id.",

@@ -1,128 +1,382 @@
-"""Watches: the change events whose page matches a saved full-text query and filters.
+"""Watches: each change event matched once, the matches stored (`watch_matches`).
 
-A change is matched against the text of the version it produced (`versions_fts`, every version
-indexed), not the page's text today: a page that mentioned Vantaa when it changed stays in the
-Vantaa watch after the mention is edited away. A `modified` event also matches when the version
-before it did, so the edit that removes the last mention reaches the watcher too.
+`sync_matches` runs after every crawl (and before feeds and notifications): the events recorded
+since a watch's cursor are matched in one pass, so a run's watch cost is its new events, not the
+archive's age. What an event is matched against and whether a match is pushed are pure decisions
+(aaltowatch.core.watchmatch); here they are applied with a temporary FTS5 table that holds only
+the batch's documents, so the query means exactly what `search` makes of it.
+
+A new watch, or one whose query or filters changed (its `spec`), is matched over the archive's
+history newest first, a bounded share per call (events and CPU), resumable from its cursor. Those
+matches are the baseline: in the feed, never pushed.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
-from typing import Any, Protocol
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from aaltowatch.core import watchmatch as wm
 from aaltowatch.core.errors import AaltowatchError
-from aaltowatch.core.query import fts_query
-from storage.archive import Archive, _decode_row
+from aaltowatch.core.query import COLUMNS, TOKENIZE, fts_query
+from aaltowatch.core.watchconfig import Watch
+from storage.archive import Archive, _decode_row, utcnow
 
+log = logging.getLogger(__name__)
 
-class WatchQuery(Protocol):
-    """What a watch asks of the archive (aaltowatch.core.watchconfig.Watch has these fields)."""
+CHUNK = 500  # events matched per transaction
+# History matched per call (a run), over all watches: whichever bound is reached first. A rare
+# word is cheap to match (the archive's index rules most events out), a common one is not.
+BACKFILL_EVENTS = 50_000
+BACKFILL_CPU_S = 1.0
+SNIPPET_TOKENS = 16
 
-    query: str
-    kinds: tuple[str, ...]
-    langs: tuple[str, ...]
-    categories: tuple[str, ...]
-    changes: tuple[str, ...]
-
-
-# Change ids whose version (or, for an edit, the version before it) matches the query.
-_MATCHED = """
-    SELECT c2.id FROM versions_fts
-    JOIN versions v ON v.id = versions_fts.rowid
-    JOIN changes c2 ON c2.page_id = v.page_id
-        AND (v.version = c2.version OR (c2.change = 'modified' AND v.version = c2.previous_version))
-    WHERE versions_fts MATCH :query
+_EVENTS = f"""
+    SELECT c.id, c.change, c.run_id, p.kind, p.lang, v.published, v.categories,
+        v.id AS version_id, pv.id AS previous_id,
+        {", ".join(f"v.{c}" for c in COLUMNS)}, {", ".join(f"pv.{c} AS old_{c}" for c in COLUMNS)}
+    FROM changes c JOIN pages p ON p.id = c.page_id
+    LEFT JOIN versions v ON v.page_id = c.page_id
+        AND v.version = COALESCE(c.version, c.previous_version)
+    LEFT JOIN versions pv ON c.change = 'modified' AND pv.page_id = c.page_id
+        AND pv.version = c.previous_version
+    WHERE c.change != 'duplicate' AND {{range}}
+    ORDER BY c.id {{order}} LIMIT {{limit}}
 """
 _COLUMNS = (
     "c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
-    " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url"
+    " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
+    " m.snippet, m.pushable"
 )
 
 
-def _marks(prefix: str, values: tuple[str, ...], params: dict[str, Any]) -> str:
-    names = []
-    for i, value in enumerate(values):
-        params[f"{prefix}{i}"] = value
-        names.append(f":{prefix}{i}")
-    return ", ".join(names)
+@dataclass
+class SyncReport:
+    """What one matching pass did: events matched as they came, history matched, per watch."""
+
+    matched: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    backfilled: int = 0
 
 
-def _where(
-    watch: WatchQuery, params: dict[str, Any], after: int | None, unsent_for: int | None
-) -> str:
-    """The filters of the change feed (no duplicates) plus the watch's own."""
-    params["query"] = fts_query(watch.query)
-    where = [
-        f"c.id IN ({_MATCHED})",
-        "p.duplicate_of IS NULL AND c.change != 'duplicate'",
-    ]
-    if watch.kinds:
-        where.append(f"p.kind IN ({_marks('kind', watch.kinds, params)})")
-    if watch.langs:
-        where.append(f"p.lang IN ({_marks('lang', watch.langs, params)})")
-    if watch.changes:
-        where.append(f"c.change IN ({_marks('change', watch.changes, params)})")
-    if watch.categories:
-        where.append(
-            "EXISTS (SELECT 1 FROM versions cv, json_each(cv.categories) AS cat"
-            " WHERE cv.page_id = c.page_id AND cv.version = c.version"
-            f" AND cat.value IN ({_marks('cat', watch.categories, params)}))"
-        )
-    if after is not None:
-        where.append("c.id > :after")
-        params["after"] = after
-    if unsent_for is not None:
-        where.append(
-            "NOT EXISTS (SELECT 1 FROM notifications n"
-            " WHERE n.target_id = :target AND n.change_id = c.id)"
-        )
-        params["target"] = unsent_for
-    return " AND ".join(where)
+def _top(archive: Archive) -> int:
+    return int(archive.conn.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[0])
 
 
-def _execute(archive: Archive, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
+def _execute(archive: Archive, sql: str, params: Any = ()) -> sqlite3.Cursor:
     try:
         return archive.conn.execute(sql, params)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             raise AaltowatchError(
-                f"{archive.path} predates watches: run `aaltowatch crawl` or `run --once`"
-                " once to upgrade it"
+                f"{archive.path} predates stored watch matches: run `aaltowatch crawl` or"
+                " `run --once` once to upgrade it"
             ) from None
         raise
 
 
+def watch_state(archive: Archive, watch: Watch) -> dict[str, Any]:
+    """The watch's cursors, first recorded (or reset, when its spec changed) now: the events
+    recorded from now on are matched as they come, the history before is backfilled."""
+    with archive.transaction():
+        row = archive.conn.execute(
+            "SELECT * FROM watch_state WHERE watch = ?", (watch.name,)
+        ).fetchone()
+        if row is not None and row["spec"] == watch.spec:
+            return dict(row)
+        top, now = _top(archive), utcnow()
+        if row is not None:  # a new query or filters: its old matches no longer hold
+            archive.conn.execute("DELETE FROM watch_matches WHERE watch = ?", (watch.name,))
+        archive.conn.execute(
+            "INSERT OR REPLACE INTO watch_state"
+            " (watch, spec, since, live_from, matched_to, backfill_below, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (watch.name, watch.spec, now, top, top, top + 1, now),
+        )
+    return dict(
+        archive.conn.execute("SELECT * FROM watch_state WHERE watch = ?", (watch.name,)).fetchone()
+    )
+
+
+def register_watches(archive: Archive, watches: Sequence[Watch]) -> None:
+    """Record watches before a crawl, so a new watch gets the crawl's own events as news."""
+    for watch in watches:
+        watch_state(archive, watch)
+
+
+def _first_runs(archive: Archive) -> set[int]:
+    """The archive's first crawl: the first run of each spider."""
+    rows = archive.conn.execute("SELECT MIN(id) FROM runs GROUP BY spider")
+    return {int(r[0]) for r in rows}
+
+
+def _load_docs(archive: Archive, events: list[dict[str, Any]], watches: Sequence[Watch]) -> None:
+    """The batch's documents, only those a watch will be run against: an event's page, an
+    edit's trigger text; rowid = 2 * change id (+1 for the trigger text)."""
+    conn = archive.conn
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.watch_docs USING fts5({', '.join(COLUMNS)},"
+        f" tokenize={TOKENIZE!r})"
+    )
+    conn.execute("DELETE FROM temp.watch_docs")
+    rows = []
+    for event in events:
+        scopes = {wm.scope_for(w, event["change"]) for w in watches}
+        page = [wm.unmarked(event[c]) for c in COLUMNS]
+        if wm.PAGE in scopes:
+            rows.append((2 * event["id"], *page))
+        if wm.CHANGED in scopes:
+            old = {c: wm.unmarked(event[f"old_{c}"]) for c in COLUMNS}
+            trigger = wm.trigger_text(old, dict(zip(COLUMNS, page, strict=True)))
+            rows.append((2 * event["id"] + 1, *(trigger[c] for c in COLUMNS)))
+    marks = ", ".join("?" * (len(COLUMNS) + 1))
+    conn.executemany(
+        f"INSERT INTO temp.watch_docs (rowid, {', '.join(COLUMNS)}) VALUES ({marks})", rows
+    )
+
+
+def _hits(archive: Archive, watch: Watch) -> dict[int, str]:
+    """rowid -> snippet of the batch's documents the watch's query matches: the first column
+    (title, lead, body) with a highlighted hit, as FTS5's own pick (-1) may show a column
+    without one when a column filter is in the query."""
+    snippets = ", ".join(
+        f"snippet(watch_docs, {i}, :open, :close, '…', :tokens)" for i in range(len(COLUMNS))
+    )
+    rows = archive.conn.execute(
+        f"SELECT rowid, {snippets} FROM temp.watch_docs WHERE watch_docs MATCH :query",
+        {"open": wm.MARK_OPEN, "close": wm.MARK_CLOSE, "tokens": SNIPPET_TOKENS,
+         "query": fts_query(watch.query)},
+    )  # fmt: skip
+    return {
+        int(row[0]): next((s for s in row[1:] if wm.MARK_OPEN in s), max(row[1:], key=len))
+        for row in rows
+    }
+
+
+def _match_batch(
+    archive: Archive,
+    events: list[dict[str, Any]],
+    watches: list[tuple[Watch, dict[str, Any]]],
+    *,
+    live: bool,
+    first_runs: set[int],
+) -> dict[str, int]:
+    """Store the matches of `events` for each (watch, state) it concerns; matches found live
+    are pushable by the baseline rule, history never is."""
+    _load_docs(archive, events, [w for w, _ in watches])
+    now, counts = utcnow(), {}
+    for watch, state in watches:
+        hits = _hits(archive, watch)
+        rows = []
+        for event in events:
+            if live and event["id"] <= state["matched_to"]:
+                continue
+            if not live and event["id"] >= state["backfill_below"]:
+                continue
+            rowid = 2 * event["id"] + (wm.scope_for(watch, event["change"]) == wm.CHANGED)
+            if rowid not in hits or not wm.passes_filters(watch, event):
+                continue
+            push = live and wm.pushable(
+                event["change"],
+                first_crawl=event["run_id"] in first_runs,
+                published=event["published"],
+                watch_since=state["since"],
+            )
+            rows.append((watch.name, event["id"], hits[rowid], now, int(push)))
+        archive.conn.executemany(
+            "INSERT OR REPLACE INTO watch_matches"
+            " (watch, change_id, snippet, matched_at, pushable) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        counts[watch.name] = len(rows)
+    return counts
+
+
+def _events(
+    archive: Archive, where: str, order: str, params: tuple, limit: int
+) -> list[dict[str, Any]]:
+    sql = _EVENTS.format(range=where, order=order, limit=int(limit))
+    events = [dict(r) for r in archive.conn.execute(sql, params)]
+    for event in events:
+        event["categories"] = json.loads(event["categories"] or "[]")
+    return events
+
+
+def _forward(
+    archive: Archive, states: dict[str, Any], watches: Sequence[Watch], report: SyncReport
+) -> None:
+    first_runs = _first_runs(archive)
+    top = _top(archive)
+    while True:
+        behind = [(w, states[w.name]) for w in watches if states[w.name]["matched_to"] < top]
+        if not behind:
+            return
+        low = min(s["matched_to"] for _, s in behind)
+        with archive.transaction():
+            events = _events(archive, "c.id > ? AND c.id <= ?", "ASC", (low, top), CHUNK)
+            counts = _match_batch(archive, events, behind, live=True, first_runs=first_runs)
+            upto = events[-1]["id"] if len(events) == CHUNK else top
+            for watch, state in behind:
+                state["matched_to"] = max(state["matched_to"], upto)
+                archive.conn.execute(
+                    "UPDATE watch_state SET matched_to = ?, updated_at = ? WHERE watch = ?",
+                    (state["matched_to"], utcnow(), watch.name),
+                )
+                report.matched[watch.name] = report.matched.get(watch.name, 0) + counts[watch.name]
+        report.events += len(events)
+
+
+def _candidates(archive: Archive, watch: Watch, events: list[dict[str, Any]]) -> set[int]:
+    """History only: the events whose version, or an edit's previous version, the query
+    matches in the archive's own index. No other event can match (its changed words are words
+    of one of them), so only these are loaded and diffed. A NOT query is not narrowed: the
+    changed words may lack what both versions have."""
+    query = fts_query(watch.query)
+    if "NOT" in query.split():
+        return {e["id"] for e in events}
+    ids = sorted({i for e in events for i in (e["version_id"], e["previous_id"]) if i})
+    if not ids:
+        return set()
+    hits = {
+        int(r[0])
+        for r in archive.conn.execute(
+            "SELECT rowid FROM versions_fts WHERE versions_fts MATCH ?"
+            f" AND rowid IN ({', '.join('?' * len(ids))})",
+            (query, *ids),
+        )
+    }
+    return {e["id"] for e in events if e["version_id"] in hits or e["previous_id"] in hits}
+
+
+def _backfill(
+    archive: Archive,
+    states: dict[str, Any],
+    watches: Sequence[Watch],
+    budget: int,
+    cpu_s: float,
+    report: SyncReport,
+) -> None:
+    deadline = time.process_time() + cpu_s
+    for watch in watches:
+        state = states[watch.name]
+        while (
+            state["backfill_below"] > 1
+            and report.backfilled < budget
+            and time.process_time() < deadline
+        ):
+            with archive.transaction():
+                limit = min(CHUNK, budget - report.backfilled)
+                events = _events(archive, "c.id < ?", "DESC", (state["backfill_below"],), limit)
+                wanted = _candidates(archive, watch, events)
+                counts = _match_batch(
+                    archive,
+                    [e for e in events if e["id"] in wanted],
+                    [(watch, state)],
+                    live=False,
+                    first_runs=set(),
+                )
+                below = events[-1]["id"] if len(events) == limit else 0
+                state["backfill_below"] = below
+                archive.conn.execute(
+                    "UPDATE watch_state SET backfill_below = ?, updated_at = ? WHERE watch = ?",
+                    (below, utcnow(), watch.name),
+                )
+            report.backfilled += len(events)
+            report.matched[watch.name] = report.matched.get(watch.name, 0) + counts[watch.name]
+        if state["backfill_below"] > 1:
+            done, total = backfill_progress(state)
+            log.info(
+                "watch %s: matching history, %d of %d events (%d%%); continued next run",
+                watch.name, done, total, 100 * done // max(total, 1),
+            )  # fmt: skip
+
+
+def sync_matches(
+    archive: Archive,
+    watches: Sequence[Watch],
+    *,
+    backfill_events: int = BACKFILL_EVENTS,
+    backfill_cpu_s: float = BACKFILL_CPU_S,
+) -> SyncReport:
+    """Match every event recorded since each watch's cursor, then the history of new (or
+    changed) watches, up to `backfill_events` or `backfill_cpu_s` seconds of CPU, whichever
+    comes first. Needs a writable archive."""
+    report = SyncReport()
+    if not watches:
+        return report
+    states = {w.name: watch_state(archive, w) for w in watches}
+    _forward(archive, states, watches, report)
+    _backfill(archive, states, watches, backfill_events, backfill_cpu_s, report)
+    return report
+
+
+def backfill_progress(state: dict[str, Any]) -> tuple[int, int]:
+    """(events of history matched, events of history) of a watch_state row, by event id."""
+    total = int(state["live_from"])
+    return total - max(int(state["backfill_below"]) - 1, 0), total
+
+
+def stored_state(archive: Archive, watch: Watch) -> dict[str, Any] | None:
+    """The watch's cursors as stored, or None when its current spec was never matched."""
+    row = _execute(archive, "SELECT * FROM watch_state WHERE watch = ?", (watch.name,)).fetchone()
+    return dict(row) if row is not None and row["spec"] == watch.spec else None
+
+
 def watch_changes(
     archive: Archive,
-    watch: WatchQuery,
+    watch: Watch,
     *,
     limit: int | None = None,
     after: int | None = None,
     unsent_for: int | None = None,
+    pushed_only: bool = False,
     oldest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Matching change events shaped like `Archive.changes` rows, newest first by default.
+    """The watch's stored matches as `Archive.changes` rows (plus `snippet`, `pushable`),
+    newest first by default; pages that became duplicates are left out, as in the change feed.
 
-    `after` keeps only events with a higher id; `unsent_for` drops events already claimed or
-    sent to that notification target.
+    `pushed_only` keeps the matches that are news (not the baseline); `after` keeps higher
+    event ids; `unsent_for` drops events already claimed or sent to that notification target.
     """
-    params: dict[str, Any] = {}
+    where = ["m.watch = :watch", "p.duplicate_of IS NULL"]
+    params: dict[str, Any] = {"watch": watch.name}
+    if pushed_only:
+        where.append("m.pushable = 1")
+    if after is not None:
+        where.append("m.change_id > :after")
+        params["after"] = after
+    if unsent_for is not None:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM notifications n"
+            " WHERE n.target_id = :target AND n.change_id = m.change_id)"
+        )
+        params["target"] = unsent_for
     sql = (
-        f"SELECT {_COLUMNS} FROM changes c JOIN pages p ON p.id = c.page_id"
-        f" WHERE {_where(watch, params, after, unsent_for)}"
-        f" ORDER BY c.id {'ASC' if oldest_first else 'DESC'}"
+        f"SELECT {_COLUMNS} FROM watch_matches m"
+        " JOIN changes c ON c.id = m.change_id JOIN pages p ON p.id = c.page_id"
+        f" WHERE {' AND '.join(where)}"
+        f" ORDER BY m.change_id {'ASC' if oldest_first else 'DESC'}"
     )
     if limit:
         sql += f" LIMIT {int(limit)}"
-    rows = _execute(archive, sql, params).fetchall()
-    return [_decode_row(row) for row in rows]  # type: ignore[misc]
+    if stored_state(archive, watch) is None:
+        return []  # its matches (if any) are of another query
+    return [_decode_row(row) for row in _execute(archive, sql, params)]  # type: ignore[misc]
 
 
-def count_watch_changes(archive: Archive, watch: WatchQuery) -> int:
-    params: dict[str, Any] = {}
-    sql = (
-        "SELECT COUNT(*) FROM changes c JOIN pages p ON p.id = c.page_id"
-        f" WHERE {_where(watch, params, None, None)}"
+def count_watch_changes(archive: Archive, watch: Watch) -> int:
+    if stored_state(archive, watch) is None:
+        return 0
+    return int(
+        _execute(
+            archive,
+            "SELECT COUNT(*) FROM watch_matches m JOIN changes c ON c.id = m.change_id"
+            " JOIN pages p ON p.id = c.page_id WHERE m.watch = ? AND p.duplicate_of IS NULL",
+            (watch.name,),
+        ).fetchone()[0]
     )
-    return int(_execute(archive, sql, params).fetchone()[0])

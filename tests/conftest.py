@@ -27,6 +27,15 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def on_day(moment: str) -> dict[str, str]:
+    """Environment for a subprocess whose clock starts at `moment` (UTC, "YYYY-MM-DD HH:MM:SS")
+    and runs on (libfaketime): a run on the snapshot's own days, as on the real site."""
+    return {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": f"@{moment}", "TZ": "UTC"}
+
+
 def run_cli(
     *args: str, db: Path | None = None, check: bool = False, timeout: float = 180, **env: str
 ) -> subprocess.CompletedProcess[str]:
@@ -85,4 +94,4 @@ def two_state_copy(two_state_db: Path, tmp_path: Path) -> Path:
     return target
 
 
-__all__ = ["cli_env", "crawl", "run_cli"]
+__all__ = ["cli_env", "crawl", "on_day", "run_cli"]

@@ -1,9 +1,10 @@
-"""E-mail notifications end to end: real crawls of the snapshot, Apprise, a real SMTP server.
+"""E-mail notifications end to end: real crawls of the snapshot on its own days (libfaketime),
+Apprise, a real SMTP server.
 
-Exactly once: day 1 is sent by its run; day 2 is crawled, then a sender process dies (a real
-`os._exit`) right after the SMTP server accepted the first day-2 message and before it could be
-recorded; the next run sends the rest, and one more run sends nothing. Every matching event
-reaches the server once.
+The baseline: day 1 is the archive's first crawl, and sends nothing. Exactly once: day 2 is
+crawled, then a sender process dies (a real `os._exit`) right after the SMTP server accepted
+the first day-2 message and before it could be recorded; the next run sends the rest, and one
+more run sends nothing. Every day-2 match reaches the server once, with its date and snippet.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ from collections import Counter
 from pathlib import Path
 
 from aaltowatch.core.config import load_config
+from aaltowatch.core.watchconfig import target_label
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
-from tests.conftest import cli_env, crawl, run_cli
+from tests.conftest import cli_env, crawl, on_day, run_cli
 from tests.mailserver import PASSWORD, MailServer, free_port
+
+DAY1, DAY2, DAY2_LATER = "2026-01-20 20:00:00", "2026-01-21 12:00:00", "2026-01-21 12:30:00"
 
 CRASH_AFTER_SEND = """
 import os, sys
 from pathlib import Path
 from aaltowatch.core.config import load_config
+from aaltowatch.core.watchconfig import target_label
 from aaltowatch.notify import deliver
 from storage import notifications, open_archive
 
@@ -55,10 +60,10 @@ notify = ["json://127.0.0.1:{free_port()}/down", "{mail.url()}"]
     return path
 
 
-def _run_once(db: Path, config: Path, server: SnapshotServer, feeds: Path) -> str:
+def _run_once(db: Path, config: Path, server: SnapshotServer, feeds: Path, day: str) -> str:
     proc = run_cli(
         "--config", str(config), "--base-url", server.url, "--feeds-dir", str(feeds), "-v",
-        "run", "--once", db=db,
+        "run", "--once", db=db, **on_day(day),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
@@ -75,37 +80,46 @@ def test_each_event_reaches_the_smtp_server_exactly_once(tmp_path: Path) -> None
     logs = []
     with MailServer() as mail, SnapshotServer("state-1") as server:
         config = _config(tmp_path, mail)
-        logs.append(_run_once(db, config, server, feeds))
-        day1 = len(mail.messages)
-        assert day1 > 0
+        logs.append(_run_once(db, config, server, feeds, DAY1))
+        assert mail.messages == []  # the first crawl is the baseline: in the feed, not sent
+        day1 = json.loads(run_cli("--config", str(config), "watches", "--json", db=db).stdout)
+        assert day1[0]["matches"] > 0
 
         server.set_state("state-2")
-        assert crawl(db, server.url).returncode == 0  # day 2 stored, nothing sent yet
+        assert crawl(db, server.url, **on_day(DAY2)).returncode == 0  # stored, nothing sent yet
         crashed = subprocess.run(
             [sys.executable, "-c", CRASH_AFTER_SEND, str(config), str(db)],
-            capture_output=True, text=True, timeout=120, env=cli_env(),
+            capture_output=True, text=True, timeout=120, env=cli_env(**on_day(DAY2)),
         )  # fmt: skip
         assert crashed.returncode == 9, crashed.stderr
-        assert len(mail.messages) == day1 + 1  # the server has it; the archive does not know
+        assert len(mail.messages) == 1  # the server has it; the archive does not know
         with sqlite3.connect(db) as conn:
             assert conn.execute(
                 "SELECT COUNT(*) FROM notifications WHERE status = 'sending'"
             ).fetchone() == (1,)
 
-        logs.append(_run_once(db, config, server, feeds))  # the re-run after the crash
+        logs.append(_run_once(db, config, server, feeds, DAY2_LATER))  # the re-run after it
         after_rerun = len(mail.messages)
-        logs.append(_run_once(db, config, server, feeds))  # and one more: nothing new
+        logs.append(_run_once(db, config, server, feeds, DAY2_LATER))  # and one more: nothing
         assert len(mail.messages) == after_rerun
 
     watch = load_config(config).watches[0]
     with open_archive(db, readonly=True) as archive:
-        matches = watch_changes(archive, watch, oldest_first=True)
+        matches = watch_changes(archive, watch, pushed_only=True, oldest_first=True)
+        baseline = watch_changes(archive, watch)
+    assert {m["detected_at"][:10] for m in matches} == {"2026-01-21"}  # day 2, all of it
+    assert len(baseline) > len(matches)
     expected = Counter((m["change"].capitalize(), m["url"]) for m in matches)
     received = Counter(_event_key(m) for m in mail.messages)
-    assert received == expected  # every matching event, each exactly once
+    assert received == expected  # every day-2 match, each exactly once
     assert {c for c, _ in expected} >= {"New", "Modified"}
 
-    # What a message says: subject, link, fields, a readable diff.
+    # What a message says: subject, link, its date, why it matched, fields, a readable diff.
+    for message in mail.messages:
+        lines = message.get_content().splitlines()
+        assert re.fullmatch(r"Published (\d{4}-\d{2}-\d{2}|no date on the page);"
+                            r" detected 2026-01-21", lines[2]), lines[2]  # fmt: skip
+        assert lines[3].startswith("Match: ") and "«Espoo»" in lines[3], lines[3]
     modified = next(m for m in mail.messages if _event_key(m)[0] == "Modified")
     assert re.match(r"\[aaltowatch: espoo\] Modified: .+", modified["subject"])
     assert modified["to"] == "staff@example.org"
@@ -116,14 +130,15 @@ def test_each_event_reaches_the_smtp_server_exactly_once(tmp_path: Path) -> None
     assert "aaltowatch watch 'espoo': Espoo (change " in body
     new = next(m for m in mail.messages if _event_key(m)[0] == "New")
     assert new["subject"].startswith("[aaltowatch: espoo] New: ")
+    assert "Published 2026-01-21;" in new.get_content()
 
     # The crash is visible, and the password is nowhere: logs, status, feeds, archive.
     status = run_cli("--config", str(config), "status", "--json", db=db)
     report = json.loads(status.stdout)
     dead, smtp = report["notifications"]
     assert (smtp["events_sent"], smtp["events_unknown"]) == (sum(expected.values()) - 1, 1)
-    # The dead target: failed in each of the 4 delivery passes, alerted once (at 3), lost nothing.
-    assert (dead["events_sent"], dead["consecutive_failures"]) == (0, 4)
+    # The dead target: failed in each of the 3 passes with news, alerted once (at 3), lost nothing.
+    assert (dead["events_sent"], dead["consecutive_failures"]) == (0, 3)
     alerts = [
         a for r in report["runs"] for a in r["alerts"] if a["check"] == "notification_failures"
     ]
@@ -135,3 +150,25 @@ def test_each_event_reaches_the_smtp_server_exactly_once(tmp_path: Path) -> None
     assert smtp["target"].startswith("mailto://127.0.0.1:")  # the label: no user, no password
     for path in [*feeds.iterdir(), db]:
         assert PASSWORD.encode() not in path.read_bytes(), path.name
+
+
+def test_watch_test_send_marks_a_test_and_fails_on_a_dead_target(
+    two_state_copy: Path, tmp_path: Path
+) -> None:
+    with MailServer() as mail:
+        config = _config(tmp_path, mail)  # a dead webhook, then the SMTP server
+        proc = run_cli(
+            "--config", str(config), "watch", "test", "espoo", "--send", db=two_state_copy
+        )  # fmt: skip
+        labels = [target_label(url) for url in load_config(config).watches[0].notify]
+    assert proc.returncode == 1, proc.stderr  # one target failed
+    assert f"test message to {labels[0]}: FAILED" in proc.stderr
+    assert f"test message to {labels[1]}: sent" in proc.stderr
+    (message,) = mail.messages
+    assert message["subject"] == "[aaltowatch: espoo] Test message"
+    body = message.get_content()
+    assert body.startswith("This is a test message of the aaltowatch watch 'espoo'")
+    assert "«Espoo»" in body and "Published " in body  # its newest match, as a message shows it
+    assert PASSWORD not in proc.stdout + proc.stderr
+    with sqlite3.connect(two_state_copy) as conn:  # a test is not a delivery
+        assert conn.execute("SELECT COUNT(*) FROM notifications").fetchone() == (0,)

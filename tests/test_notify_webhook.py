@@ -1,5 +1,6 @@
-"""Webhook notifications (Apprise json://) to a local HTTP server: payload, failure and recovery,
-the health alert, daily digests, and secrets kept out of everything aaltowatch writes."""
+"""Webhook notifications (Apprise json://) to a local HTTP server: the first crawl sends nothing,
+payload, failure and recovery, the health alert, daily digests, and secrets kept out of
+everything aaltowatch writes. Runs happen on the snapshot's own days (libfaketime)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 import json
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from aaltowatch.notify.deliver import Limits, deliver
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
-from tests.conftest import run_cli
+from tests.conftest import on_day, run_cli
 from tests.mailserver import free_port
 
 TOKEN = "T0ken-s3cret"
@@ -69,11 +70,13 @@ notify_alert_after = 1
 [[aaltowatch.watch]]
 name = "helsinki"
 query = "{{title lead}}: Helsinki"
+match = "page"  # an edit anywhere on a page about Helsinki
 notify = ["{hook}/each"]
 
 [[aaltowatch.watch]]
 name = "helsinki-daily"
 query = "{{title lead}}: Helsinki"
+match = "page"
 digest = "daily"
 notify = ["{hook}/digest"]
 """,
@@ -91,10 +94,10 @@ def test_webhook_down_then_up_loses_nothing_and_sends_nothing_twice(tmp_path: Pa
     db, feeds, port = tmp_path / "archive.db", tmp_path / "feeds", free_port()
     config_file = _config(tmp_path, port)
 
-    def run_once(server: SnapshotServer) -> str:
+    def run_once(server: SnapshotServer, day: str) -> str:
         proc = run_cli(
             "--config", str(config_file), "--base-url", server.url, "--feeds-dir", str(feeds),
-            "-v", "run", "--once", db=db,
+            "-v", "run", "--once", db=db, **on_day(day),
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr  # a failing target never fails the run
         return proc.stderr
@@ -105,7 +108,14 @@ def test_webhook_down_then_up_loses_nothing_and_sends_nothing_twice(tmp_path: Pa
         return json.loads(proc.stdout)
 
     with SnapshotServer("state-1") as site:
-        logs = [run_once(site)]  # nothing listens on the hook's port yet
+        # Nothing listens on the hook's port yet; day 1 is the baseline: nothing to send.
+        logs = [run_once(site, "2026-01-20 20:00:00")]
+        assert {t["watch"]: t["failures"] for t in status()["notifications"]} == {
+            "helsinki": 0,
+            "helsinki-daily": 0,
+        }
+        site.set_state("state-2")
+        logs.append(run_once(site, "2026-01-21 12:00:00"))  # day 2's news, the hook down
         down = {t["watch"]: t for t in status()["notifications"]}
         assert down["helsinki"]["consecutive_failures"] == 1
         assert down["helsinki"]["events_sent"] == 0
@@ -121,17 +131,16 @@ def test_webhook_down_then_up_loses_nothing_and_sends_nothing_twice(tmp_path: Pa
         hooks = Hooks(port)
         threading.Thread(target=hooks.serve_forever, daemon=True).start()
         try:
-            site.set_state("state-2")
-            logs.append(run_once(site))  # the backlog of day 1, then day 2
+            logs.append(run_once(site, "2026-01-21 12:30:00"))  # the backlog of day 2
             received = len(hooks.posts)
-            logs.append(run_once(site))  # a re-run sends nothing twice
+            logs.append(run_once(site, "2026-01-21 13:00:00"))  # a re-run sends nothing twice
             assert len(hooks.posts) == received
 
             config = load_config(config_file, {"db": db})
             each, daily = config.watches
             with open_archive(db) as archive:
-                matches = watch_changes(archive, each, oldest_first=True)
-                tomorrow = datetime.now(UTC) + timedelta(days=1)
+                matches = watch_changes(archive, each, pushed_only=True, oldest_first=True)
+                tomorrow = datetime(2026, 1, 22, 6, tzinfo=UTC)
                 limits = Limits.from_config(config)
                 first = deliver(archive, [daily], limits=limits, now=tomorrow)
                 again = deliver(archive, [daily], limits=limits, now=tomorrow)
@@ -141,7 +150,7 @@ def test_webhook_down_then_up_loses_nothing_and_sends_nothing_twice(tmp_path: Pa
 
     sent = Counter(_key(p) for path, p in hooks.posts if path == "/hooks/each")
     assert sent == Counter((m["change"].capitalize(), m["url"]) for m in matches)
-    assert {change for change, _ in sent} >= {"New", "Modified"}
+    assert {change for change, _ in sent} >= {"Modified"}
     up = {t["watch"]: t for t in status()["notifications"]}["helsinki"]
     assert (up["events_sent"], up["consecutive_failures"], up["failures"]) == (len(matches), 0, 1)
 

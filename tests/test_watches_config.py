@@ -78,6 +78,7 @@ def _watch(**keys: str) -> str:
         (_watch(changes='["duplicate"]'), "changes has 'duplicate'"),
         (_watch(langs='["de"]'), "langs has 'de'"),
         (_watch(digest='"hourly"'), 'digest must be "daily"'),
+        (_watch(match='"words"'), 'match must be "changed"'),
         (_watch(notfiy='["json://x"]'), "unknown key 'notfiy'"),
         (_watch() + "\n" + _watch(), "two watches are named 'w'"),
         (
@@ -128,6 +129,8 @@ def test_watches_lists_counts_and_watch_test_shows_matches(
     assert len(events) == listed["vantaa"]["matches"]
     assert {e["change"] for e in events} <= {"new", "modified"}
     assert all(e["kind"] in ("news", "partnership") for e in events)
+    assert all("«Vantaa" in e["match"] for e in events)  # why each matched, highlighted
+    assert not any(e["notified"] for e in events)  # crawled before the watch existed: history
 
     unknown = run_cli("--config", str(config), "watch", "test", "nope", db=two_state_copy)
     assert unknown.returncode == 2 and "no watch named 'nope'" in unknown.stderr

@@ -1,46 +1,83 @@
-"""Watch matching in storage: every version is searchable (also in archives that predate it),
-a change matches the text it produced, an edit that drops the term still reaches the watcher,
-and the delivery ledger hands each event out once."""
+"""Stored watch matches: an edit matches by the words it changed (or the whole page with
+`match = "page"`), each match carries its snippet, the baseline (first crawl, history, old
+stories) is never pushed, each event is matched once, and a new watch's history is matched
+in bounded, resumable steps."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlite_utils import Database
 
+from aaltowatch.core import watchmatch
+from aaltowatch.core.text import utc_now
 from aaltowatch.core.watchconfig import Watch
+from feeds.watches import snippet_html
 from storage import Archive, migrations
 from storage import notifications as ledger
-from storage.watches import count_watch_changes, watch_changes
+from storage import watches as stored
+from storage.watches import count_watch_changes, sync_matches, watch_changes
 
 NOW = "2026-01-20T16:00:00Z"
+HUB_BODY = "Aalto works with cities.\n\nEspoo is where the campus is.\n\nContact us."
 
 
-def _page(archive: Archive, url: str, texts: list[str], kind: str = "news") -> int:
-    """A page with one version per text, and the change events a crawl would have stored."""
-    with archive.transaction():
-        page_id = archive.insert_page(
-            {"url": url, "kind": kind, "lang": "en", "first_seen": NOW, "last_seen": NOW,
-             "last_changed": NOW, "version_count": len(texts), "current_version": len(texts)}
+class Site:
+    """Pages, versions and change events as a crawl would store them, one run at a time."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.run = archive.start_run("news", "http://site")
+        self.versions: dict[int, int] = {}
+
+    def next_run(self) -> None:
+        self.run = self.archive.start_run("news", "http://site")
+
+    def new(self, url: str, body: str, *, published: str | None = NOW, kind: str = "news") -> int:
+        with self.archive.transaction():
+            page_id = self.archive.insert_page(
+                {"url": url, "kind": kind, "lang": "en", "first_seen": NOW, "last_seen": NOW,
+                 "last_changed": NOW, "version_count": 1, "current_version": 1}
+            )  # fmt: skip
+            self._version(page_id, url, 1, body, published)
+            self.archive.add_change(
+                {"page_id": page_id, "url": url, "change": "new", "detected_at": NOW,
+                 "version": 1, "run_id": self.run}
+            )  # fmt: skip
+        self.versions[page_id] = 1
+        return page_id
+
+    def edit(self, page_id: int, url: str, body: str) -> None:
+        number = self.versions[page_id] + 1
+        with self.archive.transaction():
+            self._version(page_id, url, number, body, NOW)
+            self.archive.add_change(
+                {"page_id": page_id, "url": url, "change": "modified", "detected_at": NOW,
+                 "version": number, "previous_version": number - 1, "fields": ["body"],
+                 "run_id": self.run}
+            )  # fmt: skip
+        self.versions[page_id] = number
+
+    def _version(self, page_id: int, url: str, number: int, body: str, published: Any) -> None:
+        self.archive.add_version(
+            {"page_id": page_id, "version": number, "url": url, "fetched_at": NOW,
+             "content_hash": f"{url}{number}", "title": f"Page {number}", "body": body,
+             "published": published}
         )  # fmt: skip
-        for number, text in enumerate(texts, 1):
-            archive.add_version(
-                {"page_id": page_id, "version": number, "url": url, "fetched_at": NOW,
-                 "content_hash": f"{url}{number}", "title": f"Page {number}", "body": text}
-            )  # fmt: skip
-            archive.add_change(
-                {"page_id": page_id, "url": url, "change": "new" if number == 1 else "modified",
-                 "detected_at": NOW, "version": number,
-                 "previous_version": number - 1 if number > 1 else None,
-                 "fields": [] if number == 1 else ["body"]}
-            )  # fmt: skip
-    return page_id
 
 
-def test_migration_indexes_versions_stored_before_it(tmp_path: Path) -> None:
+def _found(archive: Archive, watch: Watch) -> list[tuple[str, int]]:
+    sync_matches(archive, [watch])
+    return [(r["change"], r["version"]) for r in watch_changes(archive, watch)]
+
+
+def test_migration_matches_history_stored_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = Database(path)  # an archive written by an aaltowatch from before watches
-    migrations.migrations.apply(db, stop_before="0005_notifications")
+    db = Database(path)  # an archive written by an aaltowatch from before stored matches
+    migrations.migrations.apply(db, stop_before="0011_watch_matches")
     db.execute(
         "INSERT INTO pages (id, url, kind, lang, first_seen, last_seen, last_changed)"
         " VALUES (1, 'https://www.aalto.fi/en/news/a', 'news', 'en', ?, ?, ?)",
@@ -58,44 +95,175 @@ def test_migration_indexes_versions_stored_before_it(tmp_path: Path) -> None:
     )
     db.conn.commit()
     db.close()
-    with Archive(path) as archive:  # upgraded on open: the old versions are searchable
-        assert count_watch_changes(archive, Watch(name="v", query="Vantaa")) == 1
-        assert count_watch_changes(archive, Watch(name="h", query="Helsinki")) == 0
+    with Archive(path) as archive:  # upgraded on open; history matched on first use
+        vantaa, helsinki = Watch(name="v", query="Vantaa"), Watch(name="h", query="Helsinki")
+        sync_matches(archive, [vantaa, helsinki])
+        assert count_watch_changes(archive, vantaa) == 1
+        assert count_watch_changes(archive, helsinki) == 0
+        (match,) = watch_changes(archive, vantaa)
+        assert not match["pushable"]  # history is the baseline
 
 
-def test_changes_match_the_version_they_produced(tmp_path: Path) -> None:
+def test_an_edit_matches_by_the_words_it_changed(tmp_path: Path) -> None:
     with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        hub = "https://www.aalto.fi/en/collaboration/hub"
+        espoo = Watch(name="espoo", query="Espoo")
+        page = Watch(name="page", query="Espoo", match="page")
+        sync_matches(archive, [espoo, page])
+        hub_id = site.new(hub, HUB_BODY, published=None, kind="partnership")
+        site.edit(hub_id, hub, HUB_BODY.replace("Contact us.", "Contact the team."))
+        # The hub mentions Espoo, but its edit does not: only `match = "page"` takes it.
+        assert _found(archive, espoo) == [("new", 1)]
+        assert _found(archive, page) == [("modified", 2), ("new", 1)]
+
+        site.edit(hub_id, hub, HUB_BODY.replace("Contact us.", "Visit Espoo and Otaniemi."))
+        site.edit(hub_id, hub, HUB_BODY.replace("Espoo is", "Vantaa is"))  # edited away
+        assert _found(archive, espoo) == [("modified", 4), ("modified", 3), ("new", 1)]
+        away, added, new = watch_changes(archive, espoo)
+        # Each entry says why: the words its edit changed, the match highlighted.
+        assert watchmatch.snippet_parts(added["snippet"]) == [
+            ("Contact the team. … Visit ", False),
+            ("Espoo", True),
+            (" and Otaniemi.", False),
+        ]
+        assert "<mark><strong>Espoo</strong></mark>" in snippet_html(away["snippet"])
+        assert "where the campus" not in away["snippet"]  # unchanged words are not the edit
+        assert "<mark><strong>Espoo</strong></mark> is where" in snippet_html(new["snippet"])
+
+
+def test_filters_column_queries_and_duplicates(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        watches = [
+            Watch(name="all", query="Vantaa"),
+            Watch(name="partners", query="Vantaa", kinds=("partnership",)),
+            Watch(name="edits", query="Vantaa", changes=("modified",)),
+            Watch(name="fi", query="Vantaa", langs=("fi",)),
+            Watch(name="title", query="{title}: Vantaa"),
+        ]
+        sync_matches(archive, watches)
         url = "https://www.aalto.fi/en/news/b"
-        page_id = _page(archive, url, ["Vantaa news", "Helsinki news", "Espoo news"])
-        other = _page(archive, "https://www.aalto.fi/en/collaboration/c", ["Vantaa"], "partnership")
+        b = site.new(url, "Vantaa news")
+        site.edit(b, url, "Helsinki news")
+        c = site.new("https://www.aalto.fi/en/collaboration/c", "Vantaa", kind="partnership")
+        sync_matches(archive, watches)
+        got = {w.name: [(r["change"], r["page_id"]) for r in watch_changes(archive, w)]
+               for w in watches}  # fmt: skip
+        assert got["all"] == [("new", c), ("modified", b), ("new", b)]
+        assert got["partners"] == [("new", c)]
+        assert got["edits"] == [("modified", b)]
+        assert got["fi"] == [] and got["title"] == []
+        with archive.transaction():  # a page that became a duplicate leaves the feed
+            archive.update_page(c, duplicate_of=url)
+        assert count_watch_changes(archive, watches[0]) == 2
 
-        def found(**filters: object) -> list[tuple[str, int]]:
-            watch = Watch(name="w", **filters)  # type: ignore[arg-type]
-            return [(r["change"], r["version"]) for r in watch_changes(archive, watch)]
 
-        # v1 new (Vantaa) and v2 modified (Vantaa edited away) for page b; page c new.
-        assert found(query="Vantaa") == [("new", 1), ("modified", 2), ("new", 1)]
-        assert found(query="Espoo") == [("modified", 3)]
-        assert found(query="Helsinki") == [("modified", 3), ("modified", 2)]
-        assert found(query="Vantaa", kinds=("partnership",)) == [("new", 1)]
-        assert found(query="Vantaa", changes=("modified",)) == [("modified", 2)]
-        assert found(query="Vantaa", langs=("fi",)) == []
+def test_baseline_first_crawl_old_stories_and_history_are_not_pushed(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        watch = Watch(name="w", query="Vantaa")
+        stored.register_watches(archive, [watch])  # as run --once does before its crawl
+        site.new("https://www.aalto.fi/en/news/first", "Vantaa first crawl")
+        sync_matches(archive, [watch])
+        site.next_run()
+        fresh = site.new("https://www.aalto.fi/en/news/fresh", "Vantaa today", published=utc_now())
+        old = site.new("https://www.aalto.fi/en/news/old", "Vantaa 2015", published="2015-03-01")
+        site.edit(old, "https://www.aalto.fi/en/news/old", "Vantaa 2015, now with Vantaa again")
+        undated = site.new("https://www.aalto.fi/en/collaboration/u", "Vantaa", published=None)
+        sync_matches(archive, [watch])
+        pushed = [r["page_id"] for r in watch_changes(archive, watch, pushed_only=True)]
+        # The edit of an old story is news; the old story found by the crawl is not.
+        assert pushed == [undated, old, fresh]
+        assert count_watch_changes(archive, watch) == 5
 
-        # The ledger: what a target was sent or claimed is never pending again.
+        # A target registered now gets what comes next, once.
         target = ledger.register_target(archive, "w", "json://example.org/x")
-        assert target["since_change"] == 4  # registered now: history is not sent
-        late = _page(archive, "https://www.aalto.fi/en/news/d", ["Vantaa again"])
+        site.new("https://www.aalto.fi/en/news/later", "Vantaa later", published=utc_now())
+        sync_matches(archive, [watch])
         pending = watch_changes(
-            archive, Watch(name="w", query="Vantaa"), after=4, unsent_for=target["id"]
+            archive, watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
         )
-        assert [r["page_id"] for r in pending] == [late]
+        assert len(pending) == 1
         ledger.claim(archive, target["id"], [pending[0]["id"]], "event")
-        assert ledger.resolve_stale_claims(archive) == 1  # a crash left it: unknown, not resent
         assert not watch_changes(
-            archive, Watch(name="w", query="Vantaa"), after=4, unsent_for=target["id"]
+            archive, watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
         )
-        # Deleting versions (a page discarded within its run) keeps the index consistent.
-        with archive.transaction():
-            archive.discard_page(other)
-        hits = watch_changes(archive, Watch(name="w", query="Vantaa"))
-        assert [r["page_id"] for r in hits] == [late, page_id, page_id]
+
+        # A new watch (or a new query) matches the history once, never pushed.
+        late = Watch(name="late", query="Vantaa")
+        sync_matches(archive, [late])
+        assert count_watch_changes(archive, late) == 6
+        assert not watch_changes(archive, late, pushed_only=True)
+        edited = Watch(name="late", query="today")
+        sync_matches(archive, [edited])
+        assert [r["page_id"] for r in watch_changes(archive, edited)] == [fresh]
+
+
+def _statements(archive: Archive) -> list[str]:
+    seen: list[str] = []
+    archive.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def test_a_run_matches_only_its_new_events(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        watches = [Watch(name="a", query="Vantaa"), Watch(name="b", query="Espoo", match="page")]
+        for n in range(30):
+            site.new(f"https://www.aalto.fi/en/news/{n}", f"Vantaa and Espoo {n}")
+        sync_matches(archive, watches)
+        assert [count_watch_changes(archive, w) for w in watches] == [30, 30]
+        site.next_run()
+        site.new("https://www.aalto.fi/en/news/new", "Vantaa again")
+
+        seen = _statements(archive)
+        report = sync_matches(archive, watches)
+        assert (report.events, report.backfilled, report.matched) == (1, 0, {"a": 1, "b": 0})
+        # Neither the archive's full-text index nor its history is read: one event loaded,
+        # each query run once over a table of that one event's documents.
+        assert not [s for s in seen if "versions_fts" in s]
+        loads = [s for s in seen if "FROM changes c JOIN pages p" in s]
+        assert len(loads) == 1 and "c.id > 30 AND c.id <= 31" in loads[0]
+        assert len([s for s in seen if "MATCH" in s]) == len(watches)
+
+        seen.clear()
+        assert sync_matches(archive, watches).events == 0  # nothing new: no matching at all
+        assert not [s for s in seen if "MATCH" in s or "FROM changes c" in s]
+        assert count_watch_changes(archive, watches[0]) == 31  # each event stored once
+
+        # Reading a watch's feed walks its own matches by index, newest first.
+        plan = archive.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT m.change_id FROM watch_matches m"
+            " JOIN changes c ON c.id = m.change_id JOIN pages p ON p.id = c.page_id"
+            " WHERE m.watch = 'a' AND p.duplicate_of IS NULL ORDER BY m.change_id DESC LIMIT 50"
+        ).fetchall()
+        details = " | ".join(row[3] for row in plan)
+        assert "SCAN c" not in details and "SCAN p" not in details
+        assert "TEMP B-TREE" not in details
+
+
+def test_history_is_matched_in_bounded_resumable_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(stored, "CHUNK", 4)
+    with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        for n in range(10):
+            site.new(f"https://www.aalto.fi/en/news/{n}", "Vantaa" if n % 2 else "Espoo")
+        watch = Watch(name="w", query="Vantaa")
+        with caplog.at_level(logging.INFO, logger="storage.watches"):
+            first = sync_matches(archive, [watch], backfill_events=4)
+        assert first.backfilled == 4
+        assert "watch w: matching history, 4 of 10 events (40%)" in caplog.text
+        assert [r["id"] for r in watch_changes(archive, watch)] == [10, 8]  # newest first
+        site.next_run()
+        site.new("https://www.aalto.fi/en/news/new", "Vantaa", published=utc_now())  # meanwhile
+        # A new process (the next run) resumes from the stored cursor.
+        with Archive(tmp_path / "a.db") as again:
+            assert sync_matches(again, [watch], backfill_events=4).backfilled == 4
+            assert sync_matches(again, [watch], backfill_events=4).backfilled == 2
+            assert sync_matches(again, [watch], backfill_events=4).backfilled == 0
+            rows = watch_changes(again, watch)
+        assert [r["id"] for r in rows] == [11, 10, 8, 6, 4, 2]
+        assert [r["pushable"] for r in rows] == [1, 0, 0, 0, 0, 0]

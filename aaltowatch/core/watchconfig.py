@@ -8,6 +8,8 @@ password or token): only its scheme, or its label (aaltowatch.core.targets).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -24,6 +26,10 @@ from aaltowatch.core.urls import LANGS
 
 KINDS = tuple(PageKind)
 DIGESTS = ("", "daily")
+# What a `modified` event is matched against: the words it changed (changedetection.io's trigger
+# text), or the whole page. Other events (new, removed, restored, moved) always match the page.
+MATCH_CHANGED, MATCH_PAGE = "changed", "page"
+MATCHES = (MATCH_CHANGED, MATCH_PAGE)
 # Names become file names (watch-<name>.xml) and URL paths: keep them plain.
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # `notify = ["env:NAME"]`: the URL is the value of the environment variable NAME (a systemd
@@ -40,8 +46,9 @@ LISTS = {
 
 @dataclass(frozen=True)
 class Watch:
-    """A saved search (`[[aaltowatch.watch]]`): the change events whose page matches `query`
-    and the filters get a feed `watch-<name>.xml` and, with `notify`, a message each."""
+    """A saved search (`[[aaltowatch.watch]]`): the change events that match `query` and the
+    filters get a feed `watch-<name>.xml` and, with `notify`, a message each. An edit matches
+    by the words it changed unless `match = "page"`."""
 
     name: str
     query: str  # the syntax of `aaltowatch search`
@@ -52,6 +59,14 @@ class Watch:
     changes: tuple[str, ...] = ()  # new, modified, removed, restored, moved; empty = all
     notify: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs: may hold secrets
     digest: str = ""  # "" = one message per event; "daily" = one per UTC day
+    match: str = MATCH_CHANGED  # what a `modified` event is matched against (MATCHES)
+
+    @property
+    def spec(self) -> str:
+        """What decides the watch's matches, hashed: a watch whose spec changes is matched
+        over the archive's history again (its notify targets and title are not part of it)."""
+        what = [self.query, self.kinds, self.langs, self.categories, self.changes, self.match]
+        return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
 
 
 def parse_watches(
@@ -71,7 +86,7 @@ def parse_watches(
 
 
 def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[str, str]) -> Watch:
-    known = {"name", "query", "title", "digest", *LISTS}
+    known = {"name", "query", "title", "digest", "match", *LISTS}
     unknown = sorted(set(table) - known)
     where = f"{path}: watch #{index}"
     if unknown:
@@ -99,6 +114,12 @@ def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[st
     digest = "" if digest in (None, "none") else digest
     if digest not in DIGESTS:
         raise ConfigError(f'{where}: digest must be "daily" or "none", not {digest!r}')
+    match = table.get("match", MATCH_CHANGED)
+    if match not in MATCHES:
+        raise ConfigError(
+            f'{where}: match must be "changed" (the words an edit changed) or "page"'
+            f" (the whole page), not {match!r}"
+        )
     title = table.get("title", "")
     if not isinstance(title, str):
         raise ConfigError(f"{where}: title must be a string")
@@ -109,7 +130,7 @@ def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[st
         raise ConfigError(
             f"{where}: two notify URLs differ only in their secrets (both are {twice[0]})"
         )
-    return Watch(name=name, query=query, title=title, digest=digest, **values)
+    return Watch(name=name, query=query, title=title, digest=digest, match=match, **values)
 
 
 def _string_list(value: Any, key: str, allowed: tuple[str, ...] | None, where: str) -> tuple:

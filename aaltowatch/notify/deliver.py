@@ -22,11 +22,12 @@ from typing import Any
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.watchconfig import Watch, load_target, target_label
-from aaltowatch.notify.message import Event, Message, digest_message, event_message
+from aaltowatch.notify.message import Event, Message, digest_message, event_message, trial_message
+from aaltowatch.watches import match_watches
 from feeds.sanitize import clean_text
 from storage import Archive
 from storage import notifications as ledger
-from storage.watches import watch_changes
+from storage.watches import register_watches, watch_changes
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class DeliveryReport:
 
 
 def register(archive: Archive, watches: Sequence[Watch]) -> None:
-    """Record every target before a crawl, so the crawl's own events are sent to new ones."""
+    """Record every watch and target before a crawl, so the crawl's own events are news to
+    new ones (the events before are history: matched, never sent)."""
+    register_watches(archive, watches)
     for watch in watches:
         for url in watch.notify:
             ledger.register_target(archive, watch.name, target_label(url))
@@ -81,6 +84,7 @@ def deliver(
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     report = DeliveryReport()
+    match_watches(archive, watches)  # events recorded since the feeds were built
     report.unknown = ledger.resolve_stale_claims(archive)
     if report.unknown:
         log.warning(
@@ -146,7 +150,12 @@ def _deliver_target(
     label = target_label(url)
     target = ledger.register_target(archive, watch.name, label)
     rows = watch_changes(
-        archive, watch, after=target["since_change"], unsent_for=target["id"], oldest_first=True
+        archive,
+        watch,
+        after=target["since_change"],
+        unsent_for=target["id"],
+        pushed_only=True,
+        oldest_first=True,
     )
     if not rows:
         return
@@ -215,4 +224,26 @@ def _send(service: Any, message: Message, label: str) -> bool:
 
 def _event(archive: Archive, change: dict[str, Any]) -> Event:
     version = archive.version(change["page_id"], change.get("version")) or {}
-    return Event(change, clean_text(version.get("title")) or change["url"], version.get("lead"))
+    if not version and change.get("previous_version"):  # removed: the page as it was
+        version = archive.version(change["page_id"], change["previous_version"]) or {}
+    return Event(
+        change,
+        clean_text(version.get("title")) or change["url"],
+        version.get("lead"),
+        published=version.get("published"),
+        snippet=change.get("snippet") or "",
+    )
+
+
+def send_test(archive: Archive, watch: Watch) -> list[tuple[str, bool]]:
+    """One message marked as a test to each target of the watch, showing its newest match (if
+    any): (target label, delivered) per target. Nothing is recorded in the ledger."""
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+    newest = watch_changes(archive, watch, limit=1)
+    message = trial_message(watch, _event(archive, newest[0]) if newest else None)
+    results = []
+    for url in watch.notify:
+        label = target_label(url)
+        service = load_target(url)
+        results.append((label, service is not None and _send(service, message, label)))
+    return results

@@ -15,12 +15,15 @@ from aaltowatch.core.enums import change_label
 from aaltowatch.core.watchconfig import Watch
 from aaltowatch.core.worddiff import DELETED, cut, deleted, inserted, marked_text
 from feeds.sanitize import clean_text, safe_url
+from feeds.watches import snippet_pieces
 
 DIFF_LINES = 12  # changed lines shown per event
 DIFF_LINES_DIGEST = 4
 LINE_CHARS = 240
 CONTEXT_WORDS = 6  # unchanged words kept on each side of a change in an edited line
 APP = "aaltowatch"
+# A snippet's match in plain text: visible in any mail client or chat, without markup.
+HIGHLIGHT = ("«", "»")
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,14 @@ class Message:
 
 @dataclass(frozen=True)
 class Event:
-    """One change row with the title and lead of the version it produced."""
+    """One change row with the title, lead and published date of the version it produced,
+    and the snippet its watch matched."""
 
     change: dict[str, Any]
     title: str
     lead: str | None = None
+    published: str | None = None
+    snippet: str = ""
 
     @property
     def label(self) -> str:
@@ -87,12 +93,28 @@ def short_diff(diff: str | None, max_lines: int = DIFF_LINES) -> list[str]:
     return shown
 
 
+def snippet_text(snippet: str) -> str:
+    """A stored snippet with its match between visible markers («Espoo»)."""
+    return "".join(
+        f"{HIGHLIGHT[0]}{text}{HIGHLIGHT[1]}" if matched else text
+        for text, matched in snippet_pieces(snippet)
+    ).strip()
+
+
+def _dates(event: Event) -> str:
+    published = (event.published or "")[:10] or "no date on the page"
+    return f"Published {published}; detected {event.change['detected_at'][:10]}"
+
+
 def _event_lines(event: Event, diff_lines: int) -> list[str]:
     change = event.change
     lines = [f"{event.label}: {event.title}"]
     link = safe_url(change["url"])
     if link:
         lines.append(link)
+    lines.append(_dates(event))
+    if event.snippet:
+        lines.append(f"Match: {snippet_text(event.snippet)}")
     if change.get("moved_from"):
         lines.append(f"Moved from {safe_url(change['moved_from']) or change['moved_from']}")
     fields = [clean_text(f) for f in change.get("fields") or [] if isinstance(f, str)]
@@ -127,3 +149,15 @@ def digest_message(watch: Watch, period: str, events: Sequence[Event]) -> Messag
         body += [*_event_lines(event, DIFF_LINES_DIGEST), ""]
     body = [*body[:-1], *_footer(watch)]
     return Message(f"[{APP}: {watch.name}] {count} on {period}", "\n".join(body))
+
+
+def trial_message(watch: Watch, newest: Event | None) -> Message:
+    """`watch test NAME --send`: says it is a test, and shows what a real message looks like."""
+    body = [
+        f"This is a test message of the {APP} watch {watch.name!r}: its notifications reach you."
+    ]
+    if newest is not None:
+        body += ["", "Its newest match, as a message would show it:", "", *_event_lines(newest, 4)]
+    else:
+        body += ["", "It has no matches yet."]
+    return Message(f"[{APP}: {watch.name}] Test message", "\n".join(body + _footer(watch)))
