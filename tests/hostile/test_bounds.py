@@ -20,6 +20,10 @@ from tests.hostile.server import (
 )
 
 FIRST, SECOND = (f"/en/news/{slug}" for slug in STORIES)
+# Wall time is no measure on a busy machine (CI's is): what each bound ends is checked by its
+# counts (requests, tries, alerts). This cap only says the run ended by itself: without the
+# bound, these servers never stop sending.
+ENDS_BY_ITSELF_S = 180
 
 
 def assert_bound(run, name: str) -> None:
@@ -42,7 +46,7 @@ def test_endless_headers_are_cut_at_max_header_bytes(tmp_path: Path) -> None:
     with HostileServer(routes={"/en/news/feed": endless_headers}) as srv:
         run = hostile_run(tmp_path, srv.url, AALTOWATCH_MAX_HEADER_BYTES="16384")
         sent = srv.hits("/en/news/feed")
-    assert run.seconds < 30
+    assert run.seconds < ENDS_BY_ITSELF_S
     assert sent <= 2  # one retry at most
     assert "headers exceed" in run.proc.stderr or "header line exceeds" in run.proc.stderr
     assert len(run.export()) == 4  # the rest of the site was crawled
@@ -90,7 +94,7 @@ def test_slow_drip_costs_two_download_timeouts_at_most(tmp_path: Path) -> None:
         )
         tries = srv.hits(FIRST)
     assert tries == 2
-    assert run.seconds < 20
+    assert run.seconds < ENDS_BY_ITSELF_S
     assert any(p["url"].endswith(SECOND) for p in run.export())
 
 
@@ -105,7 +109,7 @@ def test_run_deadline_stops_the_run_cleanly(tmp_path: Path) -> None:
             AALTOWATCH_DOWNLOAD_TIMEOUT="4",
             AALTOWATCH_RETRY_TIMES="3",
         )
-    assert run.seconds < 2 + 4 + 10  # deadline + one in-flight download + start-up
+    assert run.seconds < ENDS_BY_ITSELF_S
     assert_bound(run, "run_deadline_s")
 
 
