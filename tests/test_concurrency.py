@@ -44,7 +44,7 @@ def test_readers_see_committed_data_while_a_write_transaction_is_open(two_state_
             # The writer holds the lock with uncommitted work: readers neither wait nor see it.
             started = time.monotonic()
             assert read_everything(two_state_copy) == (0, exported, live)
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < 9  # no wait on the busy timeout (10 s)
         assert read_everything(two_state_copy) == (1, exported + 1, live + 1)
 
 

@@ -118,7 +118,7 @@ def test_slow_waits_then_answers(srv: FaultServer) -> None:
     start = time.monotonic()
     assert fetch(srv, "/en/news")[0] == 200
     assert fetch(srv, "/en/news")[0] == 503
-    assert 0.5 <= time.monotonic() - start < 2
+    assert 0.5 <= time.monotonic() - start < 10
 
 
 def test_slow_beyond_client_timeout_times_out(srv: FaultServer) -> None:
@@ -132,7 +132,7 @@ def test_slow_is_capped_server_side(monkeypatch: pytest.MonkeyPatch, srv: FaultS
     srv.add_faults("/en/news", Fault.slow(3600, then=Fault.slow(3600)))
     start = time.monotonic()
     assert fetch(srv, "/en/news")[0] == 200
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 30
 
 
 def test_a_slow_default_must_end_in_an_answer(srv: FaultServer) -> None:
@@ -144,7 +144,7 @@ def test_a_slow_default_must_end_in_an_answer(srv: FaultServer) -> None:
 
 def test_stop_interrupts_a_slow_response() -> None:
     srv = FaultServer().start()
-    srv.add_faults("/en/news", Fault.slow(3))
+    srv.add_faults("/en/news", Fault.slow(60))
     errors: list[BaseException] = []
 
     def client() -> None:
@@ -158,8 +158,8 @@ def test_stop_interrupts_a_slow_response() -> None:
     time.sleep(0.2)
     start = time.monotonic()
     srv.stop()
-    thread.join(timeout=5)
-    assert time.monotonic() - start < 1
+    thread.join(timeout=30)
+    assert time.monotonic() - start < 30  # not the minute the response would take
     assert len(errors) == 1
     assert [r.status for r in srv.requests] == [NO_RESPONSE]
 

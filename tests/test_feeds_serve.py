@@ -140,10 +140,10 @@ def test_idle_connections_are_closed(tmp_path: Path) -> None:
 
     with FeedServer(tmp_path, port=0, idle_timeout=0.5) as running:
         parts = urlsplit(running.url)
-        with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as conn:
             started = time.monotonic()
             assert conn.recv(1024) == b""  # the server hung up on us
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < 30
 
 
 def test_cli_serve_on_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
