@@ -64,6 +64,12 @@ def _setup_logging(level: str) -> None:
     envvar="AALTOWATCH_FEEDS_DIR",
     help="Where feeds are written.",
 )
+@click.option(
+    "--allow-other-site",
+    is_flag=True,
+    default=None,
+    help="Crawl a site other than the one the archive holds (its pages then mix).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 @click.version_option(__version__, prog_name="aaltowatch")
 @click.pass_context
@@ -73,10 +79,16 @@ def cli(
     config_file: Path | None,
     base_url: str | None,
     feeds_dir: Path | None,
+    allow_other_site: bool | None,
     verbose: bool,
 ) -> None:
     """Watch www.aalto.fi news and partnership pages: archive, detect changes, publish feeds."""
-    overrides = {"db": db, "base_url": base_url, "feeds_dir": feeds_dir}
+    overrides = {
+        "db": db,
+        "base_url": base_url,
+        "feeds_dir": feeds_dir,
+        "allow_other_site": allow_other_site,
+    }
     if verbose:
         overrides["log_level"] = "DEBUG"
     config = load_config(config_file, overrides)
@@ -134,7 +146,11 @@ def run_cmd(ctx: click.Context, once: bool, spider: str) -> None:
 def schedule(ctx: click.Context) -> None:
     """Long-running APScheduler loop (jobs from the config file)."""
     import scheduler
+    from aaltowatch.core.site import Site, claim_site
 
+    config = _config(ctx)
+    with _archive(ctx) as archive:  # another site is refused now, not at every job
+        claim_site(archive, Site.of(config), allow_other=config.allow_other_site)
     ctx.exit(scheduler.run_forever(_config(ctx), ctx.obj.get("config_file")))
 
 
@@ -453,6 +469,7 @@ def demo(ctx: click.Context, keep: bool) -> None:
             explicit_db=ctx.parent is not None and _db_given(ctx),
             keep=keep,
             console=err_console,
+            config_file=ctx.obj["config_file"],
         )
     )
 

@@ -195,6 +195,22 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
                 raise
             raise failure from exc
 
+    # -- facts about the archive itself (table meta) ---------------------------------------
+    def meta(self) -> dict[str, str]:
+        """Key/value facts about the archive, e.g. the site it holds (aaltowatch.core.site)."""
+        if "meta" not in self.db.table_names():  # a reader of an archive it cannot upgrade
+            return {}
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                [(k, v, utcnow()) for k, v in values.items()],
+            )
+
     def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
         return _decode_row(self.conn.execute(sql, params).fetchone())
 

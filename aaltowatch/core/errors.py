@@ -68,6 +68,12 @@ class QueryError(AaltowatchError):
     exit_code = EXIT_USAGE
 
 
+class OtherSiteError(AaltowatchError):
+    """A crawl of another site than the one the archive holds (aaltowatch.core.site)."""
+
+    exit_code = EXIT_USAGE
+
+
 class NotAnArchiveError(AaltowatchError):
     """--db names another application's SQLite database: a usage error, and left untouched."""
 
