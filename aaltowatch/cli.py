@@ -351,8 +351,7 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
         "Examples:\n"
         "  aaltowatch search Vantaa\n"
         "  aaltowatch search 'Espoo OR Vantaa' --lang en --limit 50\n"
-        "  aaltowatch search '\"city campus\" NOT Otaniemi'\n"
-        "  aaltowatch search -- -Espoo          # a query that starts with '-'"
+        "  aaltowatch search '\"city campus\" NOT Otaniemi'"
     )
 )
 @click.argument("query")
@@ -370,13 +369,20 @@ def search(
     """
     from rich.text import Text
 
-    from storage.search import MARK
+    from aaltowatch.core.query import operator_hint
+    from storage.search import MARK, count_matches
     from storage.search import search as run_search
 
     with _archive(ctx, readonly=True) as archive:
         hits = run_search(archive, query, lang=lang, kind=kind, limit=limit)
+        total = count_matches(archive, query, lang=lang, kind=kind) if len(hits) == limit else 0
+    hints = [operator_hint(query)]
+    if total > limit:  # on stderr, so JSON on stdout stays JSON
+        hints.append(f"{limit} of {total} matches shown; use --limit {total} for all")
     if as_json:
         click.echo(json.dumps(hits, indent=2, ensure_ascii=False))
+        for hint in filter(None, hints):
+            err_console.print(f"hint: {hint}", markup=False, highlight=False)
         return
     for hit in hits:
         # Text, not markup: titles and snippets may contain [brackets].
@@ -389,6 +395,8 @@ def search(
             console.print(line, highlight=False, soft_wrap=True)
     if not hits:
         err_console.print("no matches")
+    for hint in filter(None, hints):
+        err_console.print(f"hint: {hint}", markup=False, highlight=False)
 
 
 @cli.command("watches")
@@ -584,6 +592,19 @@ def _db_given(ctx: click.Context) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
+def _dash_hint(ctx: click.Context | None) -> str:
+    """An argument that starts with '-' (`search -Espoo`) reads as an option: say how to pass
+    it, for commands that take arguments."""
+    params = ctx.command.params if ctx is not None else []
+    names = [p.human_readable_name for p in params if isinstance(p, click.Argument)]
+    if ctx is None or not names:
+        return ""
+    return (
+        f" A {names[0]} that starts with '-' goes after '--':"
+        f" {ctx.command_path} -- -{names[0].lower()}"
+    )
+
+
 def main() -> None:
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of raising it.
@@ -591,6 +612,8 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        if isinstance(exc, click.NoSuchOption):
+            exc.message += _dash_hint(exc.ctx)
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
