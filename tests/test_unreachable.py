@@ -111,13 +111,14 @@ def test_a_stopped_run_says_so_with_its_own_figures() -> None:
         "downloader/response_count": 30,
         "aaltowatch/internal_requests": 1,
         UNREACHABLE_STREAK: 5,
+        "aaltowatch/errors": 3,
         "aaltowatch/unreachable/error": "DownloadTimeoutError",
         "downloader/exception_type_count/scrapy.exceptions.DownloadTimeoutError": 10,
     }
     (alert,) = check_run("news", RunStats.from_scrapy(stats), HealthThresholds())
     assert alert.message == (
         "news: site unreachable, the last 5 of 40 requests got no answer (DownloadTimeoutError);"
-        " stopped after 5 connection failures in a row"
+        " stopped after 5 connection failures in a row (3 URLs given up, the rest not tried)"
     )
 
 
@@ -150,13 +151,14 @@ def test_a_closed_port_ends_in_one_alert_per_spider_with_figures_that_agree(
         found = re.fullmatch(
             r"ALERT site_unreachable: \w+: site unreachable, none of ([0-9]+) requests got an"
             r" answer \(DownloadConnectionRefusedError\); stopped after 5 connection failures"
-            r" in a row",
+            r" in a row \(([0-9]+) URLs given up, the rest not tried\)",
             alert,
         )
         assert found, alert
         run = runs[spider]
         # The alert, the run's row and the crawl table say the same number of requests.
         assert int(found[1]) == run["requests"] and run["requests"] >= 5
+        assert int(found[2]) == run["errors"]
         row = next(line for line in proc.stderr.splitlines() if line.startswith(f"│ {spider}"))
         cells = [c.strip() for c in row.strip("│").split("│")]
         assert cells[2] == str(run["requests"]) and cells[-2] == str(run["errors"])

@@ -72,8 +72,12 @@ def site_unreachable(kind: str, run: RunStats, limits: HealthThresholds) -> Iter
         why = f"the last {run.unreachable_streak} of {run.requests} requests got no answer"
     else:
         why = f"none of {run.requests} requests got an answer"
+    streak, failed = run.unreachable_streak, run.failed
     ended = (
-        f"; stopped after {run.unreachable_streak} connection failures in a row" if stopped else ""
+        f"; stopped after {streak} connection failures in a row ({failed} URLs given up,"
+        " the rest not tried)"
+        if stopped
+        else ""
     )
     yield Alert("site_unreachable", f"{kind}: site unreachable, {why} ({reason}){ended}")
 
