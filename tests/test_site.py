@@ -99,3 +99,20 @@ def test_the_demo_archive_refuses_a_local_mirror_before_any_request(tmp_path: Pa
         )  # fmt: skip
         assert allowed.returncode == 0, allowed.stderr
         assert server.requests
+
+
+def test_schedule_refuses_another_site_before_any_job(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    _demo_archive(db)
+    proc = run_cli("--feeds-dir", str(tmp_path / "feeds"), "schedule", db=db, timeout=60)
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert "refusing to crawl" in proc.stderr and "scheduler started" not in proc.stderr
+
+
+def test_the_schedulers_crawls_are_allowed_what_it_was_allowed(tmp_path: Path) -> None:
+    from scheduler import crawl_command
+
+    config = Config(db=tmp_path / "a.db", base_url=REAL)
+    assert "--allow-other-site" not in crawl_command(config, None, "news")
+    allowed = crawl_command(config.replace(allow_other_site=True), None, "news")
+    assert allowed.index("--allow-other-site") < allowed.index("run")
