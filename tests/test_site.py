@@ -116,3 +116,15 @@ def test_the_schedulers_crawls_are_allowed_what_it_was_allowed(tmp_path: Path) -
     assert "--allow-other-site" not in crawl_command(config, None, "news")
     allowed = crawl_command(config.replace(allow_other_site=True), None, "news")
     assert allowed.index("--allow-other-site") < allowed.index("run")
+
+
+def test_the_demo_refuses_an_archive_of_another_site(tmp_path: Path) -> None:
+    """`demo --db` names the real archive: refused before the crawl, nothing added."""
+    db = tmp_path / "real.db"
+    with open_archive(db) as archive:
+        claim_site(archive, Site.of_url(REAL))
+    proc = run_cli("--feeds-dir", str(tmp_path / "feeds"), "demo", db=db, timeout=120)
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert "refusing to crawl the demo's bundled snapshot" in proc.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
