@@ -35,8 +35,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# make itself exits 2 whenever aaltowatch fails (3 unhealthy, 4 locked, ...): this says which
+# code it was. Cron and scripts that read the exit code call the binary (docs/operations.md).
 run: $(STAMP)
-	$(BIN)/aaltowatch run --once
+	@echo "$(BIN)/aaltowatch run --once"
+	@$(BIN)/aaltowatch run --once || { code=$$?; echo "make run: aaltowatch exited $$code (aaltowatch --help lists the codes); make exits 2 for any failure, so cron calls $(BIN)/aaltowatch run --once itself" >&2; exit $$code; }
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench

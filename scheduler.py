@@ -41,6 +41,8 @@ def crawl_command(config: Config, config_file: Path | None, spider: str) -> list
     cmd += ["--base-url", config.base_url, "--feeds-dir", str(config.feeds_dir)]
     if config.log_level.upper() == "DEBUG":
         cmd.append("--verbose")
+    if config.allow_other_site:
+        cmd.append("--allow-other-site")
     return [*cmd, "run", "--once", "--spider", spider]
 
 

@@ -9,6 +9,7 @@ canned query, and Datasette's own write connection is refused below.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import socket
@@ -21,9 +22,11 @@ from aaltowatch.core.errors import AaltowatchError, PortError
 from storage import Archive
 from storage.dashboard import SQL as DASHBOARD_SQL
 from storage.schema_doc import TABLES, column_doc, migrated_database
+from storage.search import MARK
 
 log = logging.getLogger(__name__)
 PLUGIN = "aaltowatch_log_refused"
+SNIPPETS = "aaltowatch_snippets"
 DB_NAME = "archive"  # stable URLs (/archive/news_mentioning) whatever the file is called
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -78,6 +81,11 @@ def browse(db: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
                 raise Forbidden("the web view is read-only")
             return super().connect()
 
+        async def execute(self, *args: Any, **kwargs: Any) -> Any:
+            # A refused query (a malformed search term) is the browser's error page, not a
+            # line with its raw SQL and parameters on stderr.
+            return await super().execute(*args, **{**kwargs, "log_sql_errors": False})
+
     # Bound before anything is printed: a busy port is a one-line error, and the URL shown
     # is always the one this process serves.
     try:
@@ -85,6 +93,7 @@ def browse(db: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
     except OSError as exc:
         raise PortError.binding(host, port, exc) from None
     quiet_datasette_errors()
+    register_plugin(SNIPPETS, render_cell=render_snippet)
     ds = Datasette(metadata=metadata(), settings=SETTINGS)
     ds.add_database(ReadOnlyDatabase(ds, path=str(db), is_mutable=True), name=DB_NAME)
     asyncio.run(ds.invoke_startup())
@@ -101,15 +110,34 @@ def quiet_datasette_errors() -> None:
     raises instead (a 404 becomes a 500). Without rich it renders the same pages; with -v one
     line per refused request is logged instead."""
     import datasette.handle_exception as default_handler
-    from datasette import hookimpl
-    from datasette.plugins import pm
 
     default_handler.rich = None
 
     def log_refused(request: Any, exception: BaseException) -> None:
         log.info("refused %s %s: %s", request.method, request.path, exception)
 
-    if not pm.has_plugin(PLUGIN):  # Datasette plugins are modules
-        plugin = types.ModuleType(PLUGIN)
-        plugin.handle_exception = hookimpl(tryfirst=True)(log_refused)  # type: ignore[attr-defined]
-        pm.register(plugin, name=PLUGIN)
+    register_plugin(PLUGIN, handle_exception=log_refused, tryfirst=True)
+
+
+def register_plugin(name: str, *, tryfirst: bool = False, **hooks: Any) -> None:
+    """Our Datasette hooks as a plugin (Datasette plugins are modules), registered once."""
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    if pm.has_plugin(name):
+        return
+    plugin = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        setattr(plugin, hook, hookimpl(tryfirst=tryfirst)(fn))
+    pm.register(plugin, name=name)
+
+
+def render_snippet(value: Any, column: str, table: Any, database: str, datasette: Any) -> Any:
+    """A search snippet's marked words (storage.search.MARK, as the canned query
+    `news_mentioning` marks them) as highlights instead of literal `**`."""
+    if column != "snippet" or database != DB_NAME or not isinstance(value, str):
+        return None
+    from markupsafe import Markup
+
+    parts = html.escape(value).split(MARK)
+    return Markup("".join(f"<mark>{p}</mark>" if i % 2 else p for i, p in enumerate(parts)))

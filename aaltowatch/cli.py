@@ -6,6 +6,7 @@ import json
 import logging
 import sqlite3
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import click
 from rich.markup import escape
 
 from aaltowatch import __version__
-from aaltowatch.core.config import Config, load_config
+from aaltowatch.core.config import ENV_PREFIX, Config, load_config
 from aaltowatch.core.errors import (
+    EXIT_CODES,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNHEALTHY,
@@ -26,6 +28,30 @@ from aaltowatch.output import make_console
 
 console = make_console()
 err_console = make_console(stderr=True)
+DEFAULTS = Config()
+
+
+def _epilog(*paragraphs: str) -> str:
+    """Help text after the options, each paragraph kept as written (click's \\b marker)."""
+    return "\n\n".join("\b\n" + p for p in paragraphs)
+
+
+EXIT_CODES_HELP = "Exit codes:\n" + "\n".join(
+    textwrap.fill(meaning, 76, initial_indent=f"  {code}  ", subsequent_indent="     ")
+    for code, meaning in EXIT_CODES.items()
+)
+MAIN_EPILOG = _epilog(
+    "Examples:\n"
+    "  aaltowatch demo                   # the pipeline on the bundled snapshot, offline\n"
+    "  aaltowatch run --once             # crawl + feeds + health checks (cron)\n"
+    "  aaltowatch status                 # last runs and health\n"
+    "  aaltowatch changes --change modified\n"
+    "  aaltowatch search 'Espoo OR Vantaa' --lang en\n"
+    "  aaltowatch COMMAND --help         # each command's options and examples",
+    f"Environment: every setting of the config file can also be given as\n"
+    f"{ENV_PREFIX}<NAME>, e.g. {ENV_PREFIX}RETRY_TIMES=1 (file < environment < options).",
+    EXIT_CODES_HELP,
+)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -54,23 +80,45 @@ def _setup_logging(level: str) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+    epilog=MAIN_EPILOG,
+)
 @click.option(
-    "--db", type=click.Path(path_type=Path), envvar="AALTOWATCH_DB", help="SQLite archive."
+    "--db",
+    type=click.Path(path_type=Path),
+    envvar="AALTOWATCH_DB",
+    show_envvar=True,
+    help=f"SQLite archive (default {DEFAULTS.db}).",
 )
 @click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
     envvar="AALTOWATCH_CONFIG",
+    show_envvar=True,
     help="TOML config file.",
 )
-@click.option("--base-url", envvar="AALTOWATCH_BASE_URL", help="Where to fetch the site from.")
+@click.option(
+    "--base-url",
+    envvar="AALTOWATCH_BASE_URL",
+    show_envvar=True,
+    help=f"Where to fetch the site from (default {DEFAULTS.base_url}).",
+)
 @click.option(
     "--feeds-dir",
     type=click.Path(path_type=Path),
     envvar="AALTOWATCH_FEEDS_DIR",
-    help="Where feeds are written.",
+    show_envvar=True,
+    help=f"Where feeds are written (default {DEFAULTS.feeds_dir}).",
+)
+@click.option(
+    "--allow-other-site",
+    is_flag=True,
+    default=None,
+    show_default=False,
+    help="Crawl a site other than the one the archive holds (its pages then mix);"
+    f" or {ENV_PREFIX}ALLOW_OTHER_SITE=1.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 @click.version_option(__version__, prog_name="aaltowatch")
@@ -81,10 +129,16 @@ def cli(
     config_file: Path | None,
     base_url: str | None,
     feeds_dir: Path | None,
+    allow_other_site: bool | None,
     verbose: bool,
 ) -> None:
     """Watch www.aalto.fi news and partnership pages: archive, detect changes, publish feeds."""
-    overrides = {"db": db, "base_url": base_url, "feeds_dir": feeds_dir}
+    overrides = {
+        "db": db,
+        "base_url": base_url,
+        "feeds_dir": feeds_dir,
+        "allow_other_site": allow_other_site,
+    }
     if verbose:
         overrides["log_level"] = "DEBUG"
     if ctx.invoked_subcommand == "config":  # it reads the config itself: every problem, not one
@@ -96,7 +150,12 @@ def cli(
     ctx.obj = {"config": config, "config_file": config_file}
 
 
-@cli.command()
+@cli.command(
+    epilog=_epilog(
+        "Examples:\n  aaltowatch crawl\n  aaltowatch crawl --spider news --no-progress",
+        EXIT_CODES_HELP,
+    )
+)
 @click.option(
     "--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all", show_default=True
 )
@@ -130,7 +189,14 @@ def feeds(ctx: click.Context) -> None:
     )
 
 
-@cli.command("run")
+@cli.command(
+    "run",
+    epilog=_epilog(
+        "Example (crontab; call the binary, `make run` exits 2 on any failure):\n"
+        "  */30 * * * *  cd /srv/aaltowatch && .venv/bin/aaltowatch run --once --spider news",
+        EXIT_CODES_HELP,
+    ),
+)
 @click.option("--once", is_flag=True, required=True, help="One crawl + feeds + health checks.")
 @click.option("--spider", type=click.Choice([*SPIDER_NAMES, "all"]), default="all")
 @click.pass_context
@@ -146,13 +212,17 @@ def run_cmd(ctx: click.Context, once: bool, spider: str) -> None:
 def schedule(ctx: click.Context) -> None:
     """Long-running APScheduler loop (jobs from the config file)."""
     import scheduler
+    from aaltowatch.core.site import Site, claim_site
 
+    config = _config(ctx)
+    with _archive(ctx) as archive:  # another site is refused now, not at every job
+        claim_site(archive, Site.of(config), allow_other=config.allow_other_site)
     ctx.exit(scheduler.run_forever(_config(ctx), ctx.obj.get("config_file")))
 
 
-@cli.command()
+@cli.command(epilog=_epilog("Exit codes: 0 healthy, 3 unhealthy (as the latest runs were)."))
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
-@click.option("--limit", default=10, show_default=True)
+@click.option("--limit", default=10, show_default=True, help="Runs shown.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     """Last runs, counts and health."""
@@ -173,7 +243,13 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     ctx.exit(EXIT_OK if report["healthy"] else EXIT_UNHEALTHY)
 
 
-@cli.command()
+@cli.command(
+    epilog=_epilog(
+        "Examples:\n"
+        "  aaltowatch changes --change modified --since 2026-01-01\n"
+        "  aaltowatch changes --kind news --lang fi --limit 20 --json"
+    )
+)
 @click.option("--since", help="ISO 8601 time; only changes detected since then.")
 @click.option("--kind", type=click.Choice(KINDS))
 @click.option("--lang", type=click.Choice(LANGS))
@@ -219,6 +295,9 @@ def changes(
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
+    if not records:
+        filtered = any(v is not None for v in (since, kind, lang, change_type, run_id))
+        err_console.print("no changes" + (" match these options" if filtered else " yet"))
     for r in records:
         fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
         moved = f" (from {r['moved_from']})" if r["moved_from"] else ""
@@ -247,9 +326,11 @@ def history(ctx: click.Context, url: str, as_json: bool) -> None:
         fields = f" [{', '.join(c['fields'])}]" if c["fields"] else ""
         click.echo(f"  {c['detected_at']}  {c['change']}{fields}")
     checks = record["checks"]
+    shown = len(checks["recent"])
     click.echo(
-        f"last verified {checks['last_verified'] or '-'}; {checks['count']} checks,"
-        f" {checks['changed']} found a change"
+        f"last verified {checks['last_verified'] or '-'}; {checks['count']} checks"
+        f" ({checks['verified']} got the page, {checks['changed']} found a change)"
+        + (f", latest {shown} shown" if shown < checks["count"] else "")
     )
     for c in checks["recent"]:
         click.echo(f"  {c['checked_at']}  {c['outcome']} ({c['http_status'] or '-'})")
@@ -265,11 +346,26 @@ def diff(ctx: click.Context, url: str, from_version: int | None, to_version: int
     from aaltowatch.history import version_diff
 
     with _archive(ctx, readonly=True) as archive:
-        text = version_diff(archive, url, from_version, to_version, _config(ctx).base_url)
-    click.echo(text or "(no differences)")
+        found = version_diff(archive, url, from_version, to_version, _config(ctx).base_url)
+    if found.old == found.new:
+        why = (
+            f"has only one version (v{found.old})"
+            if from_version is None
+            else f"--from and --to are both v{found.old}"
+        )
+        err_console.print(f"{found.url} {why}: nothing to compare", markup=False)
+        return
+    click.echo(found.text or f"(no differences between v{found.old} and v{found.new})")
 
 
-@cli.command()
+@cli.command(
+    epilog=_epilog(
+        "Examples:\n"
+        "  aaltowatch search Vantaa\n"
+        "  aaltowatch search 'Espoo OR Vantaa' --lang en --limit 50\n"
+        "  aaltowatch search '\"city campus\" NOT Otaniemi'"
+    )
+)
 @click.argument("query")
 @click.option("--lang", type=click.Choice(LANGS))
 @click.option("--kind", type=click.Choice(KINDS))
@@ -285,13 +381,20 @@ def search(
     """
     from rich.text import Text
 
-    from storage.search import MARK
+    from aaltowatch.core.query import operator_hint
+    from storage.search import MARK, count_matches
     from storage.search import search as run_search
 
     with _archive(ctx, readonly=True) as archive:
         hits = run_search(archive, query, lang=lang, kind=kind, limit=limit)
+        total = count_matches(archive, query, lang=lang, kind=kind) if len(hits) == limit else 0
+    hints = [operator_hint(query)]
+    if total > limit:  # on stderr, so JSON on stdout stays JSON
+        hints.append(f"{limit} of {total} matches shown; use --limit {total} for all")
     if as_json:
         click.echo(json.dumps(hits, indent=2, ensure_ascii=False))
+        for hint in filter(None, hints):
+            err_console.print(f"hint: {hint}", markup=False, highlight=False)
         return
     for hit in hits:
         # Text, not markup: titles and snippets may contain [brackets].
@@ -304,6 +407,8 @@ def search(
             console.print(line, highlight=False, soft_wrap=True)
     if not hits:
         err_console.print("no matches")
+    for hint in filter(None, hints):
+        err_console.print(f"hint: {hint}", markup=False, highlight=False)
 
 
 @cli.command("watches")
@@ -575,6 +680,7 @@ def demo(ctx: click.Context, keep: bool) -> None:
             explicit_db=ctx.parent is not None and _db_given(ctx),
             keep=keep,
             console=err_console,
+            config_file=ctx.obj["config_file"],
         )
     )
 
@@ -608,6 +714,19 @@ def _db_given(ctx: click.Context) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
+def _dash_hint(ctx: click.Context | None) -> str:
+    """An argument that starts with '-' (`search -Espoo`) reads as an option: say how to pass
+    it, for commands that take arguments."""
+    params = ctx.command.params if ctx is not None else []
+    names = [p.human_readable_name for p in params if isinstance(p, click.Argument)]
+    if ctx is None or not names:
+        return ""
+    return (
+        f" A {names[0]} that starts with '-' goes after '--':"
+        f" {ctx.command_path} -- -{names[0].lower()}"
+    )
+
+
 def main() -> None:
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of raising it.
@@ -615,6 +734,8 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        if isinstance(exc, click.NoSuchOption):
+            exc.message += _dash_hint(exc.ctx)
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:

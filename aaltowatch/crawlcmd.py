@@ -31,11 +31,13 @@ def print_summaries(summaries: list[Any], console: Any) -> None:
 
 def crawl_archive(config: Config, spider: str, progress_console: Any | None = None) -> list[Any]:
     """One crawl into the archive; live progress on `progress_console` when given."""
+    from aaltowatch.core.site import Site, claim_site
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
     from aaltowatch.progress import CrawlProgress
     from storage import open_archive
 
     with open_archive(config.db) as archive:
+        claim_site(archive, Site.of(config), allow_other=config.allow_other_site)
         step = CrawlStep(config, spider_names(spider))
         if progress_console is not None:
             with CrawlProgress(progress_console) as progress:

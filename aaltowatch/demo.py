@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -17,12 +18,21 @@ from rich.table import Table
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.errors import exit_code_for
+from aaltowatch.core.site import Site
 from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
 
 
-def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
+def run_demo(
+    config: Config,
+    *,
+    explicit_db: bool,
+    keep: bool,
+    console: Console,
+    config_file: Path | None = None,
+) -> int:
+    from aaltowatch.core.site import claim_site
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
     from aaltowatch.notify.deliver import after_run, last_run, register
     from aaltowatch.progress import CrawlProgress
@@ -66,6 +76,9 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
             CrawlStep(demo_config, spider_names("all"), after=build("day 1")),
             CrawlStep(demo_config, spider_names("all"), before=switch, after=build("day 2")),
         ]
+        with open_archive(db) as archive:
+            # The demo's archive holds the snapshot and nothing else (another --db may not).
+            claim_site(archive, snapshot_site(server.url), allow_other=config.allow_other_site)
         with open_archive(db) as archive, CrawlProgress(console) as progress:
             register(archive, watches)
             summaries = run_steps(steps, archive, progress)
@@ -73,13 +86,16 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     with open_archive(db, readonly=True) as archive:
         _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
         _print_watches(console, archive, watches, feeds_dir, bundled=not config.watches)
+    # The commands see the demo's watches only with its config file.
+    watch_config = config_file if config.watches else bundled_config()
+    console.print(escape(next_steps(db, feeds_dir, watch_config)))
     return exit_code_for(s.status for s in summaries)
 
 
 def _print_watches(
     console: Console, archive: Any, watches: Any, feeds_dir: Path, bundled: bool
 ) -> None:
-    from aaltowatch.watches import DEMO_CONFIG, feed_name
+    from aaltowatch.watches import feed_name
     from storage.watches import count_watch_changes
 
     for watch in watches:
@@ -89,7 +105,7 @@ def _print_watches(
             f" -> {escape(str(feeds_dir / feed_name(watch)))}.xml / .atom"
         )
     if bundled:  # the commands see these watches only with the demo's config file
-        path = Path(str(resources.files("aaltowatch") / DEMO_CONFIG))
+        path = bundled_config()
         console.print(
             f"The demo's watches are in {escape(str(path))}"
             f" (`aaltowatch --config {escape(str(path))} watches`); declare your own as"
@@ -148,10 +164,25 @@ def _print_summary(
     for s in summaries:
         for alert in s.alerts:
             console.print(f"[red]ALERT[/red] {alert.check}: {alert.message}")
-    console.print(escape(next_steps(db, feeds_dir)))
 
 
-def next_steps(db: Path, feeds_dir: Path) -> str:
+def bundled_config() -> Path:
+    """The demo's own config file (its watches), as installed."""
+    from aaltowatch.watches import DEMO_CONFIG
+
+    return Path(str(resources.files("aaltowatch") / DEMO_CONFIG))
+
+
+def snapshot_site(url: str) -> Site:
+    """The demo as a site: its bundled snapshot (by the digest of its manifest), not the port
+    its server got this time."""
+    from aaltowatch.testing.snapshot_server import snapshot_root
+
+    manifest = (snapshot_root() / "manifest.json").read_bytes()
+    return Site.snapshot(hashlib.sha256(manifest).hexdigest()[:12], url)
+
+
+def next_steps(db: Path, feeds_dir: Path, config_file: Path | None = None) -> str:
     """The commands to go on with, exactly as they run from here: the demo's archive is not
     where the commands look by default (that is the real archive, see the README)."""
     prog = _program()
@@ -163,9 +194,10 @@ def next_steps(db: Path, feeds_dir: Path) -> str:
         f"  {on_db} search Aalto",
         f"  {prog} --feeds-dir {shlex.quote(str(feeds_dir))} serve   # the feeds over HTTP",
         f"  {on_db} browse   # the archive in Datasette",
-        "or point every command at it:",
+        "or point every command at it (its watches included):",
         f"  export AALTOWATCH_DB={shlex.quote(str(db))}"
-        f" AALTOWATCH_FEEDS_DIR={shlex.quote(str(feeds_dir))}",
+        f" AALTOWATCH_FEEDS_DIR={shlex.quote(str(feeds_dir))}"
+        + (f" AALTOWATCH_CONFIG={shlex.quote(str(config_file))}" if config_file else ""),
     ]
     return "\n".join(lines)
 

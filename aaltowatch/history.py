@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aaltowatch.core.errors import AaltowatchError
@@ -54,23 +55,42 @@ def page_history(archive: Archive, url: str, base_url: str | None = None) -> dic
 
 
 def check_summary(archive: Archive, page_id: int, recent: int = 20) -> dict[str, Any]:
-    """When the page was last verified, how often it was checked and found changed, and its
+    """When the page was last verified, how often it was checked (`count`: every check, as
+    `recent` lists them; `verified`: those that got the page) and found changed, and its
     latest checks (newest first)."""
     if not archive.has_checks():
-        return {"last_verified": None, "last_attempt": None, "count": 0, "changed": 0, "recent": []}
+        return {
+            "last_verified": None,
+            "last_attempt": None,
+            "count": 0,
+            "verified": 0,
+            "changed": 0,
+            "recent": [],
+        }
     stats = archive.check_stats(page_id) or {}
     return {
         "last_verified": stats.get("last_checked"),
         "last_attempt": stats.get("last_attempt"),
-        "count": stats.get("checks", 0),
+        "count": archive.count_checks(page_id),
+        "verified": stats.get("checks", 0),
         "changed": stats.get("changes", 0),
         "recent": archive.checks_of_page(page_id, recent),
     }
 
 
+@dataclass(frozen=True)
+class VersionDiff:
+    url: str
+    old: int
+    new: int
+    text: str
+
+
 def version_diff(
     archive: Archive, url: str, old: int | None, new: int | None, base_url: str | None = None
-) -> str:
+) -> VersionDiff:
+    """The unified diff of two versions (by default the current one and the one before);
+    `old == new` when the page has only one version."""
     page = _page(archive, url, base_url)
     new = page["current_version"] if new is None else new
     old = max(1, new - 1) if old is None else old
@@ -80,4 +100,5 @@ def version_diff(
         raise AaltowatchError(
             f"{page['url']} has versions 1..{page['version_count']}; asked for {old} and {new}"
         )
-    return unified_diff(before, after, f"{page['url']} v{old}", f"{page['url']} v{new}")
+    text = unified_diff(before, after, f"{page['url']} v{old}", f"{page['url']} v{new}")
+    return VersionDiff(page["url"], old, new, text)

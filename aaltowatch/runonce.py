@@ -11,6 +11,7 @@ from typing import Any
 from aaltowatch.core.config import Config
 from aaltowatch.core.errors import EXIT_FAILED, exit_code_for
 from aaltowatch.core.lock import run_lock
+from aaltowatch.core.site import Site, claim_site
 from aaltowatch.integrity import close_abandoned
 from aaltowatch.metrics import write_metrics
 
@@ -45,6 +46,7 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
 
     with run_lock(config.effective_lock_file):
         with open_archive(config.db) as archive:
+            claim_site(archive, Site.of(config), allow_other=config.allow_other_site)
             if close_abandoned(archive):
                 # Publish the alert now: this run may die the same way before its own feeds.
                 publish_feeds(archive, config)

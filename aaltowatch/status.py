@@ -8,6 +8,8 @@ skipped and the run before them decides. A run whose process died (status `aband
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from aaltowatch import integrity
@@ -34,6 +37,7 @@ RUN_FIELDS = (
 UNJUDGED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
 HEALTHY = "ok"
 LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
+UNBOUNDED = 10_000  # a width to measure a table's natural width with
 STATUS_STYLE = {RunStatus.OK: "green", RunStatus.RUNNING: "cyan", RunStatus.INTERRUPTED: "yellow"}
 
 
@@ -136,8 +140,51 @@ def status_report(
     }
 
 
-def print_status(report: dict[str, Any], console: Console) -> None:
-    """A table for people; `--json` is for scripts."""
+@dataclass(frozen=True)
+class Column:
+    """A column of the runs table. At a narrow width (80 columns) the columns with the lowest
+    `keep` are left out first, so every header stays whole; 0 never goes."""
+
+    field: str
+    header: str
+    keep: int = 0
+    justify: str = "right"
+
+
+RUN_COLUMNS = (
+    Column("id", "id"),
+    Column("spider", "spider", justify="left"),
+    Column("started_at", "started UTC", keep=4, justify="left"),
+    Column("duration_s", "took", keep=2, justify="left"),
+    Column("status", "status", justify="left"),
+    Column("budget", "budget", keep=3),
+    Column("pages_fetched", "pages", keep=5),
+    Column("not_modified", "304", keep=1),
+    Column("new", "new"),
+    Column("modified", "mod"),
+    Column("removed", "rm"),
+    Column("errors", "err"),
+    Column("alerts", "alerts"),
+)
+
+
+def _cell(run: dict[str, Any], field: str) -> str:
+    value = run.get(field)
+    if field == "duration_s":
+        value = "-" if value is None else f"{value:.0f}s"
+    elif field == "started_at" and value:
+        value = value[5:16].replace("T", " ")  # MM-DD HH:MM
+    elif field == "alerts":
+        value = len(value)
+    elif field == "budget":  # requests to the site / the run's budget
+        value = f"{run.get('budget_used') or 0}/{value}" if value else "-"
+    elif field == "status":
+        style = STATUS_STYLE.get(value, "red")
+        value = f"[{style}]{value}[/{style}]"
+    return str(value if value is not None else "-")
+
+
+def runs_table(runs: list[dict[str, Any]], columns: tuple[Column, ...]) -> Table:
     table = Table(
         title="Recent runs",
         title_justify="left",
@@ -145,41 +192,49 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         padding=(0, 1, 0, 0),
         show_edge=False,
     )
-    columns = ("id", "spider", "started_at", "duration_s", "status", "budget",
-               "pages_fetched", "not_modified", "new", "modified", "removed", "errors",
-               "alerts")  # fmt: skip
-    headers = {"started_at": "started UTC", "duration_s": "took", "pages_fetched": "pages",
-               "not_modified": "304", "modified": "mod", "removed": "rm",
-               "errors": "err"}  # fmt: skip
     for col in columns:
-        table.add_column(
-            headers.get(col, col), justify="left" if col in columns[1:5] else "right", no_wrap=True
+        table.add_column(col.header, justify=col.justify, no_wrap=True)  # type: ignore[arg-type]
+    for run in runs:
+        table.add_row(*(_cell(run, col.field) for col in columns))
+    return table
+
+
+def fit_columns(
+    console: Console, columns: tuple[Column, ...], render: Callable[[tuple[Column, ...]], Table]
+) -> tuple[Column, ...]:
+    """The columns that fit the console's width, leaving out the least needed first."""
+    shown = columns
+    droppable = sorted((c for c in columns if c.keep), key=lambda c: c.keep)
+    unbounded = console.options.update_width(UNBOUNDED)
+
+    def width(cols: tuple[Column, ...]) -> int:
+        return Measurement.get(console, unbounded, render(cols)).maximum
+
+    while droppable and width(shown) > console.width:
+        gone = droppable.pop(0)
+        shown = tuple(c for c in shown if c is not gone)
+    return shown
+
+
+def print_status(report: dict[str, Any], console: Console) -> None:
+    """A table for people; `--json` is for scripts."""
+    runs = report["runs"]
+    columns = fit_columns(console, RUN_COLUMNS, lambda cols: runs_table(runs, cols))
+    console.print(runs_table(runs, columns))
+    left_out = [c.header for c in RUN_COLUMNS if c not in columns]
+    if left_out:
+        console.print(
+            f"(not shown at {console.width} columns: {', '.join(left_out)}; see `status --json`)",
+            soft_wrap=False,
         )
-    for run in report["runs"]:
-        cells = []
-        for col in columns:
-            value = run.get(col)
-            if col == "duration_s":
-                value = "-" if value is None else f"{value:.0f}s"
-            elif col == "started_at" and value:
-                value = value[5:16].replace("T", " ")  # MM-DD HH:MM
-            elif col == "alerts":
-                value = len(value)
-            elif col == "budget":  # requests to the site / the run's budget
-                value = f"{run.get('budget_used') or 0}/{value}" if value else "-"
-            elif col == "status":
-                style = STATUS_STYLE.get(value, "red")
-                value = f"[{style}]{value}[/{style}]"
-            cells.append(str(value if value is not None else "-"))
-        table.add_row(*cells)
-    console.print(table)
     pages = report["pages"]
     console.print(
         "pages: "
         + ", ".join(
             f"{pages[f'{kind}_live']} {kind} live ({pages[f'{kind}_removed']} removed)"
             for kind in KINDS
-        )
+        ),
+        soft_wrap=False,  # prose is wrapped at the width, tables are fitted to it
     )
     if "plan" in report:
         print_plan(report["plan"], console)
@@ -198,7 +253,11 @@ def _print_notifications(targets: list[dict[str, Any]], console: Console) -> Non
         return
     table = Table(title="Notifications", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for col in ("watch", "target", "events sent", "failing", "failures", "unknown", "last sent"):
-        table.add_column(col, overflow="fold")
+        # Names and targets fold; numbers and headers stay whole.
+        wrap = col in ("watch", "target")
+        table.add_column(
+            col, overflow="fold", no_wrap=not wrap, min_width=None if wrap else len(col)
+        )
     for t in targets:
         failing = t["consecutive_failures"]
         table.add_row(
@@ -218,11 +277,12 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         f"{lang} {row['backfill']}" + (f" ({row['pages']} listing pages)" if row["pages"] else "")
         for lang, row in plan["listings"].items()
     )
-    console.print(f"backfill: {backfill}")
+    console.print(f"backfill: {backfill}", soft_wrap=False)
     for kind in KINDS:
         row = plan[kind]
         queued = ", ".join(f"{n} {name}" for name, n in row["queued"].items() if n) or "empty"
         console.print(
             f"{kind}: {row['overdue']} overdue (unchecked for {plan['revisit_max_days']:g} days),"
-            f" oldest check {row['oldest_check'] or '-'}, queue {queued}"
+            f" oldest check {row['oldest_check'] or '-'}, queue {queued}",
+            soft_wrap=False,
         )

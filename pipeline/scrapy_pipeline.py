@@ -9,6 +9,7 @@ from typing import Any
 
 from aaltowatch.core.crawlstop import stop_unwritable, unwritable
 from aaltowatch.core.decision import Outcome
+from aaltowatch.core.enums import ChangeKind
 from aaltowatch.core.errors import ArchiveWriteError
 from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
@@ -33,6 +34,9 @@ class ArchivePipeline:
         self.outcomes: Counter[str] = Counter()
         self.sources: Counter[str] = Counter()
         self.flagged: list[str] = []
+        # Pages counted new (or duplicate) this run: a 301 to one of them later in the run
+        # makes it the move's target (its page is discarded), counted once, as moved.
+        self.counted_new: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -118,6 +122,10 @@ class ArchivePipeline:
     def _count(self, outcome: Outcome) -> None:
         if outcome.skipped:
             self.outcomes[outcome.skipped] += 1
+        if outcome.change == ChangeKind.MOVED and outcome.url in self.counted_new:
+            self.outcomes[self.counted_new.pop(outcome.url)] -= 1
+        if outcome.change in (ChangeKind.NEW, ChangeKind.DUPLICATE):
+            self.counted_new[outcome.url] = outcome.change
         if outcome.change:
             self.outcomes[outcome.change] += 1
         if outcome.flagged:

@@ -28,6 +28,7 @@ from aaltowatch.core.crawlstop import stop_unwritable
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.runstats import UNREACHABLE_STREAK
 from aaltowatch.core.urls import (
     NEWS,
     OffSiteURL,
@@ -474,7 +475,8 @@ class AaltoSpider(scrapy.Spider):
         if failure.check(IgnoreRequest) and request is not None and request.meta.get("over_budget"):
             return  # not made: the run's request budget was spent (counted by the middleware)
         self.count("errors")
-        log.warning("request failed: %s: %s", url, failure.getErrorMessage())
+        if not self.crawler.stats.get_value(UNREACHABLE_STREAK):  # else the alert says it once
+            log.warning("request failed: %s: %s", url, failure.getErrorMessage())
 
     def on_page_error(self, failure: Failure) -> Iterator[Checked]:
         """A content page that could not be checked: an `error` check, nothing else."""

@@ -1,5 +1,5 @@
-"""Downloader middlewares: conditional GET from stored validators, Retry-After on 429, and the
-run's request budget."""
+"""Downloader middlewares: conditional GET from stored validators, Retry-After on 429, the
+run's request budget, and the stop when the site no longer answers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,19 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Response
+from scrapy.utils.defer import _schedule_coro
+from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from aaltowatch.core.fetchcache import FetchCache, fetch_cache
+from aaltowatch.core.runstats import UNREACHABLE, UNREACHABLE_ERROR, UNREACHABLE_STREAK
 from aaltowatch.core.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -192,3 +201,67 @@ class RequestBudgetMiddleware:
         self.made += 1
         self.crawler.stats.set_value("aaltowatch/budget/requests", self.made)
         return None
+
+
+# Failures to reach the site at all: no name, no connection, no answer in time (Scrapy's and
+# Twisted's; ConnectError covers refused and TCP timeouts). An HTTP 5xx is an answer.
+CONNECTION_FAILURES = (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    ConnectError,
+    DNSLookupError,
+    TwistedTimeoutError,
+)
+
+
+class UnreachableSiteMiddleware:
+    """Stops the run after `max_connection_failures` requests in a row failed to connect.
+
+    Offline, or with the site down, every page would otherwise fail with its retries and a
+    warning each, for minutes. Any answer from the site (whatever its status) ends a streak.
+    Attempts are counted, retries included, so a streak is reached in seconds; once the run
+    stops, nothing more is retried. The stop is recorded in the stats (UNREACHABLE_STREAK)
+    and becomes the run's one `site_unreachable` alert (aaltowatch.core.health).
+    """
+
+    def __init__(self, crawler: Crawler, limit: int) -> None:
+        self.crawler = crawler
+        self.limit = limit
+        self.streak = 0
+        self.stopped = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> UnreachableSiteMiddleware:
+        config = crawler.settings.get("AALTOWATCH_CONFIG")
+        return cls(crawler, config.max_connection_failures if config else 5)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        if request.url.startswith("http"):  # the spider's own steps are no answer of the site
+            self.streak = 0
+        return response
+
+    def process_exception(
+        self, request: Request, exception: BaseException, spider: Spider | None = None
+    ) -> None:
+        if not isinstance(exception, CONNECTION_FAILURES):
+            return None
+        if self.stopped:
+            request.meta["dont_retry"] = True  # in flight when the run stopped: not again
+            return None
+        self.streak += 1
+        if self.limit and self.streak >= self.limit:
+            self.stop(request, exception)
+        return None
+
+    def stop(self, request: Request, exception: BaseException) -> None:
+        self.stopped = True
+        request.meta["dont_retry"] = True
+        stats = self.crawler.stats
+        stats.set_value(UNREACHABLE_STREAK, self.streak)
+        stats.set_value(UNREACHABLE_ERROR, type(exception).__name__)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            _schedule_coro(engine.close_spider_async(reason=UNREACHABLE))

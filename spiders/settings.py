@@ -66,6 +66,9 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
             "spiders.boundary.BoundaryMiddleware": 40,
             # Above RetryMiddleware: process_exception runs high to low.
             "spiders.middlewares.TimeoutRetryMiddleware": 560,
+            # Above RetryMiddleware and TimeoutRetryMiddleware: sees every failed attempt
+            # first, and once the site counts as unreachable nothing is retried.
+            "spiders.middlewares.UnreachableSiteMiddleware": 565,
             # Above RetryMiddleware (550): process_response runs high to low, so the wait
             # must happen before the retry is scheduled.
             "spiders.middlewares.RetryAfterMiddleware": 555,

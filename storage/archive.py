@@ -151,3 +151,19 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- facts about the archive itself (table meta) ---------------------------------------
+    def meta(self) -> dict[str, str]:
+        """Key/value facts about the archive, e.g. the site it holds (aaltowatch.core.site)."""
+        if "meta" not in self.db.table_names():  # a reader of an archive it cannot upgrade
+            return {}
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                [(k, v, utcnow()) for k, v in values.items()],
+            )

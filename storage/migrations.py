@@ -439,6 +439,31 @@ def m0011_watch_matches(db: Database) -> None:
     )
 
 
+@migrations(name="0012_site_identity")
+def m0012_site_identity(db: Database) -> None:
+    """Facts about the archive itself, first of all which site it holds (aaltowatch.core.site).
+
+    An older archive takes the site of its first run, so it refuses another one from now on."""
+    db.executescript(
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+    first = db.execute("SELECT base_url, started_at FROM runs ORDER BY id LIMIT 1").fetchone()
+    if first is not None and first[0]:
+        from aaltowatch.core.site import Site
+
+        for key, value in Site.of_url(first[0]).meta().items():
+            db.execute(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)",
+                (key, value, first[1]),
+            )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

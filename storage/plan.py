@@ -100,7 +100,20 @@ class PlanStore(Store):
         """A page about to be discarded (a 301 target stored before its 301): its checks
         belong to the page whose history continues."""
         self.conn.execute("UPDATE checks SET page_id = ? WHERE page_id = ?", (into, page_id))
+        # Its summary's counts go along, so the summary still counts the checks it lists.
+        self.conn.execute(
+            "UPDATE check_stats SET checks = check_stats.checks + f.checks,"
+            " changes = check_stats.changes + f.changes"
+            " FROM (SELECT checks, changes FROM check_stats WHERE page_id = ?) AS f"
+            " WHERE check_stats.page_id = ?",
+            (page_id, into),
+        )
         self.conn.execute("DELETE FROM check_stats WHERE page_id = ?", (page_id,))
+
+    def count_checks(self, page_id: int) -> int:
+        """Every check of a page, unverified attempts (errors, redirects) included."""
+        row = self.conn.execute("SELECT COUNT(*) FROM checks WHERE page_id = ?", (page_id,))
+        return int(row.fetchone()[0])
 
     def checks_of_page(self, page_id: int, limit: int = 50) -> list[dict[str, Any]]:
         return self._all(  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ TABLES: dict[str, str] = {
     " crawl planner.",
     "crawl_queue": "Content URLs the crawl plan still has to fetch (new, lastmod moved, teaser"
     " changed); what a killed run leaves for the next.",
+    "meta": "Facts about the archive itself: the site it holds (recorded at its first run).",
     "crawl_state": "Crawl planner state: listing cursors (backfill, pager sweep), sitemap sizes.",
     "pages_fts": "FTS5 full-text index over the current title, lead and body (rowid = pages.id).",
     "_sqlite_migrations": "Which numbered schema migrations have been applied.",
@@ -188,6 +189,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "lastmod": "Sitemap lastmod, if any.",
         "categories": "JSON list of categories from the teaser.",
         "queued_at": "When it was queued.",
+    },
+    "meta": {
+        "key": "site (which site the archive holds) or site_base_url (where it was first"
+        " crawled from).",
+        "value": "Its value.",
+        "updated_at": "When it was written.",
     },
     "crawl_state": {
         "key": "e.g. listing:en (cursor of the English listing sweep).",

@@ -38,6 +38,23 @@ _HITS = """
 """
 
 
+_COUNT = """
+    SELECT COUNT(*) FROM pages_fts CROSS JOIN pages p ON p.id = pages_fts.rowid
+    WHERE pages_fts MATCH :query AND p.status = 'live' {filters}
+"""
+
+
+def _filters(lang: str | None, kind: str | None) -> tuple[str, dict[str, Any]]:
+    filters, params = "", {}
+    if lang:
+        filters += " AND p.lang = :lang"
+        params["lang"] = lang
+    if kind:
+        filters += " AND p.kind = :kind"
+        params["kind"] = kind
+    return filters, params
+
+
 def search(
     archive: Archive,
     query: str,
@@ -48,16 +65,20 @@ def search(
 ) -> list[dict[str, Any]]:
     """Best matches first (bm25, lower rank is better) with `**`-marked snippets."""
     match = fts_query(query)
-    filters, params = "", {"limit": max(1, int(limit)), "mark": MARK, "tokens": SNIPPET_TOKENS}
-    if lang:
-        filters += " AND p.lang = :lang"
-        params["lang"] = lang
-    if kind:
-        filters += " AND p.kind = :kind"
-        params["kind"] = kind
+    filters, params = _filters(lang, kind)
+    params.update(limit=max(1, int(limit)), mark=MARK, tokens=SNIPPET_TOKENS)
     ranked = _RANKED.format(weights=", ".join(map(str, WEIGHTS)), filters=filters)
     sql = _HITS.format(ranked=ranked)
     return _run(archive, sql, {**params, "query": match})
+
+
+def count_matches(
+    archive: Archive, query: str, *, lang: str | None = None, kind: str | None = None
+) -> int:
+    """How many live pages match (what `search` would list without a limit)."""
+    filters, params = _filters(lang, kind)
+    sql = _COUNT.format(filters=filters)
+    return int(archive.conn.execute(sql, {**params, "query": fts_query(query)}).fetchone()[0])
 
 
 def _run(archive: Archive, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

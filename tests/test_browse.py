@@ -191,3 +191,37 @@ def test_refused_queries_log_nothing_and_never_block_the_server(two_state_copy):
         out, err = proc.communicate(timeout=10)
     assert out.decode().startswith("Browsing ") and len(out) < 200
     assert b"Traceback" not in err and len(err) < 500, err[:500]
+
+
+def test_search_snippets_are_highlights_and_a_refused_search_logs_no_sql(two_state_copy):
+    from storage.search import MARK
+
+    assert (
+        f"'{MARK}', '{MARK}'"
+        in metadata()["databases"]["archive"]["queries"]["news_mentioning"]["sql"]
+    )  # the canned query marks with the mark the web view renders
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/archive/news_mentioning"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, page = get(f"{base}?term=Vantaa")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert status == 200
+        html = page.decode()
+        assert re.search(r"<mark>Vantaa</mark>", html, re.IGNORECASE), html[-3000:]
+        assert f"{MARK}Vantaa" not in html
+        refused, _ = get(f"{base}?term=" + urllib.parse.quote('"unbalanced'))
+        assert refused in (200, 400)  # Datasette's error page for the query
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+    assert b"sql =" not in err and b"SELECT" not in err and b"SELECT" not in out, err[:500]

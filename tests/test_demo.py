@@ -54,3 +54,15 @@ def test_demo_hands_over_commands_that_run_as_printed(tmp_path: Path) -> None:
     done = subprocess.run(status, shell=True, cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, env=env)  # fmt: skip
     assert done.returncode == 0 and "Recent runs" in done.stdout, done.stderr
+    # The prepared shell keeps the demo's watches, and refuses to crawl another site into it.
+    prog = runnable[0].split(" --db ")[0]
+    assert "AALTOWATCH_CONFIG=" in export
+    shell = export.replace("export ", "env ")
+    done = subprocess.run(f"{shell} {prog} watches", shell=True, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env=env)  # fmt: skip
+    assert done.returncode == 0 and "no watches" not in done.stderr, done.stderr
+    assert done.stdout.count("query:") >= 1
+    for command in ("crawl --no-progress", "run --once"):
+        done = subprocess.run(f"{shell} {prog} {command}", shell=True, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert done.returncode == 2 and "refusing to crawl" in done.stderr, done.stderr

@@ -33,18 +33,19 @@ def news_stats(pages: int = 10, trusted: int | None = None, **extra: Any) -> dic
     return stats
 
 
-# `run --once` against a closed port: every download refused, retried 3 times; the spider's
-# three internal data: requests (phases) are the only "responses".
+# `run --once` against a closed port: 7 downloads refused, each retried 3 times; the spider's
+# three internal data: requests (phases) are answered before Scrapy counts a request, so they
+# are only in the responses.
 OFFLINE = {
     "finish_reason": "finished",
-    "downloader/request_count": 31,
+    "downloader/request_count": 28,
     "retry/count": 21,
     "aaltowatch/internal_requests": 3,
     "downloader/response_count": 3,
     "aaltowatch/errors": 6,
     "downloader/exception_type_count/scrapy.exceptions.DownloadConnectionRefusedError": 28,
 }
-# The same, but two pages did answer: 4 of 7 downloads failed, not 4 of 31 requests.
+# The same, but two pages did answer: 4 of 7 downloads failed, not 4 of 28 requests.
 PARTIAL_OUTAGE = {
     **news_stats(2),
     **OFFLINE,
@@ -171,10 +172,12 @@ def test_spidermon_suite_reports_the_same_checks(stats: dict[str, Any], failed: 
     assert {k.removeprefix(STATS_PREFIX) for k in crawler.stats.values} == failed
 
 
-def test_outage_messages_count_downloads_not_attempts() -> None:
+def test_outage_messages_use_the_runs_own_figures() -> None:
+    """The alert's requests are the run's `requests` (as `status` and the crawl table show
+    them); the error rate counts downloads, each URL once whatever its retries."""
     (unreachable,) = check_run("news", RunStats.from_scrapy(OFFLINE), LIMITS)
     assert unreachable.message == (
-        "news: site unreachable, none of 7 requests got an answer (DownloadConnectionRefusedError)"
+        "news: site unreachable, none of 28 requests got an answer (DownloadConnectionRefusedError)"
     )
     (rate,) = check_run("news", RunStats.from_scrapy(PARTIAL_OUTAGE), LIMITS)
     assert "4 of 7 downloads failed (57%" in rate.message

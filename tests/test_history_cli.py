@@ -57,7 +57,8 @@ def test_diff_shows_the_title_change(two_state_copy, retitled, expected):
     assert removed == [f"-# {title(expected, 'state-1', retitled)}"]
     assert added == [f"+# {title(expected, 'state-2', retitled)}"]
     same = run_cli("diff", retitled, "--from", "2", "--to", "2", db=two_state_copy)
-    assert same.returncode == 0 and "(no differences)" in same.stdout
+    assert same.returncode == 0 and not same.stdout
+    assert "--from and --to are both v2: nothing to compare" in same.stderr
 
 
 def test_diff_of_a_missing_version_is_a_clear_error(two_state_copy, retitled):

@@ -150,3 +150,37 @@ def test_cli_malformed_query_exits_2_without_traceback(two_state_db, query):
     assert proc.returncode == 2
     assert "malformed search query" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "word"),
+    [("espoo or vantaa", "or"), ("Espoo and Vantaa", "and"), ("Espoo not Helsinki", "not")],
+)
+def test_a_lower_case_operator_gets_a_hint(two_state_db, query, word):
+    from aaltowatch.core.query import operator_hint
+
+    proc = run_cli("search", query, db=two_state_db)
+    assert proc.returncode == 0, proc.stderr
+    assert f"hint: {word!r} was searched as a word; the operators are upper-case" in proc.stderr
+    assert operator_hint(query.replace(word, word.upper())) is None
+    assert operator_hint(f'"rock {word} roll"') is None  # inside a phrase it is a word
+
+
+def test_results_cut_at_the_limit_say_how_many_there_are(archive, two_state_db):
+    from storage.search import count_matches
+
+    total = count_matches(archive, "Aalto")
+    assert total > 2 and total == len(search(archive, "Aalto", limit=1000))
+    for extra in ((), ("--json",)):
+        proc = run_cli("search", "Aalto", "--limit", "2", *extra, db=two_state_db)
+        assert proc.returncode == 0, proc.stderr
+        assert f"hint: 2 of {total} matches shown; use --limit {total} for all" in proc.stderr
+    whole = run_cli("search", "Aalto", "--limit", str(total), db=two_state_db)
+    assert "matches shown" not in whole.stderr
+
+
+def test_a_query_that_reads_as_an_option_gets_a_hint(two_state_db):
+    proc = run_cli("search", "-Espoo", db=two_state_db)
+    assert proc.returncode == 2
+    assert "A QUERY that starts with '-' goes after '--': " in proc.stderr
+    assert "search -- -query" in (proc.stderr)

@@ -79,3 +79,59 @@ def test_table_for_people(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "ALERT" in proc.stdout and "zero_items" in proc.stdout
     assert "unhealthy" in proc.stdout
+
+
+def _wide_report() -> dict:
+    """The widest a run row gets: the longest spider and status, a full budget, big counts."""
+    run = {
+        "id": 12345, "spider": "partnerships", "started_at": "2026-01-21T16:00:00Z",
+        "finished_at": "2026-01-21T16:50:00Z", "duration_s": 2999.0, "status": "interrupted",
+        "exit_code": 1, "requests": 900, "pages_fetched": 900, "not_modified": 850, "skipped": 0,
+        "errors": 120, "new": 900, "modified": 900, "removed": 900, "moved": 0, "restored": 0,
+        "budget": 900, "budget_used": 900, "mode": "plan",
+        "alerts": [{"check": "error_rate", "severity": "error", "message": "x" * 200}],
+    }  # fmt: skip
+    target = {
+        "watch": "helsinki-vantaa", "target": "mailtos://user:secret@mail.example.org/?to=x" * 2,
+        "messages": 3, "failures": 0, "consecutive_failures": 2,
+        "last_sent_at": "2026-01-21T16:00:00Z", "last_failure_at": None, "events_sent": 1000,
+        "events_unknown": 0,
+    }  # fmt: skip
+    return {
+        "healthy": False,
+        "latest": {"partnerships": {"id": 12345, "status": "interrupted", "alerts": []}},
+        "pages": {
+            "news_live": 20000,
+            "news_removed": 10,
+            "partnership_live": 90,
+            "partnership_removed": 0,
+        },
+        "runs": [run, {**run, "spider": "news", "status": "ok"}],
+        "notifications": [target],
+    }
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_status_fits_the_terminal_with_every_header_whole(width: int) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from aaltowatch.status import RUN_COLUMNS, print_status
+
+    out = StringIO()
+    print_status(_wide_report(), Console(file=out, width=width, soft_wrap=True))
+    text = out.getvalue()
+    table = text.split("Recent runs\n", 1)[1].split("\npages:", 1)[0]
+    assert "…" not in text
+    assert all(len(line) <= width for line in table.splitlines()), table
+    header = table.splitlines()[0].split()
+    shown = [c.header for c in RUN_COLUMNS if c.header.split()[0] in header]
+    assert {"id", "spider", "status", "new", "mod", "rm", "err", "alerts"} <= set(shown)
+    for col in RUN_COLUMNS:  # whole, or left out and said so
+        assert col.header in table or f"{col.header}" in text.split("not shown at", 1)[-1]
+    if width >= 200:
+        assert "not shown" not in text
+    notifications = text.split("Notifications", 1)[1]
+    for head in ("events sent", "failing", "failures", "unknown", "last sent"):
+        assert head in notifications

@@ -163,6 +163,10 @@ class Config:
     concurrent_requests_per_domain: int = setting(2, at_least(1))
     autothrottle: bool = True
     retry_times: int = setting(3, at_least(0))
+    # The run stops after this many requests in a row failed to connect (DNS, refused,
+    # timeout; never HTTP 5xx, which is retried): one site_unreachable alert, not a warning per
+    # page for minutes. 0 = never stop for that.
+    max_connection_failures: int = setting(5, at_least(0))
     download_timeout: float = setting(30.0, above(0))
     max_page_bytes: int = setting(10 * 1024 * 1024, at_least(1))
     # Listing pages per run (all languages); an endless pager stops here (0 = no bound).
@@ -194,6 +198,9 @@ class Config:
     # ~18,500 requests a day, under 25 % of the 86,400 a day that 1 req/s allows.
     revisit_fill_share: float = setting(0.35, share)
     feed_max_entries: int = setting(50, at_least(1))
+    # An archive holds one site (aaltowatch.core.site): a crawl of another is refused unless
+    # this is true (`--allow-other-site`); then both sites' pages mix in the archive.
+    allow_other_site: bool = False
     # Trust boundary: extra mirrors ("host" or "host:port") that may be crawled besides
     # www.aalto.fi, aalto.fi (http/https) and base_url. Nothing else is ever requested.
     allowed_hosts: tuple[str, ...] = ()

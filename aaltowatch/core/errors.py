@@ -11,6 +11,16 @@ EXIT_USAGE = 2
 EXIT_UNHEALTHY = 3  # ran, but a health check failed
 EXIT_LOCKED = 4  # another run holds the lock; nothing was done
 
+# What each exit code means to a person: the one list, shown by `--help`.
+EXIT_CODES = {
+    EXIT_OK: "done; every health check passed",
+    EXIT_FAILED: "failed (no archive at --db, disk full, feeds not writable, stopped)",
+    EXIT_USAGE: "usage error (bad option or config value, malformed search query, busy port,"
+    " a crawl of another site than the archive holds)",
+    EXIT_UNHEALTHY: "ran, but a health check failed (see `status`)",
+    EXIT_LOCKED: "another run holds the lock; nothing was done",
+}
+
 # The exit code a run's status stands for (kept in `runs.exit_code`). A stopped (SIGTERM) or
 # abandoned crawl did not finish its job: failed, neither healthy nor unhealthy.
 RUN_EXIT_CODES = {
@@ -64,6 +74,12 @@ class PortError(AaltowatchError):
 
 class QueryError(AaltowatchError):
     """A malformed search query."""
+
+    exit_code = EXIT_USAGE
+
+
+class OtherSiteError(AaltowatchError):
+    """A crawl of another site than the one the archive holds (aaltowatch.core.site)."""
 
     exit_code = EXIT_USAGE
 

@@ -18,7 +18,7 @@ from aaltowatch.core.config import HealthThresholds
 from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
 from aaltowatch.core.fields import required_fields
 from aaltowatch.core.items import TRUSTED_SOURCES
-from aaltowatch.core.runstats import STOPPED, RunStats
+from aaltowatch.core.runstats import STOPPED, UNREACHABLE, RunStats
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,26 @@ def exceeds_share(count: int, known: int, limit: float, limits: HealthThresholds
 
 @health_check("site_unreachable", alone=True)
 def site_unreachable(kind: str, run: RunStats, limits: HealthThresholds) -> Iterator[Alert]:
-    if run.downloads and not run.site_responses:
-        errors = run.exceptions
-        reason = max(errors, key=errors.__getitem__).rsplit(".", 1)[-1] if errors else "no answer"
-        why = f"none of {run.downloads} requests got an answer ({reason})"
-        yield Alert("site_unreachable", f"{kind}: site unreachable, {why}")
+    """Nothing answered, or the run stopped after connection failures in a row. The figures
+    are the run's own (`requests` as in its row), so the alert and the tables agree."""
+    stopped = run.finish_reason == UNREACHABLE
+    if not stopped and not (run.downloads and not run.site_responses):
+        return
+    errors = run.exceptions
+    top = max(errors, key=errors.__getitem__).rsplit(".", 1)[-1] if errors else "no answer"
+    reason = run.unreachable_error or top
+    if run.site_responses:
+        why = f"the last {run.unreachable_streak} of {run.requests} requests got no answer"
+    else:
+        why = f"none of {run.requests} requests got an answer"
+    streak, failed = run.unreachable_streak, run.failed
+    ended = (
+        f"; stopped after {streak} connection failures in a row ({failed} URLs given up,"
+        " the rest not tried)"
+        if stopped
+        else ""
+    )
+    yield Alert("site_unreachable", f"{kind}: site unreachable, {why} ({reason}){ended}")
 
 
 @health_check("zero_items")

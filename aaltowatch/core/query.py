@@ -99,3 +99,16 @@ def syntax_problem(query: str) -> str | None:
         if column not in COLUMNS:
             return f"no column {column!r}: filter with {', '.join(COLUMNS)}, e.g. title:Vantaa"
     return None
+
+
+def operator_hint(query: str) -> str | None:
+    """A lower-case `and`/`or`/`not` is searched as a word, which silently narrows the query
+    (often to nothing): say that the operators are upper-case."""
+    bare = re.sub(r'"(?:[^"]|"")*"', " ", query)
+    lower = [t for t in bare.split() if t.upper() in OPERATORS and t != t.upper()]
+    if not lower:
+        return None
+    return (
+        f"{lower[0]!r} was searched as a word; the operators are upper-case"
+        f" ({', '.join(sorted(OPERATORS))}), e.g. Espoo {lower[0].upper()} Vantaa"
+    )

@@ -18,6 +18,12 @@ from aaltowatch.core import bounds
 PREFIX = "aaltowatch/"
 # Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT).
 STOPPED = "shutdown"
+# The finish_reason of a run stopped because the site stopped answering (connection failures
+# in a row: spiders.middlewares.UnreachableSiteMiddleware), and its stats: how many in a row,
+# and the exception that ended the streak.
+UNREACHABLE = "site_unreachable"
+UNREACHABLE_STREAK = PREFIX + "unreachable/streak"
+UNREACHABLE_ERROR = PREFIX + "unreachable/error"
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
 
 
@@ -65,6 +71,9 @@ class RunStats:
     exceptions: Mapping[str, int] = field(default_factory=dict)
     # bound name -> the limit reached
     bounds_reached: Mapping[str, Any] = field(default_factory=dict)
+    # connection failures in a row that stopped the run (0: it was not stopped for that)
+    unreachable_streak: int = 0
+    unreachable_error: str = ""
 
     @classmethod
     def from_scrapy(cls, stats: Mapping[str, Any]) -> RunStats:
@@ -115,6 +124,8 @@ class RunStats:
                 if k.startswith(_EXCEPTION_PREFIX)
             },
             bounds_reached=bounds.reached(dict(stats)),
+            unreachable_streak=_int(stats, UNREACHABLE_STREAK),
+            unreachable_error=str(stats.get(UNREACHABLE_ERROR) or ""),
         )
 
     @property
@@ -130,8 +141,9 @@ class RunStats:
 
     @property
     def downloads(self) -> int:
-        """Each URL counted once whatever its retries, without the spider's internal requests."""
-        return max(self.requests - self.retries - self.internal_requests, 0)
+        """Each URL counted once whatever its retries. The spider's internal requests are
+        answered before Scrapy counts a request (spiders.boundary), so they are not in it."""
+        return max(self.requests - self.retries, 0)
 
     @property
     def site_responses(self) -> int:
