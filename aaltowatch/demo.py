@@ -16,7 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch.core.config import Config
-from aaltowatch.core.errors import exit_code_for
 from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
@@ -24,9 +23,9 @@ DEMO_DIR = Path("data/demo")
 
 def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console) -> int:
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
-    from aaltowatch.notify.deliver import after_run, last_run, register
+    from aaltowatch.notify.deliver import register
     from aaltowatch.progress import CrawlProgress
-    from aaltowatch.publish import publish_feeds
+    from aaltowatch.steps import Step, Steps, after_crawl
     from aaltowatch.testing.snapshot_server import SnapshotServer
     from aaltowatch.watches import demo_watches
     from storage import open_archive
@@ -48,13 +47,17 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
             " a crawl of www.aalto.fi keeps them."
         )
         feed_reports: list[Any] = []
+        days: list[Steps] = []
 
         def build(label: str) -> Any:
             def after(summaries: list[Any]) -> None:
+                """The run's steps after each day's crawl (metrics are for real runs only)."""
+                steps = Steps(demo_config, summaries)
                 with open_archive(db) as archive:
-                    report = publish_feeds(archive, demo_config)
-                    feed_reports.append((label, report))
-                    after_run(demo_config, archive, last_run(summaries))
+                    after_crawl(steps, archive, skip=(Step.METRICS,))
+                days.append(steps)
+                if steps.feeds_report is not None:
+                    feed_reports.append((label, steps.feeds_report))
 
             return after
 
@@ -73,7 +76,8 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
     with open_archive(db, readonly=True) as archive:
         _print_summary(console, archive, summaries, feed_reports, db, feeds_dir, elapsed)
         _print_watches(console, archive, watches, feeds_dir, bundled=not config.watches)
-    return exit_code_for(s.status for s in summaries)
+    # The crawls' verdict, and 1 if a step of either day failed (aaltowatch.steps).
+    return Steps(config, summaries, [r for day in days for r in day.results]).exit_code()
 
 
 def _print_watches(
