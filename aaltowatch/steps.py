@@ -96,10 +96,8 @@ class Steps:
             value = action()
         except Exception as exc:  # contained: the next step runs whatever this one did
             error = one_line(exc)
-            if isinstance(exc, PartsFailed):
-                log.error("step %s: %s", step, error)
-            else:
-                log.exception("step %s failed: %s", step, error)
+            log.error("step %s failed: %s", step, error)
+            log.debug("step %s: the traceback", step, exc_info=True)  # -v
             self.results.append(
                 StepResult(step, Outcome.FAILED, error, time.monotonic() - started, exc)
             )
