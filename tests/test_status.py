@@ -79,3 +79,13 @@ def test_table_for_people(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "ALERT" in proc.stdout and "zero_items" in proc.stdout
     assert "unhealthy" in proc.stdout
+
+
+def test_every_step_alert_has_a_row_in_the_operations_alert_table() -> None:
+    import re
+
+    from aaltowatch.steps import AFTER_CRAWL
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text("utf-8")
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.MULTILINE))
+    assert {step.alert for step in AFTER_CRAWL} <= rows
