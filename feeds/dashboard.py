@@ -5,7 +5,14 @@ ids are salted with a constant and no date is written, so the page is a pure fun
 archive and an unchanged archive rebuilds it byte for byte. Labels are text, never markup:
 mathtext is off (`text.parse_math`), so a category "Costs $5 and $10" is drawn as written.
 Each chart is drawn on its own: one that fails is a visible "chart unavailable" panel (and an
-error in the build's report), never a missing dashboard. Every data mark (a bar, a point)
+error in the build's report), never a missing dashboard; the x axis is padded within the
+calendar, so a date in year 1 or 9999 is drawn, not an OverflowError.
+
+Why not render the Datasette dashboards' Vega-Lite specs with vl-convert (one definition)? It
+was measured: deterministic, no script, faster and smaller than matplotlib's stack, but its V8
+aborts the whole process (SIGTRAP, not an exception) under any address-space limit
+(`prlimit --as`/`ulimit -v`, even 12 GiB), which the hostile suite and some cron setups use:
+a chart could then take every later step down with it. Every data mark (a bar, a point)
 carries an id `<chart>-mark-<n>`, so a test (or a curious reader) can count them. A chart with
 no data is a "no data yet" panel, never an empty frame. The page's headings title the charts
 (the SVGs carry them as aria-label).
