@@ -99,7 +99,7 @@ def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     config = _config(ctx)
     with run_lock(config.effective_lock_file):  # never two writers crawling one archive
         summaries = crawl_archive(config, spider, err_console if not no_progress else None)
-        steps = Steps(config, summaries)
+        steps = Steps.crawled(config, summaries)
         with _archive(ctx) as archive:
             after_crawl(steps, archive, only=(Step.STORE,))  # the derived data, not the outputs
     print_summaries(summaries, err_console)

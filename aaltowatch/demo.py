@@ -52,7 +52,7 @@ def run_demo(config: Config, *, explicit_db: bool, keep: bool, console: Console)
         def build(label: str) -> Any:
             def after(summaries: list[Any]) -> None:
                 """The run's steps after each day's crawl (metrics are for real runs only)."""
-                steps = Steps(demo_config, summaries)
+                steps = Steps.crawled(demo_config, summaries)
                 with open_archive(db) as archive:
                     after_crawl(steps, archive, skip=(Step.METRICS,))
                 days.append(steps)

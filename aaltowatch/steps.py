@@ -74,6 +74,11 @@ class Steps:
     results: list[StepResult] = field(default_factory=list)
     feeds_report: Any = None  # the feeds step's build, re-used by the health step's index
 
+    @classmethod
+    def crawled(cls, config: Config, summaries: list[Any]) -> Steps:
+        """The steps of a crawl that has already run (the demo's, `crawl`'s): `crawl` ok."""
+        return cls(config, summaries, [StepResult(Step.CRAWL, Outcome.OK)])
+
     @property
     def run_ids(self) -> list[int]:
         return [s.run_id for s in self.summaries if s.run_id is not None]

@@ -20,13 +20,14 @@ from typing import Any
 
 import feedparser
 import pytest
+from rich.console import Console
 
 from aaltowatch import crawlcmd
 from aaltowatch.core.config import Config, load_config
 from aaltowatch.core.items import PageItem
 from aaltowatch.crawl import RunSummary
 from aaltowatch.runonce import run_once
-from aaltowatch.status import status_report
+from aaltowatch.status import print_status, status_report
 from pipeline.recorder import Recorder
 from storage import Archive
 from tests.faultserver import Fault, Page, site_pages
@@ -195,6 +196,10 @@ def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Hooks
     report["_feeds"] = str(site.feeds_dir)
     _assert_failed(code, report, "metrics")
     _assert_other_outputs(site, hooks, but=("metrics",))
+    console = Console(record=True, width=100)
+    print_status(report, console)
+    text = console.export_text()
+    assert "step metrics: IsADirectoryError" in text and text.rstrip().endswith("unhealthy")
 
 
 def test_a_failing_notify_step_costs_the_notifications(
