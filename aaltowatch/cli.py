@@ -119,6 +119,10 @@ def feeds(ctx: click.Context) -> None:
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
         f" {len(report.unchanged)} unchanged"
     )
+    for part, error in report.failed.items():  # each failed alone; the rest was written
+        err_console.print(f"[red]FAILED[/red] {escape(part)}: {escape(error)}")
+    if report.failed:
+        ctx.exit(EXIT_FAILED)
 
 
 @cli.command("run")

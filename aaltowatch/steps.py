@@ -100,7 +100,7 @@ class Steps:
         try:
             value = action()
         except Exception as exc:  # contained: the next step runs whatever this one did
-            error = one_line(exc)
+            error = str(exc) if isinstance(exc, PartsFailed) else one_line(exc)
             log.error("step %s failed: %s", step, error)
             log.debug("step %s: the traceback", step, exc_info=True)  # -v
             self.results.append(

@@ -20,9 +20,11 @@ from typing import Any
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
 from aaltowatch import crawlcmd
+from aaltowatch.cli import cli
 from aaltowatch.core.config import Config, load_config
 from aaltowatch.core.items import PageItem
 from aaltowatch.crawl import RunSummary
@@ -187,6 +189,11 @@ def test_a_feed_that_cannot_be_written_costs_that_feed(site: Config, hooks: Hook
     changes = feedparser.parse(str(site.feeds_dir / "changes.xml"))
     assert any("revised" in e.title for e in changes.entries)  # the other feeds moved on
     assert "news-en.xml" not in (site.feeds_dir / "feeds.opml").read_text()
+    # `aaltowatch feeds` too: the rest rebuilt, the failed part named, exit 1.
+    args = ["--db", str(site.db), "--feeds-dir", str(site.feeds_dir), "feeds"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "FAILED news-en.xml: IsADirectoryError" in " ".join(result.output.split())
 
 
 def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Hooks) -> None:
