@@ -248,3 +248,23 @@ def test_dollar_signs_in_categories_are_text(tmp_path: Path) -> None:
     with sqlite3.connect(run.db) as conn:
         steps = conn.execute("SELECT step, outcome FROM run_steps ORDER BY id").fetchall()
     assert steps == [(s, "ok") for s in ("crawl", "store", "feeds", "notify", "metrics", "health")]
+
+
+def test_page_data_that_breaks_the_feeds_cannot_stop_the_health_feed(
+    site: Config, hooks: Hooks, monkeypatch
+) -> None:
+    """A page whose entry cannot be rendered breaks every feed that reads pages: the health
+    feed and the index's alerts come from the alerts alone and are still published."""
+    from feeds import build
+
+    def broken(row: dict[str, Any]) -> Any:
+        raise ValueError(f"cannot render {row['url']}")
+
+    monkeypatch.setattr(build, "page_entry", broken)
+    code, report = _run(site)
+    report["_feeds"] = str(site.feeds_dir)
+    _assert_failed(code, report, "feeds")
+    _assert_other_outputs(site, hooks)
+    index = (site.feeds_dir / "index.html").read_text(encoding="utf-8")
+    alerts = index.split('id="alerts"')[1]
+    assert "step feeds failed" in alerts and "cannot render" in alerts
