@@ -30,7 +30,9 @@ def run_once(config: Config, spider: str = "all", *, console: Any | None = None)
         steps = Steps(config)
         show_progress = console is not None and console.is_terminal
         summaries = steps.run(
-            Step.CRAWL, lambda: crawl_archive(config, spider, console if show_progress else None)
+            Step.CRAWL,
+            lambda: crawl_archive(config, spider, console if show_progress else None),
+            quiet=True,  # raised again below, once the other steps have run
         )
         steps.summaries = summaries or []
         if console is not None:

@@ -94,14 +94,23 @@ class Steps:
             statuses.append(RunStatus.FAILED)
         return exit_code_for(statuses)
 
-    def run(self, step: Step, action: Callable[[], Any], archive: Any | None = None) -> Any:
-        """Run one step; a failure is recorded (and raised as an alert on `archive`)."""
+    def run(
+        self,
+        step: Step,
+        action: Callable[[], Any],
+        archive: Any | None = None,
+        *,
+        quiet: bool = False,
+    ) -> Any:
+        """Run one step; a failure is recorded (and raised as an alert on `archive`), and
+        logged unless `quiet` (the caller raises it again later, and the CLI prints it)."""
         started = time.monotonic()
         try:
             value = action()
         except Exception as exc:  # contained: the next step runs whatever this one did
             error = str(exc) if isinstance(exc, PartsFailed) else one_line(exc)
-            log.error("step %s failed: %s", step, error)
+            if not quiet:
+                log.error("step %s failed: %s", step, error)
             log.debug("step %s: the traceback", step, exc_info=True)  # -v
             self.results.append(
                 StepResult(step, Outcome.FAILED, error, time.monotonic() - started, exc)
