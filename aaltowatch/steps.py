@@ -201,6 +201,6 @@ def _health(steps: Steps, archive: Any) -> None:
 
 
 def _parts(failed: dict[str, str]) -> str:
-    """ "news-en.xml (OSError: ...); dashboard.html#chart-x (ValueError: ...)", bounded."""
+    """The failed parts in one bounded line: `news-en.xml (OSError: …); dashboard.html#…`."""
     text = "; ".join(f"{name} ({error})" for name, error in failed.items())
     return text if len(text) <= 1000 else text[:999] + "…"
