@@ -34,7 +34,7 @@ from pipeline.recorder import Recorder
 from storage import Archive
 from tests.faultserver import Fault, Page, site_pages
 from tests.hostile.conftest import hostile_run
-from tests.hostile.server import HostileServer, rss
+from tests.hostile.server import HostileServer, article, rss
 
 URL = "https://www.aalto.fi/en/news/budget-story"
 MATH = ("Costs $5 and $10", r"$\undefinedmacro$")
@@ -268,3 +268,22 @@ def test_page_data_that_breaks_the_feeds_cannot_stop_the_health_feed(
     index = (site.feeds_dir / "index.html").read_text(encoding="utf-8")
     alerts = index.split('id="alerts"')[1]
     assert "step feeds failed" in alerts and "cannot render" in alerts
+
+
+def test_dates_at_the_ends_of_the_calendar_cannot_stop_the_outputs(tmp_path: Path) -> None:
+    """Stories dated year 1 and year 9999: a real crawl, every output, every step ok."""
+    pages = site_pages()
+    for path, year in (("/en/news/first-story", "0001"), ("/en/news/second-story", "9999")):
+        html = article(path, f"Story of {year}")
+        pages[path] = Page(
+            Fault.ok(html.replace("2026-01-10T08:00:00Z", f"{year}-01-01T00:00:00Z"))
+        )
+    with HostileServer(pages) as srv:
+        run = hostile_run(tmp_path, srv.url)
+    for name in OUTPUTS:
+        assert (run.feeds / name).exists(), name
+    html = (run.feeds / "dashboard.html").read_text(encoding="utf-8")
+    assert "data-unavailable" not in html and 'id="news-by-language-mark-0"' in html
+    with sqlite3.connect(run.db) as conn:
+        outcomes = conn.execute("SELECT DISTINCT outcome FROM run_steps").fetchall()
+    assert outcomes == [("ok",)]
