@@ -187,7 +187,13 @@ def _metrics(steps: Steps) -> None:
     from aaltowatch.metrics import write_metrics
 
     path = steps.config.effective_metrics_file
-    write_metrics(path, steps.summaries, exit_code=steps.exit_code(), finished_at=time.time())
+    write_metrics(
+        path,
+        steps.summaries,
+        exit_code=steps.exit_code(),
+        finished_at=time.time(),
+        failed_steps=len(steps.failed),
+    )
 
 
 def _health(steps: Steps, archive: Any) -> None:

@@ -141,7 +141,10 @@ def _assert_other_outputs(config: Config, hooks: Hooks, *, but: tuple[str, ...] 
         if name not in but:
             assert (config.feeds_dir / name).exists(), name
     if "metrics" not in but:
-        assert "aaltowatch_last_exit_code 1.0" in config.effective_metrics_file.read_text()
+        metrics = config.effective_metrics_file.read_text()
+        assert "aaltowatch_last_exit_code 1.0" in metrics
+        assert 'aaltowatch_run_healthy{spider="news"} 0.0' in metrics
+        assert 'aaltowatch_run_failed_steps{spider="news"} 1.0' in metrics
     if "notify" not in but:
         assert any("revised" in post["message"] for post in hooks.posts), hooks.posts
 
