@@ -136,7 +136,11 @@ class CrawlJobs:
                 seconds,
             )
         else:
-            log.error("job %s: failed (exit %d) in %.1fs", spider, code, seconds)
+            # The crawl or a step after it (feeds, notify, metrics, health) failed; every
+            # step still ran, and `status` names the failed one (aaltowatch.steps).
+            log.error(
+                "job %s: failed (exit %d: see `aaltowatch status`) in %.1fs", spider, code, seconds
+            )
 
     def stop(self, grace_s: float) -> None:
         """No new crawls; the running one gets `grace_s` to finish, then SIGTERM (then SIGKILL)."""

@@ -163,15 +163,18 @@ def cli(
 @click.pass_context
 def crawl(ctx: click.Context, spider: str, no_progress: bool) -> None:
     """One crawl into the archive, progress shown."""
-    from aaltowatch.core.errors import exit_code_for
     from aaltowatch.core.lock import run_lock
     from aaltowatch.crawlcmd import crawl_archive, print_summaries
+    from aaltowatch.steps import Step, Steps, after_crawl
 
     config = _config(ctx)
     with run_lock(config.effective_lock_file):  # never two writers crawling one archive
         summaries = crawl_archive(config, spider, err_console if not no_progress else None)
+        steps = Steps.crawled(config, summaries)
+        with _archive(ctx) as archive:
+            after_crawl(steps, archive, only=(Step.STORE,))  # the derived data, not the outputs
     print_summaries(summaries, err_console)
-    ctx.exit(exit_code_for(s.status for s in summaries))
+    ctx.exit(steps.exit_code())
 
 
 @cli.command()
@@ -187,6 +190,10 @@ def feeds(ctx: click.Context) -> None:
         f"feeds in {config.feeds_dir}: {len(report.written)} written,"
         f" {len(report.unchanged)} unchanged"
     )
+    for part, error in report.failed.items():  # each failed alone; the rest was written
+        err_console.print(f"[red]FAILED[/red] {escape(part)}: {escape(error)}")
+    if report.failed:
+        ctx.exit(EXIT_FAILED)
 
 
 @cli.command(

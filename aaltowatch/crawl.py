@@ -162,8 +162,8 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
 
 
 def refresh_registry(archive: Any, config: Config) -> None:
-    """Derived data after every run (the partner registry); its failure never fails a crawl
-    whose pages are already stored."""
+    """Derived data after `reextract` (the partner registry); its failure never fails the
+    re-extraction. After a crawl this is the `store` step (aaltowatch.steps)."""
     from aaltowatch.partners import refresh_partners
 
     try:
@@ -233,7 +233,6 @@ def run_steps(
                     _summarise(archive, c, step.config, bool(stop_requested)) for c in crawlers
                 ]
                 summaries.extend(step_summaries)
-                refresh_registry(archive, step.config)
                 if step.after:
                     step.after(step_summaries)
         except BaseException as exc:  # surfaced after the reactor stops

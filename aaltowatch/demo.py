@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch.core.config import Config
-from aaltowatch.core.errors import exit_code_for
 from aaltowatch.core.site import Site
 from storage.partners import partners
 
@@ -34,9 +33,9 @@ def run_demo(
 ) -> int:
     from aaltowatch.core.site import claim_site
     from aaltowatch.crawl import CrawlStep, run_steps, spider_names
-    from aaltowatch.notify.deliver import after_run, last_run, register
+    from aaltowatch.notify.deliver import register
     from aaltowatch.progress import CrawlProgress
-    from aaltowatch.publish import publish_feeds
+    from aaltowatch.steps import Step, Steps, after_crawl
     from aaltowatch.testing.snapshot_server import SnapshotServer
     from aaltowatch.watches import demo_watches
     from storage import open_archive
@@ -58,13 +57,17 @@ def run_demo(
             " a crawl of www.aalto.fi keeps them."
         )
         feed_reports: list[Any] = []
+        days: list[Steps] = []
 
         def build(label: str) -> Any:
             def after(summaries: list[Any]) -> None:
+                """The run's steps after each day's crawl (metrics are for real runs only)."""
+                steps = Steps.crawled(demo_config, summaries)
                 with open_archive(db) as archive:
-                    report = publish_feeds(archive, demo_config)
-                    feed_reports.append((label, report))
-                    after_run(demo_config, archive, last_run(summaries))
+                    after_crawl(steps, archive, skip=(Step.METRICS,))
+                days.append(steps)
+                if steps.feeds_report is not None:
+                    feed_reports.append((label, steps.feeds_report))
 
             return after
 
@@ -89,7 +92,8 @@ def run_demo(
     # The commands see the demo's watches only with its config file.
     watch_config = config_file if config.watches else bundled_config()
     console.print(escape(next_steps(db, feeds_dir, watch_config)))
-    return exit_code_for(s.status for s in summaries)
+    # The crawls' verdict, and 1 if a step of either day failed (aaltowatch.steps).
+    return Steps(config, summaries, [r for day in days for r in day.results]).exit_code()
 
 
 def _print_watches(

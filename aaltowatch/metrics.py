@@ -23,7 +23,8 @@ PER_SPIDER = (
     ("removed", "Pages removed (404/410) in the last run"),
     ("errors", "Failed requests and extractions in the last run"),
     ("alerts", "Health alerts raised by the last run"),
-    ("healthy", "1 when the last run raised no alert and completed, else 0"),
+    ("failed_steps", "Steps of the last run that failed (feeds, notify, ...; aaltowatch.steps)"),
+    ("healthy", "1 when the last run raised no alert, completed and no step failed, else 0"),
     ("exit_code", "Exit code of the last `run --once` that crawled this spider"),
     ("finished_timestamp_seconds", "When the last run of this spider finished (Unix time)"),
 )
@@ -44,8 +45,16 @@ def _previous(path: Path) -> dict[str, dict[str, float]]:
     return values
 
 
-def write_metrics(path: Path, summaries: list[Any], *, exit_code: int, finished_at: float) -> None:
-    """Write the textfile atomically (write_to_textfile renames a temporary file into place)."""
+def write_metrics(
+    path: Path,
+    summaries: list[Any],
+    *,
+    exit_code: int,
+    finished_at: float,
+    failed_steps: int = 0,
+) -> None:
+    """Write the textfile atomically (write_to_textfile renames a temporary file into place).
+    `failed_steps`: the steps of this run that failed before the metrics were written."""
     registry = CollectorRegistry()
     gauges = {
         name: Gauge(PREFIX + name, help_text, ["spider"], registry=registry)
@@ -67,7 +76,8 @@ def write_metrics(path: Path, summaries: list[Any], *, exit_code: int, finished_
             "removed": s.removed,
             "errors": s.errors,
             "alerts": len(s.alerts),
-            "healthy": int(s.healthy and not s.interrupted),
+            "failed_steps": failed_steps,
+            "healthy": int(s.healthy and not s.interrupted and not failed_steps),
             "exit_code": exit_code,
             "finished_timestamp_seconds": finished_at,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aaltowatch.core.config import Config
 from aaltowatch.watches import match_watches
-from feeds.build import FeedReport, build_feeds
+from feeds.build import FeedReport, build_feeds, build_health
 from storage.archive import Archive
 
 
@@ -21,4 +21,17 @@ def publish_feeds(archive: Archive, config: Config) -> FeedReport:
         max_categories=config.max_category_feeds,
         feeds_base_url=config.feeds_base_url,
         watches=config.watches,
+    )
+
+
+def publish_health(
+    archive: Archive, config: Config, previous: FeedReport | None = None
+) -> FeedReport:
+    """health.xml/.atom and the index's alerts, from the alerts alone (the last step of a run)."""
+    return build_health(
+        archive,
+        config.feeds_dir,
+        previous,
+        max_entries=config.feed_max_entries,
+        feeds_base_url=config.feeds_base_url,
     )

@@ -26,6 +26,7 @@ from aaltowatch.core.enums import RunStatus
 from aaltowatch.core.errors import RUN_EXIT_CODES
 from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.core.urls import KINDS, LISTING_PATHS
+from aaltowatch.steps import Outcome
 from storage import Archive
 from storage.notifications import target_report
 
@@ -68,11 +69,17 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])
     ]
+    # What each step of the run did (aaltowatch.steps); a failed one makes the run unhealthy.
+    record["steps"] = archive.run_steps(run["id"])
     if run.get("stale"):
         record["alerts"].insert(
             0, {"check": integrity.CHECK, "severity": "error", "message": integrity.message(run)}
         )
     return record
+
+
+def failed_steps(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for step in record["steps"] if step["outcome"] == Outcome.FAILED]
 
 
 def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
@@ -123,9 +130,9 @@ def status_report(
         for status in ("live", "removed")
     }
     return {
-        "healthy": all(r["status"] == HEALTHY for r in latest.values()),
+        "healthy": all(r["status"] == HEALTHY and not failed_steps(r) for r in latest.values()),
         "latest": {
-            spider: {key: r[key] for key in ("id", "status", "finished_at", "alerts")}
+            spider: {key: r[key] for key in ("id", "status", "finished_at", "alerts", "steps")}
             for spider, r in sorted(latest.items())
         },
         "pages": counts,
@@ -239,6 +246,11 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     if "plan" in report:
         print_plan(report["plan"], console)
     for spider, latest in report["latest"].items():
+        for step in failed_steps(latest):
+            console.print(
+                f"[red]FAILED[/red] {spider} (run {latest['id']}) step {step['step']}:"
+                f" {escape(step['error'])}"
+            )
         for alert in latest["alerts"]:
             console.print(
                 f"[red]ALERT[/red] {spider} (run {latest['id']}) {alert['check']}:"

@@ -6,12 +6,14 @@ archive: rebuilding without new data leaves every file, its mtime and its ETag u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aaltowatch.core.errors import one_line
 from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
@@ -41,6 +43,9 @@ NEWS = {lang: (LANGUAGE_NAMES[lang], path) for lang, path in LISTING_PATHS.items
 PARTNERSHIP_HUB = HUB_PATHS["en"]
 INDEX_CHANGES = 20
 INDEX_ALERTS = 10
+HEALTH = "health"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,9 +55,25 @@ class FeedReport:
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    # What could not be built or written ("news-en.xml", "dashboard.html#chart-x"): the error.
+    failed: dict[str, str] = field(default_factory=dict)
+    # What the index listed (the feeds written, the newest changes): build_health re-renders
+    # the index from these with the alerts raised since, without reading page data again.
+    listed: list[FeedSpec] = field(default_factory=list)
+    changes: list[Entry] = field(default_factory=list)
 
     def write(self, path: Path, data: bytes) -> None:
         (self.written if write_if_changed(path, data) else self.unchanged).append(path)
+
+    def attempt(self, name: str, make: Callable[[], object]) -> bool:
+        """Run one part of the build; its failure costs that part, logged and recorded."""
+        try:
+            make()
+        except Exception as exc:  # any one feed, page or chart; the rest is still written
+            log.error("feeds: %s could not be written: %s", name, one_line(exc))
+            self.failed[name] = one_line(exc)
+            return False
+        return True
 
 
 def _newest_first(entries: list[Entry], *, by_published: bool = False) -> list[Entry]:
@@ -176,23 +197,41 @@ def feed_specs(
     # Grouped by language, as feeds.opml lists them (English, Finnish, Swedish).
     specs += sorted(_category_specs(archive, max_entries, max_categories), key=lambda s: s.group)
     specs += watch_specs(archive, watches, max_entries, entry)
-    alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
-    specs.append(
-        FeedSpec(
-            name="health",
-            title="aaltowatch health alerts",
-            description="Crawl problems, layout drift and suspicious versions, newest first.",
-            entries=_newest_first(
-                [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
-            ),
-            group="Health",
-        )
-    )
+    specs.append(health_spec(archive, max_entries, feeds_url))
     empty_updated = watched_since(archive)
     for spec in specs:
         spec.empty_updated = empty_updated
         spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
     return specs, all_changes
+
+
+def health_spec(archive: Archive, max_entries: int = 50, feeds_url: str = "") -> FeedSpec:
+    """The health feed, made from the alerts alone: no page data can keep it from being
+    written (it is written before everything else, and again after the run's last step)."""
+    alerts_page = f"{feeds_url}index.html#alerts" if feeds_url else None
+    spec = FeedSpec(
+        name=HEALTH,
+        title="aaltowatch health alerts",
+        description="Crawl problems, layout drift and suspicious versions, newest first.",
+        entries=_newest_first(
+            [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
+        ),
+        group="Health",
+    )
+    spec.empty_updated = watched_since(archive)
+    spec.self_url = f"{feeds_url}{spec.name}.xml" if feeds_url else None
+    return spec
+
+
+def write_spec(report: FeedReport, out_dir: Path, spec: FeedSpec) -> None:
+    """A feed's RSS and Atom files; recorded as failed together when either cannot be."""
+
+    def both() -> None:
+        rss, atom = render(spec)
+        report.write(out_dir / f"{spec.name}.xml", rss)
+        report.write(out_dir / f"{spec.name}.atom", atom)
+
+    report.attempt(f"{spec.name}.xml", both)
 
 
 def build_feeds(
@@ -211,30 +250,88 @@ def build_feeds(
     out of that number) is deleted, so the directory lists exactly what feeds.opml does.
     `feeds_base_url` is where readers will fetch them (config `feeds_base_url`); empty means
     the directory itself, as file:// URLs that `serve` rewrites to its own address.
+
+    Each feed, the OPML, the index and each chart is built on its own: one that fails is
+    recorded in `report.failed` and costs only itself. The health feed comes first and from
+    the alerts alone; when the full index cannot be built, a minimal one with the feeds that
+    were written and the alerts takes its place.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs, all_changes = feed_specs(
-        archive, max_entries, max_categories, feeds_url_for(out_dir, feeds_base_url), watches
-    )
+    feeds_url = feeds_url_for(out_dir, feeds_base_url)
     report = FeedReport()
+    health = health_spec(archive, max_entries, feeds_url)
+    write_spec(report, out_dir, health)
+    specs: list[FeedSpec] = [health]
+    all_changes: list[Entry] = []
+
+    def collect() -> None:
+        nonlocal specs, all_changes
+        specs, all_changes = feed_specs(archive, max_entries, max_categories, feeds_url, watches)
+
+    complete = report.attempt("feeds", collect)
     for spec in specs:
-        rss, atom = render(spec)
-        report.write(out_dir / f"{spec.name}.xml", rss)
-        report.write(out_dir / f"{spec.name}.atom", atom)
-    report.write(out_dir / "feeds.opml", render_opml(specs))
-    health = next(s for s in specs if s.name == "health")
-    index = render_index(
-        specs,
-        all_changes[:INDEX_CHANGES],
-        health.entries[:INDEX_ALERTS],
-        feeds_url_for(out_dir, feeds_base_url),
+        if spec.name != HEALTH:
+            write_spec(report, out_dir, spec)
+    report.listed = [s for s in specs if f"{s.name}.xml" not in report.failed]
+    report.changes = all_changes[:INDEX_CHANGES]
+    report.attempt(
+        "feeds.opml", lambda: report.write(out_dir / "feeds.opml", render_opml(report.listed))
     )
-    report.write(out_dir / "index.html", index)
-    report.write(out_dir / "dashboard.html", render_dashboard(dashboard_charts(archive)))
-    names = {spec.name for spec in specs}
-    for path in sorted(out_dir.glob("category-*")):
-        if path.suffix in (".xml", ".atom") and path.stem not in names:
-            path.unlink(missing_ok=True)
-            report.removed.append(path)
+    _write_index(report, out_dir, health, feeds_url)
+
+    def dashboard() -> None:
+        charts = dashboard_charts(archive)
+        for chart in charts:
+            if chart.error:
+                report.failed[f"dashboard.html#chart-{chart.slug}"] = chart.error
+        report.write(out_dir / "dashboard.html", render_dashboard(charts))
+
+    report.attempt("dashboard.html", dashboard)
+    if complete:  # without the full list, no category feed can be told to be stale
+        names = {spec.name for spec in specs}
+        for path in sorted(out_dir.glob("category-*")):
+            if path.suffix in (".xml", ".atom") and path.stem not in names:
+                path.unlink(missing_ok=True)
+                report.removed.append(path)
+    return report
+
+
+def _write_index(report: FeedReport, out_dir: Path, health: FeedSpec, feeds_url: str) -> None:
+    """index.html with the current alerts; if the full page fails, a minimal one (the health
+    feed and the alerts only), so the operator still sees what went wrong."""
+    alerts = health.entries[:INDEX_ALERTS]
+    listed = [health if s.name == HEALTH else s for s in report.listed] or [health]
+    index = out_dir / "index.html"
+    if not report.attempt(
+        "index.html",
+        lambda: report.write(index, render_index(listed, report.changes, alerts, feeds_url)),
+    ):
+        report.attempt(
+            "index.html (minimal)",
+            lambda: report.write(index, render_index([health], [], alerts, feeds_url)),
+        )
+
+
+def build_health(
+    archive: Archive,
+    out_dir: Path,
+    previous: FeedReport | None = None,
+    *,
+    max_entries: int = 50,
+    feeds_base_url: str = "",
+) -> FeedReport:
+    """health.xml, health.atom and, given this run's build (`previous`), the index with the
+    current alerts and what that build listed (none: the minimal index), from the alerts
+    alone: the path no page data goes through."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = FeedReport()
+    if previous is not None:
+        report.listed, report.changes = previous.listed, previous.changes
+    feeds_url = feeds_url_for(out_dir, feeds_base_url)
+    health = health_spec(archive, max_entries, feeds_url)
+    write_spec(report, out_dir, health)
+    if previous is not None:
+        _write_index(report, out_dir, health, feeds_url)
     return report

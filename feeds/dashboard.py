@@ -2,7 +2,17 @@
 
 matplotlib draws each chart with its SVG backend: text stays text (`svg.fonttype = none`),
 ids are salted with a constant and no date is written, so the page is a pure function of the
-archive and an unchanged archive rebuilds it byte for byte. Every data mark (a bar, a point)
+archive and an unchanged archive rebuilds it byte for byte. Labels are text, never markup:
+mathtext is off (`text.parse_math`), so a category "Costs $5 and $10" is drawn as written.
+Each chart is drawn on its own: one that fails is a visible "chart unavailable" panel (and an
+error in the build's report), never a missing dashboard; the x axis is padded within the
+calendar, so a date in year 1 or 9999 is drawn, not an OverflowError.
+
+Why not render the Datasette dashboards' Vega-Lite specs with vl-convert (one definition)? It
+was measured: deterministic, no script, faster and smaller than matplotlib's stack, but its V8
+aborts the whole process (SIGTRAP, not an exception) under any address-space limit
+(`prlimit --as`/`ulimit -v`, even 12 GiB), which the hostile suite and some cron setups use:
+a chart could then take every later step down with it. Every data mark (a bar, a point)
 carries an id `<chart>-mark-<n>`, so a test (or a curious reader) can count them. A chart with
 no data is a "no data yet" panel, never an empty frame. The page's headings title the charts
 (the SVGs carry them as aria-label).
@@ -11,6 +21,7 @@ no data is a "no data yet" panel, never an empty frame. The page's headings titl
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +29,12 @@ from datetime import date, timedelta
 from html import escape
 from typing import Any
 
+from aaltowatch.core.errors import one_line
 from storage import Archive
 from storage import dashboard as data
 
 RC = {
+    "text.parse_math": False,
     "svg.fonttype": "none",
     "svg.hashsalt": "aaltowatch",
     "font.family": "DejaVu Sans",
@@ -34,6 +47,7 @@ RC = {
 }
 SIZE = (9.0, 3.4)
 MAX_SERIES = 8  # more categories/partners than this are summed as "other"
+log = logging.getLogger(__name__)
 _SVG_ROOT = re.compile(r'<svg [^>]*?width="[^"]*" height="[^"]*"')
 
 
@@ -43,6 +57,7 @@ class Chart:
     title: str
     note: str
     svg: str | None  # None: no data yet
+    error: str = ""  # the chart could not be drawn: a placeholder panel instead
 
 
 def _month(text: str) -> date:
@@ -51,6 +66,15 @@ def _month(text: str) -> date:
 
 def _day(text: str) -> date:
     return date.fromisoformat(text[:10])
+
+
+def _padded(dates: Sequence[date], days: float) -> tuple[date, date]:
+    """The x range with room for the bars, kept inside the calendar (year 1 and 9999 exist)."""
+    pad = timedelta(days=days)
+    low, high = min(dates), max(dates)
+    low = low - pad if low - date.min > pad else date.min
+    high = high + pad if date.max - high > pad else date.max
+    return low, high
 
 
 def _series(rows: Sequence[dict[str, Any]], x: str, key: str) -> tuple[list, dict[str, list]]:
@@ -124,8 +148,7 @@ def _stacked(
                 bar.set_gid(f"{slug}-mark-{marks}")
                 marks += 1
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-        pad = timedelta(days=width_days * 2)
-        ax.set_xlim(min(dates) - pad, max(dates) + pad)
+        ax.set_xlim(*_padded(dates, width_days * 2))
         ax.set_ylabel(ylabel)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8, ncols=min(4, len(series)), loc="upper left", frameon=False)
@@ -212,9 +235,14 @@ CHARTS: tuple[tuple[str, str, str, str, Callable[..., str | None]], ...] = (
 
 
 def dashboard_charts(archive: Archive) -> list[Chart]:
+    """Every chart, each contained: a failing one is logged and becomes a placeholder."""
     charts = []
     for slug, title, note, query, draw in CHARTS:
-        charts.append(Chart(slug, title, note, draw(slug, title, data.rows(archive, query))))
+        try:
+            charts.append(Chart(slug, title, note, draw(slug, title, data.rows(archive, query))))
+        except Exception as exc:  # this chart's data or drawing; the others still show
+            log.error("dashboard: chart %s could not be drawn: %s", slug, one_line(exc))
+            charts.append(Chart(slug, title, note, None, error=one_line(exc)))
     return charts
 
 
@@ -226,6 +254,7 @@ section.chart { border: 1px solid #ddd; border-radius: 6px; padding: .8rem 1rem;
 .note { color: #555; font-size: .9rem; margin: 0 0 .5rem; }
 .empty { padding: 2rem; text-align: center; color: #555; background: #f6f6f6;
          border-radius: 4px; }
+.unavailable { color: #8a1c1c; background: #fbeaea; }
 svg.chart-svg { height: auto; display: block; }
 """
 
@@ -234,10 +263,16 @@ def render_dashboard(charts: Sequence[Chart]) -> bytes:
     """The page: one section per chart, inline SVG or a "no data yet" panel."""
     sections = []
     for chart in charts:
-        body = chart.svg or (
-            '<p class="empty" data-empty="true">No data yet: this chart fills in after the'
-            " first crawls.</p>"
-        )
+        if chart.error:
+            body = (
+                '<p class="empty unavailable" data-unavailable="true">Chart unavailable: it'
+                " could not be drawn from the archive; see the health alerts.</p>"
+            )
+        else:
+            body = chart.svg or (
+                '<p class="empty" data-empty="true">No data yet: this chart fills in after the'
+                " first crawls.</p>"
+            )
         sections.append(
             f'<section class="chart" id="chart-{escape(chart.slug)}">\n'
             f'<h2>{escape(chart.title)}</h2>\n<p class="note">{escape(chart.note)}</p>\n'

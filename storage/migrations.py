@@ -464,6 +464,25 @@ def m0012_site_identity(db: Database) -> None:
             )
 
 
+@migrations(name="0013_run_steps")
+def m0013_run_steps(db: Database) -> None:
+    """What each step after the crawl did for a run (aaltowatch.steps): a failed step makes
+    the run failed, and this says which step and why."""
+    db.executescript(
+        """
+        CREATE TABLE run_steps (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            step TEXT NOT NULL,              -- crawl | store | feeds | notify | metrics | health
+            outcome TEXT NOT NULL,           -- ok | failed | skipped
+            error TEXT NOT NULL DEFAULT '',
+            duration_s REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX run_steps_run ON run_steps(run_id, id);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

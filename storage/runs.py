@@ -91,6 +91,23 @@ class RunStore(Store):
                 )
                 self.add_alert(run_id, check, message)
 
+    def add_step(
+        self, run_id: int, step: str, outcome: str, error: str = "", duration_s: float = 0.0
+    ) -> None:
+        """One step's outcome on a run (aaltowatch.steps)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO run_steps (run_id, step, outcome, error, duration_s)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, step, outcome, error, round(duration_s, 3)),
+            )
+
+    def run_steps(self, run_id: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT step, outcome, error, duration_s FROM run_steps WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+
     # -- alerts ---------------------------------------------------------------------------
     def add_alert(
         self,

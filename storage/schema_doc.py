@@ -22,6 +22,8 @@ TABLES: dict[str, str] = {
     "changes": "Change events: new, modified, removed, restored, moved, duplicate.",
     "runs": "One row per crawl run of one spider, with its counters and outcome.",
     "alerts": "Health-check alerts and suspicious versions that were not stored.",
+    "run_steps": "What each step of a run did (crawl, store, feeds, notify, metrics, health):"
+    " ok, failed (with the error) or skipped.",
     "responses": "Raw fetched bytes, zlib-compressed, stored once per sha256 (for reextract).",
     "fetches": "HTTP validators per requested URL, for conditional GET, and sitemap lastmod.",
     "checks": "Every fetch or revalidation of a content page and its outcome (the planner's"
@@ -141,6 +143,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "severity": "error or warning.",
         "message": "What went wrong, for people.",
         "url": "The page concerned, if any.",
+    },
+    "run_steps": {
+        "id": "Step row id (in the order the steps ran).",
+        "run_id": "The run it belongs to (every run of one `run --once` gets the same steps).",
+        "step": "crawl, store, feeds, notify, metrics or health (aaltowatch.steps).",
+        "outcome": "ok, failed or skipped; a failed step makes the run failed (exit code 1).",
+        "error": "Why it failed, for people (empty when ok).",
+        "duration_s": "How long the step took, in seconds.",
     },
     "responses": {
         "sha256": "sha256 of the raw bytes.",

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 from collections import Counter
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,37 @@ def test_empty_archive_gets_no_data_panels(tmp_path: Path) -> None:
     assert html.count('data-empty="true"') == len(SLUGS)
     assert "<svg" not in html
     assert 'href="dashboard.html"' in (tmp_path / "feeds" / "index.html").read_text()
+
+
+def test_labels_are_text_and_dates_at_the_ends_of_the_calendar_are_drawn() -> None:
+    """Categories matplotlib would parse as mathtext, and years 1 and 9999 (padding the x axis
+    around them used to overflow): one bar each, every label as written."""
+    from feeds.dashboard import _month, _stacked
+
+    labels = ["Costs $5 and $10", r"$\undefinedmacro$", "<b>&amp;</b>", "9999 $x"]
+    rows = [
+        {"month": month, "category": label, "count": 1}
+        for month, label in zip(("2026-01", "2026-02", "0001-01", "9999-12"), labels, strict=True)
+    ]
+    svg = _stacked("c", "t", rows, "month", "category", _month, 25, "news items")
+    assert marks(svg, "c") == 4
+    for label in labels:
+        assert f">{escape(label, quote=False)}</text>" in svg, label  # SVG text, as written
+
+
+def test_a_chart_that_fails_is_a_placeholder_not_a_missing_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import dashboard
+
+    monkeypatch.setitem(dashboard.SQL, "run_health", "SELECT * FROM no_such_table")
+    with Archive(tmp_path / "a.db") as archive:
+        report = build_feeds(archive, tmp_path / "feeds")
+    html = (tmp_path / "feeds" / "dashboard.html").read_text(encoding="utf-8")
+    assert html.count('data-unavailable="true"') == 1
+    assert html.count('data-empty="true"') == len(SLUGS) - 1
+    assert list(report.failed) == ["dashboard.html#chart-crawl-health"]
+    assert "no_such_table" in report.failed["dashboard.html#chart-crawl-health"]
 
 
 def test_charts_count_what_the_archive_holds(two_state_copy: Path, tmp_path: Path, expected):

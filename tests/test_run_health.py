@@ -154,7 +154,13 @@ def test_a_failed_feed_write_is_recorded_as_failed(site) -> None:
     ]
     code, report = status(db)
     assert code == 3
-    assert [a["check"] for a in report["latest"]["news"]["alerts"]] == ["feeds_failed"]
+    # The health step writes to the same directory, so it failed too (aaltowatch.steps).
+    assert [a["check"] for a in report["latest"]["news"]["alerts"]] == [
+        "health_failed",
+        "feeds_failed",
+    ]
+    failed = [s["step"] for s in report["latest"]["news"]["steps"] if s["outcome"] == "failed"]
+    assert failed == ["feeds", "health"]
 
 
 def test_lock_probe_never_creates_the_lock_file(tmp_path: Path) -> None:

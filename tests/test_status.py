@@ -135,3 +135,13 @@ def test_status_fits_the_terminal_with_every_header_whole(width: int) -> None:
     notifications = text.split("Notifications", 1)[1]
     for head in ("events sent", "failing", "failures", "unknown", "last sent"):
         assert head in notifications
+
+
+def test_every_step_alert_has_a_row_in_the_operations_alert_table() -> None:
+    import re
+
+    from aaltowatch.steps import AFTER_CRAWL
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text("utf-8")
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.MULTILINE))
+    assert {step.alert for step in AFTER_CRAWL} <= rows

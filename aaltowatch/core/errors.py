@@ -41,6 +41,12 @@ def exit_code_for(statuses: Iterable[RunStatus]) -> int:
     return EXIT_OK
 
 
+def one_line(exc: BaseException) -> str:
+    """An error in one line, for logs, alerts and `status` (no traceback), bounded."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
 class AaltowatchError(Exception):
     """Base for expected failures: shown without a traceback."""
 

@@ -109,15 +109,12 @@ def last_run(summaries: Sequence[Any]) -> int | None:
 
 
 def after_run(config: Config, archive: Archive, run_id: int | None) -> DeliveryReport | None:
-    """The notification step of `run --once` and `demo`: never fails the run."""
+    """The notify step of a run (aaltowatch.steps): a broken target is a counted failure; an
+    error of delivery itself is raised, so the step fails (events are kept for the next run)."""
     watches = [w for w in config.watches if w.notify]
     if not watches:
         return None
-    try:
-        report = deliver(archive, watches, limits=Limits.from_config(config), run_id=run_id)
-    except Exception as exc:
-        log.error("notifications failed: %s (events are kept for the next run)", type(exc).__name__)
-        return None
+    report = deliver(archive, watches, limits=Limits.from_config(config), run_id=run_id)
     log.info(
         "notifications: %d message(s), %d event(s) sent, %d target(s) failed",
         report.messages,
