@@ -27,6 +27,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# The bundled snapshot's two days (state-1, state-2), for runs whose clock is set to them.
+SNAPSHOT_DAYS = ("2026-01-20 20:00:00", "2026-01-21 12:00:00")
+
 # Debian's libfaketime (apt-get install faketime), wherever the architecture puts it.
 FAKETIME_LIB = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 

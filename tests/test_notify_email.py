@@ -22,10 +22,11 @@ from aaltowatch.core.watchconfig import target_label
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
 from storage.watches import watch_changes
-from tests.conftest import cli_env, crawl, on_day, run_cli
+from tests.conftest import SNAPSHOT_DAYS, cli_env, crawl, on_day, run_cli
 from tests.mailserver import PASSWORD, MailServer, free_port
 
-DAY1, DAY2, DAY2_LATER = "2026-01-20 20:00:00", "2026-01-21 12:00:00", "2026-01-21 12:30:00"
+DAY1, DAY2 = SNAPSHOT_DAYS
+DAY2_LATER = "2026-01-21 12:30:00"
 
 CRASH_AFTER_SEND = """
 import os, sys

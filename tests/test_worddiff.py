@@ -95,7 +95,10 @@ def test_every_part_of_a_real_mail_shows_the_markers(fmt: str) -> None:
     """Through Apprise to a real SMTP server: the text part, and the HTML part a `format=html`
     target gets, both show the markers (no mail client has to style <del>/<ins>)."""
     diff = f"--- v1\n+++ v2\n@@ -1,1 +1,1 @@\n-{OLD}\n+{NEW}"
-    change = {"id": 7, "change": "modified", "url": "https://www.aalto.fi/en/x", "diff": diff}
+    change = {
+        "id": 7, "change": "modified", "url": "https://www.aalto.fi/en/x", "diff": diff,
+        "detected_at": "2026-01-21T16:00:00Z",
+    }  # fmt: skip
     message = event_message(Watch(name="w", query="Espoo"), Event(change, "A page"))
     with MailServer() as mail:
         assert _send(load_target(f"{mail.url()}&format={fmt}"), message, "test")

@@ -6,6 +6,7 @@ A 320-character category used to stop every output after it (Errno 36, file name
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import feedparser
@@ -17,6 +18,8 @@ from storage import Archive, migrations
 NOW = "2026-01-20T16:00:00Z"
 MAX_STEM = len("category-") + 60 + len("-99")  # the slug is cut to 60 characters
 OUTPUTS = ("health.xml", "health.atom", "feeds.opml", "index.html", "dashboard.html")
+# A category feed's title names the languages of its pages after the category: "X (English)".
+IN_LANGUAGES = re.compile(r" \((?:English|Finnish|Swedish)(?:, (?:English|Finnish|Swedish))*\)$")
 
 
 def _story(archive: Archive, slug: str, categories: list[str]) -> None:
@@ -36,7 +39,9 @@ def _story(archive: Archive, slug: str, categories: list[str]) -> None:
 def _titles(feeds: Path) -> dict[str, str]:
     """category feed file -> the category its title names."""
     return {
-        path.name: feedparser.parse(path.read_bytes()).feed.title.removeprefix("Aalto University: ")
+        path.name: IN_LANGUAGES.sub(
+            "", feedparser.parse(path.read_bytes()).feed.title.removeprefix("Aalto University: ")
+        )
         for path in sorted(feeds.glob("category-*.xml"))
     }
 
