@@ -104,6 +104,7 @@ notify_alert_after = 1
 [[aaltowatch.watch]]
 name = "helsinki"
 query = "{{title lead}}: Helsinki"
+match = "page"
 notify = [{notify}]
 """,
         encoding="utf-8",
