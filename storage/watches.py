@@ -394,7 +394,8 @@ def count_watch_changes(archive: Archive, watch: Watch) -> int:
 # every version (`versions_fts`) for the newest events whose version, or an edit's previous
 # version, the query matches. Events are walked newest first until `limit` match, or, when the
 # query has few hits, read from its hits' pages only; so neither a common word nor a rare one
-# reads more of the history than its answer needs.
+# reads more of the history than its answer needs. (pv is joined before v so that SQLite
+# checks the match before a category filter on v.)
 FEW_HITS = 1000
 _VERSION_HITS = "SELECT rowid FROM versions_fts WHERE versions_fts MATCH :query"
 _SEARCH = f"""
@@ -437,16 +438,15 @@ def search_changes(archive: Archive, watch: Watch, limit: int) -> list[dict[str,
     hits = _execute(archive, f"{_VERSION_HITS} LIMIT {FEW_HITS + 1}", params).fetchall()
     events = _HIT_EVENTS if len(hits) <= FEW_HITS else _ALL_EVENTS
     sql = _SEARCH.format(events=events, filters=filters)
-    rows = [dict(r) for r in _execute(archive, sql, params)]
+    cursor = _execute(archive, sql, params)
+    rows: list[dict[str, Any]] = [_decode_row(r) for r in cursor]  # type: ignore[misc]
     snippets = _version_snippets(
         archive, params["query"], {i for r in rows for i in (r["version_id"], r["previous_id"])}
     )
-    found = []
     for row in rows:
         version, previous = row.pop("version_id"), row.pop("previous_id")
-        snippet = snippets.get(version) or snippets.get(previous) or ""
-        found.append({**_decode_row(row), "snippet": snippet})  # type: ignore[dict-item]
-    return found
+        row["snippet"] = snippets.get(version) or snippets.get(previous) or ""
+    return rows
 
 
 def _version_snippets(archive: Archive, query: str, ids: set[int | None]) -> dict[int, str]:
