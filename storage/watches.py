@@ -392,29 +392,30 @@ def count_watch_changes(archive: Archive, watch: Watch) -> int:
 
 # An ad-hoc search (serve's /search.xml) stores nothing and may not write: it asks the index of
 # every version (`versions_fts`) for the newest events whose version, or an edit's previous
-# version, the query matches. Events are walked newest first until `limit` match, or, when the
-# query has few hits, read from its hits' pages only; so neither a common word nor a rare one
-# reads more of the history than its answer needs. (pv is joined before v so that SQLite
-# checks the match before a category filter on v.)
-FEW_HITS = 1000
+# version, the query matches. A query with few hits looks up only their events (by id, newest
+# first); any other walks the events newest first until `limit` match. So neither a rare word
+# nor a common one reads more of the history than its answer needs. (pv is joined before v so
+# that SQLite checks the match before a category filter on v.)
+FEW_HITS = 5000
 _VERSION_HITS = "SELECT rowid FROM versions_fts WHERE versions_fts MATCH :query"
 _SEARCH = f"""
     WITH hits(id) AS MATERIALIZED ({_VERSION_HITS})
     SELECT {_CHANGE_COLUMNS}, v.id AS version_id, pv.id AS previous_id
-    FROM {{events}} CROSS JOIN pages p ON p.id = c.page_id
+    FROM changes c CROSS JOIN pages p ON p.id = c.page_id
     LEFT JOIN versions pv ON c.change = 'modified' AND pv.page_id = c.page_id
         AND pv.version = c.previous_version
     LEFT JOIN versions v ON v.page_id = c.page_id
         AND v.version = COALESCE(c.version, c.previous_version)
     WHERE c.change != 'duplicate' AND p.duplicate_of IS NULL
-        AND (v.id IN hits OR pv.id IN hits){{filters}}
+        AND (v.id IN hits OR pv.id IN hits){{events}}{{filters}}
     ORDER BY c.id DESC LIMIT :limit
 """
-_ALL_EVENTS = "changes c"
-_HIT_EVENTS = (
-    "(SELECT DISTINCT h.page_id FROM versions h WHERE h.id IN hits) AS hp"
-    " CROSS JOIN changes c ON c.page_id = hp.page_id"
-)
+# The events of the hits, for a query with few: the same rule as above, from the versions' side.
+_HIT_EVENTS = """ AND c.id IN (
+        SELECT hc.id FROM hits JOIN versions h ON h.id = hits.id
+        JOIN changes hc ON hc.page_id = h.page_id
+            AND (h.version = COALESCE(hc.version, hc.previous_version)
+                OR (hc.change = 'modified' AND h.version = hc.previous_version)))"""
 # wm.passes_filters in SQL, so that LIMIT counts only the events that pass.
 _FILTERS = {
     "kinds": "p.kind IN (SELECT value FROM json_each(:kinds))",
@@ -436,7 +437,7 @@ def search_changes(archive: Archive, watch: Watch, limit: int) -> list[dict[str,
             filters += f" AND {sql}"
             params[name] = json.dumps(getattr(watch, name))
     hits = _execute(archive, f"{_VERSION_HITS} LIMIT {FEW_HITS + 1}", params).fetchall()
-    events = _HIT_EVENTS if len(hits) <= FEW_HITS else _ALL_EVENTS
+    events = _HIT_EVENTS if len(hits) <= FEW_HITS else ""
     sql = _SEARCH.format(events=events, filters=filters)
     cursor = _execute(archive, sql, params)
     rows: list[dict[str, Any]] = [_decode_row(r) for r in cursor]  # type: ignore[misc]

@@ -373,24 +373,30 @@ def test_search_changes_lead_with_a_snippet_that_text_cannot_fake(tmp_path: Path
 
 
 def test_search_changes_plans_are_bounded(tmp_path: Path) -> None:
-    """A query with many hits walks the events newest first (no sort of every match) and reads
-    the index once; one with few hits reads only its hits' pages."""
+    """A query with many hits walks the events newest first, a query with few looks up their
+    events by id: neither sorts every match, each reads the index once. Planned with the
+    statistics of a long-lived archive (a tiny one may just be scanned)."""
     with Archive(tmp_path / "a.db") as archive:
         _search_site(archive)
         archive.conn.execute("ANALYZE")
-        walk = stored._SEARCH.format(
-            events=stored._ALL_EVENTS, filters=" AND " + stored._FILTERS["categories"]
+        archive.conn.execute(
+            "UPDATE sqlite_stat1 SET stat = '300000' || substr(stat, instr(stat || ' ', ' '))"
+            " WHERE tbl IN ('changes', 'versions', 'pages')"
         )
-        few = stored._SEARCH.format(events=stored._HIT_EVENTS, filters="")
+        archive.conn.execute("ANALYZE sqlite_schema")  # the planner reads them again
+        category = " AND " + stored._FILTERS["categories"]
         params = {"query": "Vantaa", "limit": 50, "categories": "[]"}
         plans = {
-            name: " | ".join(
-                r[3] for r in archive.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            events: " | ".join(
+                r[3]
+                for r in archive.conn.execute(
+                    "EXPLAIN QUERY PLAN " + stored._SEARCH.format(events=events, filters=category),
+                    params,
+                )
             )
-            for name, sql in (("walk", walk), ("few", few))
+            for events in ("", stored._HIT_EVENTS)
         }
-    assert plans["walk"].startswith("SCAN c |") and "TEMP B-TREE" not in plans["walk"]
-    assert "SEARCH c USING INDEX changes_page" in plans["few"]
-    assert not plans["few"].startswith("SCAN c")
+    assert plans[""].startswith("SCAN c |")
+    assert plans[stored._HIT_EVENTS].startswith("SEARCH c USING INTEGER PRIMARY KEY")
     for plan in plans.values():
-        assert plan.count("SCAN versions_fts") == 1, plan
+        assert "TEMP B-TREE" not in plan and plan.count("SCAN versions_fts") == 1, plan
