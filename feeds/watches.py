@@ -67,30 +67,31 @@ def with_snippet(entry: Entry, snippet: str) -> Entry:
     return replace(entry, content=clean_html(snippet_html(snippet) + "\n" + entry.content))
 
 
+def watch_feed(
+    watch: Watch, rows: Sequence[dict[str, Any]], entry: Callable[[dict[str, Any]], Entry]
+) -> FeedSpec:
+    """A watch's feed from its matches (change rows with a `snippet`); `entry` turns a change
+    row into its (shared, cached) entry."""
+    entries = sorted(
+        (with_snippet(entry(r), r["snippet"]) for r in rows), key=lambda e: e.updated, reverse=True
+    )
+    return FeedSpec(
+        name=feed_name(watch),
+        title=f"aaltowatch watch: {watch.title or watch.name}",
+        description=f"Changes to www.aalto.fi pages matching {watch.query}{_filters(watch)}.",
+        entries=entries,
+        group="Watches",
+    )
+
+
 def watch_specs(
     archive: Archive,
     watches: Sequence[Watch],
     max_entries: int,
     entry: Callable[[dict[str, Any]], Entry],
 ) -> list[FeedSpec]:
-    """A FeedSpec per watch; `entry` turns a change row into its (shared, cached) entry."""
-    specs = []
-    for watch in watches:
-        rows = watch_changes(archive, watch, limit=max_entries)
-        entries = sorted(
-            (with_snippet(entry(r), r["snippet"]) for r in rows),
-            key=lambda e: e.updated,
-            reverse=True,
-        )
-        specs.append(
-            FeedSpec(
-                name=feed_name(watch),
-                title=f"aaltowatch watch: {watch.title or watch.name}",
-                description=(
-                    f"Changes to www.aalto.fi pages matching {watch.query}{_filters(watch)}."
-                ),
-                entries=entries,
-                group="Watches",
-            )
-        )
-    return specs
+    """A FeedSpec per watch, from its stored matches."""
+    return [
+        watch_feed(watch, watch_changes(archive, watch, limit=max_entries), entry)
+        for watch in watches
+    ]

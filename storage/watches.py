@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -48,11 +49,12 @@ _EVENTS = f"""
     WHERE c.change != 'duplicate' AND {{range}}
     ORDER BY c.id {{order}} LIMIT {{limit}}
 """
-_COLUMNS = (
+# A match as `Archive.changes` rows are (feeds.entries.change_entry reads them).
+_CHANGE_COLUMNS = (
     "c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
-    " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
-    " m.snippet, m.pushable"
+    " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url, c.flags"
 )
+_COLUMNS = f"{_CHANGE_COLUMNS}, m.snippet, m.pushable"
 
 
 @dataclass
@@ -140,22 +142,28 @@ def _load_docs(archive: Archive, events: list[dict[str, Any]], watches: Sequence
     )
 
 
-def _hits(archive: Archive, watch: Watch) -> dict[int, str]:
-    """rowid -> snippet of the batch's documents the watch's query matches: the first column
-    (title, lead, body) with a highlighted hit, as FTS5's own pick (-1) may show a column
-    without one when a column filter is in the query."""
-    snippets = ", ".join(
-        f"snippet(watch_docs, {i}, :open, :close, '…', :tokens)" for i in range(len(COLUMNS))
+def _snippets(table: str) -> str:
+    """SQL of an FTS5 table's snippet of each column (title, lead, body), match marked."""
+    return ", ".join(
+        f"snippet({table}, {i}, :open, :close, '…', :tokens)" for i in range(len(COLUMNS))
     )
+
+
+def _best(snippets: Sequence[str]) -> str:
+    """The first column (title, lead, body) with a highlighted hit, as FTS5's own pick (-1)
+    may show a column without one when a column filter is in the query."""
+    return next((s for s in snippets if wm.MARK_OPEN in s), max(snippets, key=len))
+
+
+def _hits(archive: Archive, watch: Watch) -> dict[int, str]:
+    """rowid -> snippet of the batch's documents the watch's query matches."""
     rows = archive.conn.execute(
-        f"SELECT rowid, {snippets} FROM temp.watch_docs WHERE watch_docs MATCH :query",
+        f"SELECT rowid, {_snippets('watch_docs')} FROM temp.watch_docs WHERE watch_docs MATCH"
+        " :query",
         {"open": wm.MARK_OPEN, "close": wm.MARK_CLOSE, "tokens": SNIPPET_TOKENS,
          "query": fts_query(watch.query)},
     )  # fmt: skip
-    return {
-        int(row[0]): next((s for s in row[1:] if wm.MARK_OPEN in s), max(row[1:], key=len))
-        for row in rows
-    }
+    return {int(row[0]): _best(row[1:]) for row in rows}
 
 
 def _match_batch(
@@ -380,3 +388,77 @@ def count_watch_changes(archive: Archive, watch: Watch) -> int:
             (watch.name,),
         ).fetchone()[0]
     )
+
+
+# An ad-hoc search (serve's /search.xml) stores nothing and may not write: it asks the index of
+# every version (`versions_fts`) for the newest events whose version, or an edit's previous
+# version, the query matches. A query with few hits looks up only their events (by id, newest
+# first); any other walks the events newest first until `limit` match. So neither a rare word
+# nor a common one reads more of the history than its answer needs. (pv is joined before v so
+# that SQLite checks the match before a category filter on v.)
+FEW_HITS = 5000
+_VERSION_HITS = "SELECT rowid FROM versions_fts WHERE versions_fts MATCH :query"
+_SEARCH = f"""
+    WITH hits(id) AS MATERIALIZED ({_VERSION_HITS})
+    SELECT {_CHANGE_COLUMNS}, v.id AS version_id, pv.id AS previous_id
+    FROM changes c CROSS JOIN pages p ON p.id = c.page_id
+    LEFT JOIN versions pv ON c.change = 'modified' AND pv.page_id = c.page_id
+        AND pv.version = c.previous_version
+    LEFT JOIN versions v ON v.page_id = c.page_id
+        AND v.version = COALESCE(c.version, c.previous_version)
+    WHERE c.change != 'duplicate' AND p.duplicate_of IS NULL
+        AND (v.id IN hits OR pv.id IN hits){{events}}{{filters}}
+    ORDER BY c.id DESC LIMIT :limit
+"""
+# The events of the hits, for a query with few: the same rule as above, from the versions' side.
+_HIT_EVENTS = """ AND c.id IN (
+        SELECT hc.id FROM hits JOIN versions h ON h.id = hits.id
+        JOIN changes hc ON hc.page_id = h.page_id
+            AND (h.version = COALESCE(hc.version, hc.previous_version)
+                OR (hc.change = 'modified' AND h.version = hc.previous_version)))"""
+# wm.passes_filters in SQL, so that LIMIT counts only the events that pass.
+_FILTERS = {
+    "kinds": "p.kind IN (SELECT value FROM json_each(:kinds))",
+    "langs": "p.lang IN (SELECT value FROM json_each(:langs))",
+    "changes": "c.change IN (SELECT value FROM json_each(:changes))",
+    "categories": "EXISTS (SELECT 1 FROM json_each(v.categories) AS cat"
+    " WHERE cat.value IN (SELECT value FROM json_each(:categories)))",
+}
+
+
+def search_changes(archive: Archive, watch: Watch, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` events the watch's query and filters match, as `watch_changes` rows
+    (with `snippet`), read-only. Unlike a stored match, an edit matches by either version's
+    whole text: a search asks what the archive holds, not what is news."""
+    params: dict[str, Any] = {"query": fts_query(watch.query), "limit": max(1, int(limit))}
+    filters = ""
+    for name, sql in _FILTERS.items():
+        if getattr(watch, name):
+            filters += f" AND {sql}"
+            params[name] = json.dumps(getattr(watch, name))
+    hits = _execute(archive, f"{_VERSION_HITS} LIMIT {FEW_HITS + 1}", params).fetchall()
+    events = _HIT_EVENTS if len(hits) <= FEW_HITS else ""
+    sql = _SEARCH.format(events=events, filters=filters)
+    cursor = _execute(archive, sql, params)
+    rows: list[dict[str, Any]] = [_decode_row(r) for r in cursor]  # type: ignore[misc]
+    snippets = _version_snippets(
+        archive, params["query"], {i for r in rows for i in (r["version_id"], r["previous_id"])}
+    )
+    for row in rows:
+        version, previous = row.pop("version_id"), row.pop("previous_id")
+        row["snippet"] = snippets.get(version) or snippets.get(previous) or ""
+    return rows
+
+
+def _version_snippets(archive: Archive, query: str, ids: set[int | None]) -> dict[int, str]:
+    """version id -> snippet of those `ids` the query matches. Stored text may hold the
+    marker characters, so FTS5 marks with tokens of this call's own, made markers after."""
+    nonce = secrets.token_hex(8)
+    open_, close = f"<{nonce}<", f">{nonce}>"
+    rows = archive.conn.execute(
+        f"SELECT rowid, {_snippets('versions_fts')} FROM versions_fts"
+        " WHERE versions_fts MATCH :query AND rowid IN (SELECT value FROM json_each(:ids))",
+        {"open": open_, "close": close, "tokens": SNIPPET_TOKENS, "query": query,
+         "ids": json.dumps(sorted(i for i in ids if i))},
+    )  # fmt: skip
+    return {int(row[0]): _best([wm.marked(s, open_, close) for s in row[1:]]) for row in rows}

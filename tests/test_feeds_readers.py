@@ -138,7 +138,8 @@ def test_newsboat_subscribes_to_search_urls(
     served: tuple[FeedServer, Path], tmp_path: Path
 ) -> None:
     """An ad-hoc search, subscribed to by URL (no config): every entry shows, titled by the
-    query, with ids of its own (the same changes are in `changes.xml` too)."""
+    query, with ids of its own (the same changes are in `changes.xml` too), each article led
+    by the words it matched."""
     server, _ = served
     urls = [
         f"{server.url}search.xml?q=Helsinki+OR+Vantaa&lang=en",
@@ -151,7 +152,16 @@ def test_newsboat_subscribes_to_search_urls(
     assert _reload(tmp_path) == expected
     with closing(sqlite3.connect(tmp_path / "cache.db")) as cache:
         titles = dict(cache.execute("SELECT rssurl, title FROM rss_feed"))
+        contents = cache.execute(
+            "SELECT feedurl, content FROM rss_item WHERE feedurl != ?", (urls[2],)
+        ).fetchall()
     assert titles[urls[0]] == "aaltowatch search: Helsinki OR Vantaa (lang=en)"
+    assert len(contents) == expected[urls[0]] + expected[urls[1]]
+    for url, content in contents:
+        words = ("helsinki", "vantaa") if url == urls[0] else ("espoo",)
+        matched = re.findall(r"<strong>([^<]*)</strong></mark>", content)
+        assert content.startswith("<p>Match:") and matched, content[:300]
+        assert all(m.lower() in words for m in matched), matched
 
 
 def _shown_diff(html: str) -> str:

@@ -5,6 +5,7 @@ in bounded, resumable steps."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from feeds.watches import snippet_html
 from storage import Archive, migrations
 from storage import notifications as ledger
 from storage import watches as stored
-from storage.watches import count_watch_changes, sync_matches, watch_changes
+from storage.watches import count_watch_changes, search_changes, sync_matches, watch_changes
 
 NOW = "2026-01-20T16:00:00Z"
 HUB_BODY = "Aalto works with cities.\n\nEspoo is where the campus is.\n\nContact us."
@@ -36,13 +37,16 @@ class Site:
     def next_run(self) -> None:
         self.run = self.archive.start_run("news", "http://site")
 
-    def new(self, url: str, body: str, *, published: str | None = NOW, kind: str = "news") -> int:
+    def new(
+        self, url: str, body: str, *, published: str | None = NOW, kind: str = "news",
+        lang: str = "en", categories: tuple[str, ...] = (),
+    ) -> int:  # fmt: skip
         with self.archive.transaction():
             page_id = self.archive.insert_page(
-                {"url": url, "kind": kind, "lang": "en", "first_seen": NOW, "last_seen": NOW,
+                {"url": url, "kind": kind, "lang": lang, "first_seen": NOW, "last_seen": NOW,
                  "last_changed": NOW, "version_count": 1, "current_version": 1}
             )  # fmt: skip
-            self._version(page_id, url, 1, body, published)
+            self._version(page_id, url, 1, body, published, categories)
             self.archive.add_change(
                 {"page_id": page_id, "url": url, "change": "new", "detected_at": NOW,
                  "version": 1, "run_id": self.run}
@@ -61,11 +65,14 @@ class Site:
             )  # fmt: skip
         self.versions[page_id] = number
 
-    def _version(self, page_id: int, url: str, number: int, body: str, published: Any) -> None:
+    def _version(
+        self, page_id: int, url: str, number: int, body: str, published: Any,
+        categories: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.archive.add_version(
             {"page_id": page_id, "version": number, "url": url, "fetched_at": NOW,
              "content_hash": f"{url}{number}", "title": f"Page {number}", "body": body,
-             "published": published}
+             "published": published, "categories": list(categories)}
         )  # fmt: skip
 
 
@@ -267,3 +274,129 @@ def test_history_is_matched_in_bounded_resumable_steps(
             rows = watch_changes(again, watch)
         assert [r["id"] for r in rows] == [11, 10, 8, 6, 4, 2]
         assert [r["pushable"] for r in rows] == [1, 0, 0, 0, 0, 0]
+
+
+def _search_site(archive: Archive) -> dict[str, int]:
+    """Pages of every kind, language and category, edits that add and remove the word, a
+    duplicate: what an ad-hoc search is asked about."""
+    site = Site(archive)
+    ids = {
+        "fi": site.new("https://www.aalto.fi/fi/uutiset/a", "Vantaa ja Espoo", lang="fi",
+                       categories=("Campus",)),
+        "partner": site.new("https://www.aalto.fi/en/collaboration/b", "Vantaa city",
+                            kind="partnership", categories=("Research", "Campus")),
+        "edited": site.new("https://www.aalto.fi/en/news/c", "Helsinki only"),
+        "other": site.new("https://www.aalto.fi/en/news/d", "Nothing here"),
+    }  # fmt: skip
+    site.edit(ids["edited"], "https://www.aalto.fi/en/news/c", "Helsinki and Vantaa")  # added
+    site.edit(ids["edited"], "https://www.aalto.fi/en/news/c", "Vantaa, Vantaa")  # in both
+    site.edit(ids["edited"], "https://www.aalto.fi/en/news/c", "Helsinki again")  # removed
+    site.edit(ids["other"], "https://www.aalto.fi/en/news/d", "Still nothing")
+    ids["copy"] = site.new("https://www.aalto.fi/en/news/copy", "Vantaa ja Espoo")
+    with archive.transaction():
+        archive.add_change(
+            {"page_id": ids["copy"], "url": "https://www.aalto.fi/en/news/copy",
+             "change": "duplicate", "detected_at": NOW, "version": 1, "run_id": site.run}
+        )  # fmt: skip
+        archive.update_page(ids["copy"], duplicate_of="https://www.aalto.fi/fi/uutiset/a")
+    return ids
+
+
+@pytest.mark.parametrize("few_hits", [1000, 0], ids=["from-hits", "walk"])
+def test_search_changes_reads_the_newest_matches_without_stored_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few_hits: int
+) -> None:
+    """An ad-hoc search (serve's /search.xml) has no stored matches and a read-only archive:
+    its events come from the index of every version, newest first, each once."""
+    monkeypatch.setattr(stored, "FEW_HITS", few_hits)  # both plans answer alike
+    with Archive(tmp_path / "a.db") as archive:
+        ids = _search_site(archive)
+    with Archive(tmp_path / "a.db", readonly=True) as archive:
+
+        def found(limit: int = 50, **filters: Any) -> list[tuple[str, int]]:
+            rows = search_changes(archive, Watch(name="search", query="Vantaa", **filters), limit)
+            return [(r["change"], r["page_id"]) for r in rows]
+
+        edited, partner, fi = ids["edited"], ids["partner"], ids["fi"]
+        # Newest first; an edit that removes the word matches by the version before it, one
+        # where both versions match is listed once; the duplicate page and event are left out.
+        everything = [("modified", edited)] * 3 + [("new", partner), ("new", fi)]
+        assert found() == everything
+        assert [r["id"] for r in search_changes(archive, Watch(name="s", query="Vantaa"), 50)] == [
+            7, 6, 5, 2, 1
+        ]  # fmt: skip
+        assert found(limit=2) == everything[:2]
+        assert found(kinds=("partnership",)) == [("new", partner)]
+        assert found(langs=("fi",)) == [("new", fi)]
+        assert found(changes=("new",)) == [("new", partner), ("new", fi)]
+        assert found(categories=("Research", "Nope")) == [("new", partner)]
+        assert found(categories=("Campus",), kinds=("news",)) == [("new", fi)]
+        assert found(categories=("Nope",)) == []
+        assert search_changes(archive, Watch(name="s", query="Otaniemi"), 50) == []
+
+
+def test_search_changes_agrees_with_the_watch_filters(tmp_path: Path) -> None:
+    """The filters in SQL mean what watchmatch.passes_filters means for a stored match."""
+    with Archive(tmp_path / "a.db") as archive:
+        _search_site(archive)
+        events = {
+            r["id"]: {**dict(r), "categories": json.loads(r["categories"])}
+            for r in archive.conn.execute(
+                "SELECT c.id, c.change, p.kind, p.lang, v.categories FROM changes c"
+                " JOIN pages p ON p.id = c.page_id JOIN versions v ON v.page_id = c.page_id"
+                " AND v.version = c.version WHERE c.change != 'duplicate'"
+                " AND p.duplicate_of IS NULL"
+            )
+        }
+        for filters in (
+            {"kinds": ("news",)}, {"langs": ("en", "fi")}, {"changes": ("modified",)},
+            {"categories": ("Campus",)}, {"kinds": ("partnership",), "categories": ("Campus",)},
+        ):  # fmt: skip
+            watch = Watch(name="s", query="Vantaa OR Helsinki OR nothing", **filters)
+            got = [r["id"] for r in search_changes(archive, watch, 50)]
+            assert got == sorted(
+                (i for i, e in events.items() if watchmatch.passes_filters(watch, e)), reverse=True
+            ), filters
+
+
+def test_search_changes_lead_with_a_snippet_that_text_cannot_fake(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        site = Site(archive)
+        url = "https://www.aalto.fi/en/news/x"
+        page = site.new(url, f"A {watchmatch.MARK_OPEN}fake{watchmatch.MARK_CLOSE} and Vantaa.")
+        site.edit(page, url, "Gone.")
+        gone, new = search_changes(archive, Watch(name="s", query="Vantaa"), 50)
+    # The edit that removed the word shows where it was, in the version before.
+    for row in (gone, new):
+        assert [p for p in watchmatch.snippet_parts(row["snippet"]) if p[1]] == [("Vantaa", True)]
+    assert "<mark><strong>Vantaa</strong></mark>" in snippet_html(new["snippet"])
+
+
+def test_search_changes_plans_are_bounded(tmp_path: Path) -> None:
+    """A query with many hits walks the events newest first, a query with few looks up their
+    events by id: neither sorts every match, each reads the index once. Planned with the
+    statistics of a long-lived archive (a tiny one may just be scanned)."""
+    with Archive(tmp_path / "a.db") as archive:
+        _search_site(archive)
+        archive.conn.execute("ANALYZE")
+        archive.conn.execute(
+            "UPDATE sqlite_stat1 SET stat = '300000' || substr(stat, instr(stat || ' ', ' '))"
+            " WHERE tbl IN ('changes', 'versions', 'pages')"
+        )
+        archive.conn.execute("ANALYZE sqlite_schema")  # the planner reads them again
+        category = " AND " + stored._FILTERS["categories"]
+        params = {"query": "Vantaa", "limit": 50, "categories": "[]"}
+        plans = {
+            events: " | ".join(
+                r[3]
+                for r in archive.conn.execute(
+                    "EXPLAIN QUERY PLAN " + stored._SEARCH.format(events=events, filters=category),
+                    params,
+                )
+            )
+            for events in ("", stored._HIT_EVENTS)
+        }
+    assert plans[""].startswith("SCAN c |")
+    assert plans[stored._HIT_EVENTS].startswith("SEARCH c USING INTEGER PRIMARY KEY")
+    for plan in plans.values():
+        assert "TEMP B-TREE" not in plan and plan.count("SCAN versions_fts") == 1, plan

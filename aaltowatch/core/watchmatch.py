@@ -34,6 +34,12 @@ def unmarked(text: str | None) -> str:
     return _MARKS.sub(" ", text or "")
 
 
+def marked(snippet: str, open_: str, close: str) -> str:
+    """A snippet FTS5 marked with `open_` and `close` (strings its text cannot hold) in the
+    stored format: the text's own marker characters removed, so it cannot fake a highlight."""
+    return unmarked(snippet).replace(open_, MARK_OPEN).replace(close, MARK_CLOSE)
+
+
 def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
