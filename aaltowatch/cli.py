@@ -540,7 +540,10 @@ def _checked_config(ctx: click.Context) -> tuple[Any, Any, list[str]]:
             source = root.get_parameter_source(param)
             flag = next(p for p in root.command.params if p.name == param)
             from_env = source is not None and source.name == "ENVIRONMENT"
-            sources.origins[name] = flag.envvar if from_env else flag.opts[-1]
+            if from_env and isinstance(flag.envvar, str):
+                sources.origins[name] = flag.envvar
+            else:
+                sources.origins[name] = flag.opts[-1]
     return config, sources, problems
 
 
@@ -741,8 +744,10 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        if isinstance(exc, click.NoSuchOption):
-            exc.message += _dash_hint(exc.ctx)
+        if isinstance(exc, click.NoSuchOption):  # its message is final: a new one, with the hint
+            exc = click.NoSuchOption(
+                exc.option_name, exc.message + _dash_hint(exc.ctx), exc.possibilities, exc.ctx
+            )
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:

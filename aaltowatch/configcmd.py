@@ -25,9 +25,10 @@ def source_lines(sources: Sources) -> list[str]:
     for name, origin in sources.origins.items():
         by_origin.setdefault(origin, []).append(name)
     file = str(sources.file) if sources.file else None
-    lines = [f"file: {file} ({', '.join(by_origin.pop(file, [])) or 'nothing set'})"]
     if file is None:
         lines = ["file: none (no --config, no AALTOWATCH_CONFIG)"]
+    else:
+        lines = [f"file: {file} ({', '.join(by_origin.pop(file, [])) or 'nothing set'})"]
     for kind, prefix in (("environment", "AALTOWATCH_"), ("options", "-")):
         named = [f"{o} ({', '.join(n)})" for o, n in by_origin.items() if o.startswith(prefix)]
         lines.append(f"{kind}: {'; '.join(named) or 'none'}")

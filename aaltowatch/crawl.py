@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aaltowatch.core import crawlstop
 from aaltowatch.core.config import Config
@@ -49,7 +49,7 @@ def quiet_scrapy() -> None:
 @dataclass
 class RunSummary:
     spider: str
-    run_id: int
+    run_id: int | None  # None: the crawl stopped before its run was started
     requests: int = 0
     pages: int = 0
     not_modified: int = 0
@@ -182,8 +182,13 @@ def run_steps(
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from scrapy.crawler import CrawlerRunner
     from scrapy.utils.ossignal import install_shutdown_handlers
-    from twisted.internet import defer, reactor
+    from twisted.internet import defer
+    from twisted.internet import reactor as installed
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 
+    # Twisted types the global reactor by its zope interfaces, which mypy reads without `self`;
+    # it is the reactor installed just above.
+    reactor = cast(AsyncioSelectorReactor, installed)
     from spiders.settings import scrapy_settings
 
     configure_logging({"LOG_INSTALL_ROOT_HANDLER": False})

@@ -56,7 +56,7 @@ def _duration(run: dict[str, Any]) -> float | None:
 
 
 def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
-    record = {k: run.get(k) for k in RUN_FIELDS}
+    record: dict[str, Any] = {k: run.get(k) for k in RUN_FIELDS}
     record["duration_s"] = _duration(run)
     stats = run.get("stats") or {}
     # The planner's request budget (0 = none, policy `all`) and how the run was crawled.
@@ -176,7 +176,7 @@ RUN_COLUMNS = (
 
 
 def _cell(run: dict[str, Any], field: str) -> str:
-    value = run.get(field)
+    value: Any = run.get(field)
     if field == "duration_s":
         value = "-" if value is None else f"{value:.0f}s"
     elif field == "started_at" and value:

@@ -27,7 +27,7 @@ def field_text(name: str, value: Any) -> str:
     if value is None:
         return ""
     if name == "contacts":
-        keys = ("name", "title", "organisation", "email", "phone")
+        keys: tuple[str, ...] = ("name", "title", "organisation", "email", "phone")
         return "\n\n".join(" – ".join(str(c[k]) for k in keys if c.get(k)) for c in value)
     if name == "images":
         keys = ("src", "alt", "caption", "credit")

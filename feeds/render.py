@@ -56,8 +56,9 @@ def _atom_links(atom: bytes, spec: FeedSpec) -> bytes:
     """Rewrite entry links: feedgen 1.0 drops rel/type on Atom entry links, which would turn
     the image enclosure into a second `alternate` link. The Atom file's rel="self" is itself."""
     root = etree.fromstring(atom)
+    self_url = spec.self_url or ""  # the rel="self" link is there only when it is set
     for link in root.findall(f"{{{ATOM}}}link[@rel='self']"):
-        path, query = spec.self_url.split("?", 1) if "?" in spec.self_url else (spec.self_url, "")
+        path, query = self_url.split("?", 1) if "?" in self_url else (self_url, "")
         link.set("href", path.removesuffix(".xml") + ".atom" + (f"?{query}" if query else ""))
     for element, entry in zip(root.findall(f"{{{ATOM}}}entry"), spec.entries, strict=True):
         for link in element.findall(f"{{{ATOM}}}link"):

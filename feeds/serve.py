@@ -25,7 +25,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from aaltowatch.core.http import is_not_modified
@@ -85,6 +85,7 @@ class FeedHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128  # the listen backlog: readers queue while threads finish
+    server_address: tuple[str, int] | tuple[str, int, int, int]  # IPv4 or IPv6
 
     def __init__(
         self,
@@ -177,7 +178,7 @@ class FeedHandler(BaseHTTPRequestHandler):
     root: Path
     # Seconds one read or write on the socket may wait: a client that stops reading its
     # response is closed (a request head has its own deadline, FeedHTTPServer.head_timeout).
-    timeout: float | None = IDLE_TIMEOUT_S
+    timeout: ClassVar[float | None] = IDLE_TIMEOUT_S
     # The search feeds, when `serve` was given the archive; without it they are 404.
     search: SearchFeeds | None = None
 

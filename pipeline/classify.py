@@ -26,7 +26,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def suspicious(
-    old: dict[str, Any], new: dict[str, Any], old_extraction: dict, new_extraction: dict
+    old: dict[str, Any],
+    new: dict[str, Any],
+    old_extraction: dict[str, Any],
+    new_extraction: dict[str, Any],
 ) -> list[str]:
     """Reasons not to trust a new version: the page did not change, our reading of it did."""
     reasons = []
@@ -44,8 +47,8 @@ def classify(
     old: dict[str, Any] | None,
     new: dict[str, Any],
     *,
-    old_extraction: dict | None = None,
-    new_extraction: dict | None = None,
+    old_extraction: dict[str, Any] | None = None,
+    new_extraction: dict[str, Any] | None = None,
 ) -> Verdict:
     if old is None:
         return Verdict("new")

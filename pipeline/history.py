@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 from aaltowatch.core.decision import (
-    Alert,
     Check,
     Decision,
     Discard,
@@ -22,6 +21,7 @@ from aaltowatch.core.decision import (
 )
 from aaltowatch.core.enums import ChangeKind, PageStatus
 from aaltowatch.core.fields import VERSION_COLUMNS
+from aaltowatch.core.health import Alert
 from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from pipeline.classify import Verdict, classify, unified_diff
 from pipeline.dates import date_flags
@@ -248,6 +248,7 @@ def decide_page(
     """
     move = _move(item, stored, run_id, now)
     base = Decision(Outcome(item.url), run_id=run_id, at=now, fetch=item.fetch)
+    page: Row | None
     if move is not None:
         base = replace(base, discard=move.discard, links=move.links, changes=(move.change,))
         page, prev, dependants = move.page, move.prev, move.dependants
@@ -401,7 +402,7 @@ def decide_unchanged(
     base = Decision(Outcome(item.url), run_id=run_id, at=now, fetch=item.fetch)
     if page is None:
         return base
-    checks = ()
+    checks: tuple[Check, ...] = ()
     if item.reason == "304" and not replay:
         checks = (Check(item.url, CheckOutcome.NOT_MODIFIED, 304),)
     lastmod = (item.url, item.sitemap_lastmod) if item.sitemap_lastmod else None

@@ -12,7 +12,7 @@ from aaltowatch.core.text import clean_block, clean_inline, cut_markup, cut_text
 from aaltowatch.core.urls import canonical_url
 
 
-def _clean_dict(d: dict, base_url: str | None) -> dict:
+def _clean_dict(d: dict[str, Any], base_url: str | None) -> dict[str, Any]:
     out = {}
     for key, value in d.items():
         if isinstance(value, str):

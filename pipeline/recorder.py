@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aaltowatch.core.decision import Decision, Outcome
 from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
@@ -47,7 +48,7 @@ class Recorder:
         sh = simhash(item.body or "")
         bands = simhash_bands(sh)
 
-        def others(rows: list[dict]) -> tuple[dict, ...]:
+        def others(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
             return tuple(r for r in rows if r["id"] not in involved)
 
         return Stored(
@@ -92,7 +93,7 @@ class Recorder:
         with self.archive.transaction():
             page = self.archive.page(item.url)
             live = page is not None and page["status"] == "live"
-            current = self.archive.version(page["id"]) if live else None
+            current = self.archive.version(page["id"]) if live and page is not None else None
             dependants = self.archive.duplicates_of(item.url, other_than=None) if live else []
             decision = decide_gone(
                 item, page, current, tuple(dependants), run_id=self.run_id,

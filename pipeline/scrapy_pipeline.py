@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from scrapy.crawler import Crawler
+
 from aaltowatch.core.crawlstop import stop_unwritable, unwritable
 from aaltowatch.core.decision import Outcome
 from aaltowatch.core.enums import ChangeKind
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 class ArchivePipeline:
     """Stores every item in its own transaction; removals wait for the run's end (mass guard)."""
+
+    crawler: Crawler  # set by from_crawler
 
     def __init__(self, archive: Any, config: Any) -> None:
         self.archive = archive

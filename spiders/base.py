@@ -24,6 +24,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from aaltowatch.core import planner
+from aaltowatch.core.config import Config
 from aaltowatch.core.crawlstop import stop_unwritable
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
@@ -60,6 +61,9 @@ class AaltoSpider(scrapy.Spider):
     section: Section
     kind = ""
     custom_settings: dict[str, Any] = {}
+    # Set by from_crawler: the run's configuration, its site root (no trailing slash), the cache.
+    config: Config
+    base_url: str
     cache: CrawlCache
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -338,7 +342,7 @@ class AaltoSpider(scrapy.Spider):
     def want(self, url: str, *, lastmod: str | None = None) -> Iterator[Any]:
         """Ask for a content page once, unless its sitemap lastmod says it did not move."""
         key = self.canonical(url)
-        if key in self.requested or content_kind(key) is None or content_kind(key)[0] != self.kind:
+        if key in self.requested or (found := content_kind(key)) is None or found[0] != self.kind:
             return
         if self.planned:  # stored pages wait for the revisit policy; new ones are fetched
             page = self.cache.page(key)
@@ -370,7 +374,7 @@ class AaltoSpider(scrapy.Spider):
         status = response.status
         key = self.canonical(response.url)
         if status in (301, 302, 303, 307, 308):
-            target = response.headers.get("Location", b"").decode("latin-1")
+            target = (response.headers.get("Location") or b"").decode("latin-1")
             yield from self.follow_links(
                 "redirect", [target], lambda t: self._redirect(response, key, t, moved_from)
             )
@@ -379,7 +383,7 @@ class AaltoSpider(scrapy.Spider):
             self.count(f"status_{status}")
             yield Gone(key, status)
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
         if content_type and not content_type.startswith(HTML_TYPES):
             log.info("skipping %s: not HTML (%s)", key, content_type)
             self.count("skipped_not_html")
@@ -420,7 +424,7 @@ class AaltoSpider(scrapy.Spider):
             log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
             self.count("temporary_redirects")
             yield Checked(key, http_status=status)
-        elif content_kind(target_key) and content_kind(target_key)[0] == self.kind:
+        elif (found := content_kind(target_key)) and found[0] == self.kind:
             self.count("redirects")
             if self.cache.page(key) is None:
                 # Never stored (a queued URL): settled here; a stored page's move is

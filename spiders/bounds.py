@@ -9,7 +9,7 @@ line and one `bound_reached` alert, whoever owns it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -60,9 +60,12 @@ class RunBounds:
 
     def opened(self, spider: Any) -> None:
         from twisted.internet import reactor
+        from twisted.internet.base import ReactorBase
 
         if self.deadline_s > 0:
-            self.timer = reactor.callLater(self.deadline_s, self.on_deadline)
+            # Twisted types the global reactor by its zope interfaces, which mypy reads without
+            # `self`; every Twisted reactor is a ReactorBase.
+            self.timer = cast(ReactorBase, reactor).callLater(self.deadline_s, self.on_deadline)
 
     def on_deadline(self) -> None:
         reach_bound(self.crawler, "run_deadline_s", self.deadline_s, stop=True)

@@ -14,7 +14,7 @@ same with a subclass that counts, so Scrapy's lenient header parsing is kept.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from scrapy.core.downloader.handlers.http11 import (
     HTTP11DownloadHandler,
@@ -61,9 +61,10 @@ class _BoundedProtocol(_LenientHTTP11ClientProtocol):
         parser = self._parser
         if parser is not None:
             parser.__class__ = _BoundedParser
-            parser.max_header_bytes = self.max_header_bytes
+            bounded = cast(_BoundedParser, parser)  # what the line above made it
+            bounded.max_header_bytes = self.max_header_bytes
             # One unterminated line is bounded too (Twisted's default is 16 KiB).
-            parser.MAX_LENGTH = min(parser.MAX_LENGTH, self.max_header_bytes)
+            bounded.MAX_LENGTH = min(bounded.MAX_LENGTH, self.max_header_bytes)
         return d
 
 
@@ -85,4 +86,6 @@ class BoundedHTTPDownloadHandler(HTTP11DownloadHandler):
         super().__init__(crawler)
         config = crawler.settings.get("AALTOWATCH_CONFIG")
         limit = getattr(config, "max_header_bytes", 65536)
-        self._pool._factory = partial(_BoundedFactory, max_header_bytes=limit)
+        # Twisted's private pool attribute is typed as the factory class; any callable that
+        # builds one is what the pool calls.
+        self._pool._factory = partial(_BoundedFactory, max_header_bytes=limit)  # type: ignore[assignment]

@@ -93,7 +93,7 @@ class ConditionalGetMiddleware:
             self._record(request, key, response, status=304)
             return response.replace(status=200, body=body, headers=headers, flags=["cached"])
         if response.status == 200:
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             if content_type.startswith(RAW_TYPES) or not content_type:
                 self._record(request, key, response, status=200, content_type=content_type)
         return response
@@ -114,8 +114,8 @@ class ConditionalGetMiddleware:
         record: dict[str, Any] = {
             "status": status,
             "fetched_at": _now(),
-            "etag": header("ETag", b"").decode("latin-1") or None,
-            "last_modified": header("Last-Modified", b"").decode("latin-1") or None,
+            "etag": (header("ETag") or b"").decode("latin-1") or None,
+            "last_modified": (header("Last-Modified") or b"").decode("latin-1") or None,
         }
         if status == 200:
             record.update(
@@ -144,7 +144,7 @@ class RetryAfterMiddleware:
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         if response.status in (429, 503) and self.cap > 0:
-            value = response.headers.get("Retry-After", b"").decode("latin-1").strip()
+            value = (response.headers.get("Retry-After") or b"").decode("latin-1").strip()
             if value.isdigit():
                 delay = min(float(value), self.cap)
                 log.info(

@@ -236,10 +236,15 @@ class NewsSpider(AaltoSpider):
         listing's teasers: they only tell new stories (`remember` False)."""
         teasers = self.well_formed("teaser", teasers, lambda teaser: teaser.url)
         self._remember_categories(teasers, cap=False)
+        langs = {  # the teasers of this spider's own kind of page
+            t.url: found[1]
+            for t in teasers
+            if (found := content_kind(t.url)) and found[0] == self.kind
+        }
         hashes = {
             t.url: planner.teaser_hash(t.title, t.published, t.categories)
             for t in teasers
-            if content_kind(t.url) and content_kind(t.url)[0] == self.kind
+            if t.url in langs
         }
         memory = self.cache.teaser_memory(list(hashes))
         if not remember:
@@ -252,7 +257,7 @@ class NewsSpider(AaltoSpider):
                 {
                     "url": url,
                     "kind": self.kind,
-                    "lang": content_kind(url)[1],
+                    "lang": langs[url],
                     "tier": planner.TEASER,
                     "sort_key": by_url[url].published or "",
                     "categories": self.categories.get(url),

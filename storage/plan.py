@@ -50,7 +50,7 @@ class PlanStore(Store):
 
         A verifying check also takes the URL off the crawl queue: the plan is done with it.
         """
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             if page_id is None:
                 row = self.conn.execute("SELECT id FROM pages WHERE url = ?", (url,)).fetchone()
                 page_id = row[0] if row else None
@@ -116,16 +116,14 @@ class PlanStore(Store):
         return int(row.fetchone()[0])
 
     def checks_of_page(self, page_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        return self._all(  # type: ignore[attr-defined]
+        return self._all(
             "SELECT checked_at, outcome, http_status, run_id, url FROM checks WHERE page_id = ?"
             " ORDER BY id DESC LIMIT ?",
             (page_id, limit),
         )
 
     def check_stats(self, page_id: int) -> dict[str, Any] | None:
-        return self._one(  # type: ignore[attr-defined]
-            "SELECT * FROM check_stats WHERE page_id = ?", (page_id,)
-        )
+        return self._one("SELECT * FROM check_stats WHERE page_id = ?", (page_id,))
 
     def revisit_candidates(self, kind: str) -> list[dict[str, Any]]:
         """Live pages of a kind with what the revisit policy weighs: age and check history."""
@@ -164,7 +162,7 @@ class PlanStore(Store):
     def enqueue(self, rows: list[dict[str, Any]], now: str) -> None:
         """Queue URLs to fetch; a URL already queued keeps its best tier, newest sort key and
         any categories a teaser gave it."""
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             self.conn.executemany(
                 "INSERT INTO crawl_queue (url, kind, lang, tier, sort_key, lastmod, categories,"
                 " queued_at) VALUES (:url, :kind, :lang, :tier, :sort_key, :lastmod,"
@@ -196,7 +194,7 @@ class PlanStore(Store):
         if langs is not None:
             where += f" AND lang IN ({', '.join('?' for _ in langs)})"
             params += list(langs)
-        return self._all(  # type: ignore[attr-defined]
+        return self._all(
             f"SELECT * FROM crawl_queue WHERE {where} ORDER BY tier, sort_key DESC, url LIMIT ?",
             (*params, limit),
         )
@@ -224,7 +222,7 @@ class PlanStore(Store):
         return out
 
     def set_teaser_hashes(self, hashes: dict[str, str]) -> None:
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             self.conn.executemany(
                 "INSERT INTO fetches (url, teaser_hash) VALUES (?, ?)"
                 " ON CONFLICT(url) DO UPDATE SET teaser_hash = excluded.teaser_hash",
@@ -261,7 +259,7 @@ class PlanStore(Store):
         return {key: json.loads(value) for key, value in rows}
 
     def set_plan_state(self, key: str, value: Any, now: str) -> None:
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO crawl_state (key, value, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"

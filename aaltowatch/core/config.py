@@ -117,19 +117,24 @@ class ScheduleTimes:
 # `[schedule]`: per spider of the site model (aaltowatch.core.urls.SECTIONS) a crontab expression
 # under the spider's name (e.g. `news = "*/30 * * * *"`) and `<spider>_interval_s`, > 0 to
 # run every N seconds instead (tests, demos).
-Schedule = dataclasses.make_dataclass(
-    "Schedule",
-    [
-        spec
-        for section in SECTIONS
-        for spec in (
-            (section.spider, str, setting(section.cron, crontab)),
-            (f"{section.spider}_interval_s", float, setting(0.0, at_least(0))),
-        )
-    ],
-    bases=(ScheduleTimes,),
-    frozen=True,
-)
+# A type checker cannot see fields made at run time: to it a Schedule is its fixed part, and the
+# per-spider fields are read through `entry()`.
+if typing.TYPE_CHECKING:
+    Schedule = ScheduleTimes
+else:
+    Schedule = dataclasses.make_dataclass(
+        "Schedule",
+        [
+            spec
+            for section in SECTIONS
+            for spec in (
+                (section.spider, str, setting(section.cron, crontab)),
+                (f"{section.spider}_interval_s", float, setting(0.0, at_least(0))),
+            )
+        ],
+        bases=(ScheduleTimes,),
+        frozen=True,
+    )
 Schedule.__module__ = __name__
 Schedule.__doc__ = "Cron expressions (crontab syntax) for the long-running scheduler."
 
@@ -296,7 +301,7 @@ def _is_table_array(hint: Any) -> bool:
 def _coerce_array(value: Any, kind: Any, name: str) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"config: {name} must be an array")
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if not all(isinstance(v, dict) for v in value):
             raise ConfigError(f"config: [[{name}]] entries must be tables")
         entries = tuple(_apply(kind(), v, f"config [[{name}]]") for v in value)

@@ -61,4 +61,5 @@ def fetch_cache(crawler: Any) -> CrawlCache:
     """The crawl's fetch cache, built by the class the `AALTOWATCH_FETCH_CACHE` setting names."""
     from scrapy.utils.misc import build_from_crawler, load_object
 
-    return build_from_crawler(load_object(crawler.settings.get(SETTING) or DEFAULT), crawler)
+    cls: type[CrawlCache] = load_object(crawler.settings.get(SETTING) or DEFAULT)
+    return build_from_crawler(cls, crawler)

@@ -6,14 +6,20 @@ If-Modified-Since is looked at only without it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from aaltowatch.core.text import parse_http_date
 
 
+class RequestHeaders(Protocol):
+    """What the evaluation reads of a request's headers: http.server's `Message`, a dict."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
 def is_not_modified(
-    headers: Mapping[str, str], etag: str, last_modified: datetime | str | None
+    headers: RequestHeaders, etag: str, last_modified: datetime | str | None
 ) -> bool:
     """Whether a GET/HEAD with these request headers gets a 304 for a resource with `etag`
     and `last_modified` (an aware datetime or an HTTP date; None = unknown)."""

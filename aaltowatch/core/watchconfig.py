@@ -133,7 +133,9 @@ def _parse_one(table: dict[str, Any], path: str, index: int, environ: Mapping[st
     return Watch(name=name, query=query, title=title, digest=digest, match=match, **values)
 
 
-def _string_list(value: Any, key: str, allowed: tuple[str, ...] | None, where: str) -> tuple:
+def _string_list(
+    value: Any, key: str, allowed: tuple[str, ...] | None, where: str
+) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
         raise ConfigError(f"{where}: {key} must be a list of strings")
