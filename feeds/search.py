@@ -70,7 +70,7 @@ def parse_search(query_string: str) -> Watch:
     return Watch(name="search", query=query, **_filters(pairs))
 
 
-def _filters(pairs: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+def _filters(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     values: dict[str, tuple[str, ...]] = {}
     for name, field in FILTERS.items():
         given = [v.strip() for n, raw in pairs if n == name for v in raw.split(",") if v.strip()]
