@@ -348,6 +348,36 @@ def m0006_partners(db: Database) -> None:
         db.create_view(name, sql.strip())
 
 
+@migrations(name="0007_cost")
+def m0007_cost(db: Database) -> None:
+    """Cost that grows with content, not with the archive's age: indexes for every per-run
+    read, raw bodies compressed with a trained zstd dictionary (each blob names its codec and
+    dictionary, so the zlib blobs stay readable), and the raw bodies nothing refers to (neither
+    a version, for `reextract`, nor a URL's latest fetch, for a 304) removed."""
+    db.executescript(
+        """
+        CREATE TABLE response_dicts (
+            id INTEGER PRIMARY KEY,
+            content BLOB NOT NULL,         -- a zstd dictionary trained on stored bodies
+            samples INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE responses ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib';  -- zlib | zstd
+        ALTER TABLE responses ADD COLUMN dict_id INTEGER REFERENCES response_dicts(id);
+        CREATE INDEX pages_duplicate_of ON pages(duplicate_of) WHERE duplicate_of IS NOT NULL;
+        CREATE INDEX versions_raw ON versions(raw_sha256) WHERE raw_sha256 IS NOT NULL;
+        CREATE INDEX fetches_raw ON fetches(raw_sha256) WHERE raw_sha256 IS NOT NULL;
+        CREATE INDEX changes_run ON changes(run_id);
+        CREATE INDEX runs_status ON runs(status);
+        CREATE INDEX runs_started ON runs(started_at);
+        CREATE INDEX alerts_run ON alerts(run_id);
+        DELETE FROM responses
+        WHERE sha256 NOT IN (SELECT raw_sha256 FROM versions WHERE raw_sha256 IS NOT NULL)
+        AND sha256 NOT IN (SELECT raw_sha256 FROM fetches WHERE raw_sha256 IS NOT NULL);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

@@ -22,7 +22,9 @@ TABLES: dict[str, str] = {
     "changes": "Change events: new, modified, removed, restored, moved, duplicate.",
     "runs": "One row per crawl run of one spider, with its counters and outcome.",
     "alerts": "Health-check alerts and suspicious versions that were not stored.",
-    "responses": "Raw fetched bytes, zlib-compressed, stored once per sha256 (for reextract).",
+    "responses": "Raw fetched bytes, compressed, stored once per sha256: the bytes a version was"
+    " extracted from (for reextract) and each URL's latest 200 (for a 304).",
+    "response_dicts": "zstd dictionaries trained on the site's stored pages (see responses).",
     "fetches": "HTTP validators per requested URL, for conditional GET, and sitemap lastmod.",
     "checks": "Every fetch or revalidation of a content page and its outcome (the planner's"
     " evidence).",
@@ -139,8 +141,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "url": "First URL these bytes were fetched from.",
         "content_type": "Content-Type header.",
         "size": "Uncompressed size in bytes.",
-        "body": "zlib-compressed raw bytes.",
+        "body": "Compressed raw bytes (see codec).",
         "first_fetched_at": "When these bytes were first fetched.",
+        "codec": "zstd, or zlib for bodies stored before aaltowatch used zstd.",
+        "dict_id": "The zstd dictionary the body was compressed with (response_dicts.id).",
+    },
+    "response_dicts": {
+        "id": "Dictionary id (a blob names the one it needs, so retraining loses nothing).",
+        "content": "The zstd dictionary.",
+        "samples": "How many stored bodies it was trained on.",
+        "created_at": "When it was trained.",
     },
     "fetches": {
         "url": "Canonical public URL of what was requested.",

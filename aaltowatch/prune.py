@@ -1,0 +1,34 @@
+"""`aaltowatch prune`: drop what the retention policy allows, then give the space back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aaltowatch.core.config import Config
+from aaltowatch.core.text import format_utc, parse_utc
+from storage import Archive
+from storage.archive import utcnow
+
+
+def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str, Any]:
+    """Checks older than `prune_checks_after_days` (their summaries stay), raw bodies nothing
+    refers to; kept bodies are brought to zstd with the archive's dictionary; then a vacuum."""
+    now = now or utcnow()
+    size_before = archive.path.stat().st_size
+    checks = 0
+    if config.prune_checks_after_days > 0:
+        before = parse_utc(now) - timedelta(days=config.prune_checks_after_days)  # type: ignore[operator]
+        checks = archive.prune_checks(format_utc(before))
+    raws = archive.drop_unreferenced_raws()
+    archive.train_raw_dictionary(now)
+    recompressed = archive.recompress_raws()
+    vacuum = archive.reclaim_space()
+    return {
+        "checks": checks,
+        "raws": raws,
+        "recompressed": recompressed,
+        "vacuum": vacuum,
+        "bytes_before": size_before,
+        "bytes_after": archive.path.stat().st_size,
+    }
