@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.config import Config
@@ -11,11 +12,17 @@ from storage import Archive
 from storage.archive import utcnow
 
 
+def _size(db: Path) -> int:
+    """The archive on disk: its file and its write-ahead log."""
+    wal = Path(f"{db}-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
 def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str, Any]:
     """Checks older than `prune_checks_after_days` (their summaries stay), raw bodies nothing
     refers to; kept bodies are brought to zstd with the archive's dictionary; then a vacuum."""
     now = now or utcnow()
-    size_before = archive.path.stat().st_size
+    size_before = _size(archive.path)
     checks = 0
     if config.prune_checks_after_days > 0:
         before = parse_utc(now) - timedelta(days=config.prune_checks_after_days)  # type: ignore[operator]
@@ -30,5 +37,5 @@ def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str,
         "recompressed": recompressed,
         "vacuum": vacuum,
         "bytes_before": size_before,
-        "bytes_after": archive.path.stat().st_size,
+        "bytes_after": _size(archive.path),
     }

@@ -191,7 +191,8 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
         archive's size free on disk and excludes every other writer) that switches it to the
         incremental mode. Returns which one ran."""
         if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
-            self.conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # Stepped to the end: a plain execute() would free one page per step it makes.
+            self.conn.executescript("PRAGMA incremental_vacuum;")
             mode = "incremental"
         else:
             self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")

@@ -50,7 +50,9 @@ class ReadQueries:
             " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
             " c.flags"
             f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {where}"
-            " ORDER BY c.id DESC"
+            # With `since`, read the date index and sort what it finds; ordered by the id
+            # alone, SQLite would rather walk every change backwards to skip the sort.
+            f" ORDER BY {'+c.id' if since else 'c.id'} DESC"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -96,10 +98,10 @@ class ReadQueries:
 
     def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
         return self._all(
-            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
+            "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.*"
+            " FROM page_categories pc JOIN pages p ON p.id = pc.page_id"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
-            " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
-            " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"
+            " WHERE pc.category = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
             " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
             (category, limit),
         )
@@ -116,10 +118,7 @@ class ReadQueries:
     def categories(self, limit: int | None = None) -> list[str]:
         """Categories of live pages by name; with `limit`, only the ones with most pages."""
         rows = self.conn.execute(
-            "SELECT json_each.value FROM pages p"
-            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,"
-            " json_each(v.categories) WHERE p.status = 'live'"
-            " GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
+            "SELECT category FROM page_categories GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
             (-1 if limit is None else limit,),
         )
         return sorted(r[0] for r in rows)

@@ -141,7 +141,15 @@ def test_prune_drops_old_checks_keeps_summaries_and_vacuums(tmp_path: Path) -> N
         assert archive.check_stats(1) == stats
         assert archive.settled_unknown_urls() == {f"{URL}-gone"}
         assert len(archive.checks_of_page(1, 100)) == 21
-        assert prune(archive, config, now="2026-03-10T00:00:00Z")["vacuum"] == "incremental"
+        with archive.transaction():  # bodies nothing refers to (as before 0007)
+            archive.conn.executemany(
+                "INSERT INTO responses (sha256, url, size, body, first_fetched_at)"
+                " VALUES (?, ?, 0, randomblob(4000), ?)",
+                [(f"orphan-{n}", URL, AT) for n in range(200)],
+            )
+        again = prune(archive, config, now="2026-03-10T00:00:00Z")
+        assert (again["raws"], again["vacuum"]) == (200, "incremental")
+        assert again["bytes_after"] < again["bytes_before"] - 500_000
 
 
 def test_reextract_rebuilds_history_from_the_kept_raws_after_prune(two_state_copy: Path) -> None:
