@@ -99,7 +99,8 @@ class ReadQueries:
     def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
         return self._all(
             "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.*"
-            " FROM page_categories pc JOIN pages p ON p.id = pc.page_id"
+            # CROSS JOIN: SQLite keeps this order, so the category's own rows drive the join.
+            " FROM page_categories pc CROSS JOIN pages p ON p.id = pc.page_id"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
             " WHERE pc.category = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
             " ORDER BY COALESCE(v.published, p.first_seen) DESC, p.url LIMIT ?",
