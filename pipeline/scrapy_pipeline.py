@@ -76,7 +76,10 @@ class ArchivePipeline:
             if clean.moved_from and self._is_live(clean.moved_from):
                 self.moves.append(clean)
                 return
-            self._count(self.recorder.record_page(clean))
+            outcome = self.recorder.record_page(clean)
+            self._count(outcome)
+            for url in outcome.ask:
+                self.crawler.spider.recheck(url)
         elif isinstance(item, Unchanged):
             if item.parse is not None and not self._is_current(item.url):
                 for parsed in item.parse():  # a 304 whose stored body is not yet a version
