@@ -44,6 +44,8 @@ RESERVE_MIN = 3
 PRIOR_RATE0 = 4.0
 # How many days of observation the prior is worth (Gamma prior strength).
 PRIOR_WEIGHT_DAYS = 3.0
+# Relative precision of an estimated change rate (far finer than any decision needs).
+RATE_PRECISION = 1.0 + 1e-6
 # Partnership pages and recent news count more than the archive.
 RECENT_DAYS = 30.0
 IMPORTANCE = {"partnership": 3.0, "recent": 2.0, "archive": 1.0}
@@ -243,7 +245,7 @@ def change_rate(
         return total
 
     low, high = 1e-6, 1e4
-    for _ in range(60):
+    while high > low * RATE_PRECISION:  # ~25 halvings: every run solves it for every page
         mid = math.sqrt(low * high)
         if left(mid) > right:
             low = mid
