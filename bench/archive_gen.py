@@ -105,7 +105,8 @@ def generate(path: Path, pages: int = 20_000, versions: int = 100_000, seed: int
 
 # -- an archive as aaltowatch leaves it after `days` of operation (bench/archive_age.py) ------
 RUNS_PER_DAY = 48  # every 30 minutes
-VERSIONS_PER_DAY = 300  # at 20,000 pages; a tenth of them new stories
+VERSIONS_PER_DAY = 300  # at 20,000 pages
+NEW_SHARE = 0.1  # of the new versions, the first of a new story
 CHECKS_PER_DAY = 18_000  # at 20,000 pages: the planner's revalidations
 START = datetime(2026, 1, 5, tzinfo=UTC)
 RUN_STATS = json.dumps({f"aaltowatch/stat/{n}": n * 37 for n in range(60)})  # ~1.5 KB a run
@@ -136,9 +137,10 @@ def generate_age(
     seed: int = 7,
     log: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, int]:
-    """Write the archive of `days` of operation at ``path`` (replacing it) and return its row
-    counts. `scale` shrinks pages, versions and checks a day (not runs): a quick, smaller
-    archive with the same history per page. Bulk inserts, one transaction, no journal."""
+    """Write the archive of `days` of operation of a site of `pages` pages at ``path``
+    (replacing it) and return its row counts. `scale` shrinks pages, versions and checks a
+    day (not runs): a quick, smaller archive with the same history per page. Bulk inserts,
+    one transaction, no journal."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     open_archive(path).close()  # the real schema, every migration
@@ -203,7 +205,10 @@ def generate_age(
 
     runs, checks = [], []
     at = START
-    for _ in range(n_pages):  # the backfill: the first run stores the site
+    # The backfill: the first run stores the site, less the stories published since, so that
+    # every age ends with `pages` pages (the same site, watched for longer).
+    expected_new = int(NEW_SHARE * per_day_versions * days)
+    for _ in range(max(n_pages - expected_new, n_pages // 2)):
         new_page(at, 1)
     versions_due, checks_due, cursor = 0.0, 0.0, 0
     for run_id in range(1, n_runs + 1):
@@ -213,7 +218,7 @@ def generate_age(
             versions_due += per_day_versions / RUNS_PER_DAY
             while versions_due >= 1:
                 versions_due -= 1
-                if rng.random() < 0.1:
+                if rng.random() < NEW_SHARE:
                     changed.append(new_page(at, run_id))
                 else:  # edits go mostly to recent stories
                     pid = len(pages_rows) - int(len(pages_rows) * rng.random() ** 4)
