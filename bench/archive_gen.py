@@ -106,7 +106,7 @@ def generate(path: Path, pages: int = 20_000, versions: int = 100_000, seed: int
 # -- an archive as aaltowatch leaves it after `days` of operation (bench/archive_age.py) ------
 RUNS_PER_DAY = 48  # every 30 minutes
 VERSIONS_PER_DAY = 300  # at 20,000 pages
-NEW_SHARE = 0.1  # of the new versions, the first of a new story
+NEW_SHARE = 0.02  # of the new versions, the first of a new story (6 a day at 20,000 pages)
 CHECKS_PER_DAY = 18_000  # at 20,000 pages: the planner's revalidations
 START = datetime(2026, 1, 5, tzinfo=UTC)
 RUN_STATS = json.dumps({f"aaltowatch/stat/{n}": n * 37 for n in range(60)})  # ~1.5 KB a run
