@@ -9,6 +9,7 @@ from typing import Any
 
 from aaltowatch.core.crawlstop import stop_unwritable, unwritable
 from aaltowatch.core.decision import Outcome
+from aaltowatch.core.enums import ChangeKind
 from aaltowatch.core.errors import ArchiveWriteError
 from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
@@ -33,6 +34,9 @@ class ArchivePipeline:
         self.outcomes: Counter[str] = Counter()
         self.sources: Counter[str] = Counter()
         self.flagged: list[str] = []
+        # Pages first stored in this run, by URL: a move onto one folds it into the moved
+        # page's history (pipeline.history._move), so its `new`/`duplicate` is not counted.
+        self.stored_new: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -114,6 +118,10 @@ class ArchivePipeline:
             self.outcomes[outcome.skipped] += 1
         if outcome.change:
             self.outcomes[outcome.change] += 1
+        if outcome.change in (ChangeKind.NEW, ChangeKind.DUPLICATE):
+            self.stored_new[outcome.url] = outcome.change
+        elif outcome.change == ChangeKind.MOVED and outcome.url in self.stored_new:
+            self.outcomes[self.stored_new.pop(outcome.url)] -= 1
         if outcome.flagged:
             self.outcomes["flagged"] += 1
             self.flagged.append(f"{outcome.url} ({', '.join(outcome.flagged)})")

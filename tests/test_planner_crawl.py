@@ -227,6 +227,7 @@ def test_8_a_move_seen_from_its_new_url_first_is_one_event(site: LiveSite, home:
     assert events == [("moved", PUBLIC + old)]  # not new + duplicate, nor removed
     assert query(home, "SELECT url, status FROM pages WHERE url IN (?, ?)", PUBLIC + old,
                  PUBLIC + new) == [(PUBLIC + new, "live")]  # fmt: skip
+    assert query(home, "SELECT new, moved FROM runs ORDER BY id DESC LIMIT 1") == [(0, 1)]
 
 
 def test_partnerships_hubs_every_run_the_rest_under_the_budget(tmp_path: Path) -> None:
