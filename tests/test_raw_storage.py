@@ -168,3 +168,15 @@ def test_reextract_rebuilds_history_from_the_kept_raws_after_prune(two_state_cop
     proc = run_cli("reextract", db=two_state_copy)
     assert proc.returncode == 0, proc.stderr
     assert f"re-extracted {live} pages: 0 new versions, 0 errors" in proc.stderr
+
+
+def test_a_writer_leaves_fresh_planner_statistics(tmp_path: Path) -> None:
+    """`PRAGMA optimize` on close: the per-run queries keep their indexes as tables grow."""
+    with open_archive(tmp_path / "a.db") as archive:
+        with archive.transaction():
+            for n in range(50):
+                _version_of(archive, f"{URL}-{n}", f"sha-{n}")
+        archive.duplicates_of(URL, other_than=None)
+    with open_archive(tmp_path / "a.db", readonly=True) as archive:
+        tables = {r[0] for r in archive.conn.execute("SELECT tbl FROM sqlite_stat1")}
+    assert "pages" in tables
