@@ -43,6 +43,8 @@ JUSTIFIED = {
     " from every partnership page: the site's size, once a run",
     r"FROM pages p LEFT JOIN check_stats s ON s.page_id = p.id WHERE p.status = \?": "status:"
     " overdue pages among all live pages, the site's size",
+    r"^SELECT (COUNT\(\*\)|COALESCE\(SUM\(version_count\), \?\)) FROM pages$": "totals:"
+    " pages and their versions, the site's size",
     r"^SELECT category FROM page_categories GROUP BY": "the largest categories: one pass over"
     " the category index, the site's size, once a run",
     r"^SELECT raw_sha256 FROM fetches WHERE raw_sha256 IS NOT NULL ORDER BY fetched_at": (
@@ -144,6 +146,7 @@ def traced(aged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
         archive.alerts(run_id=run_id)
         archive.running_runs()
         archive.first_run_started()
+        archive.totals()
     return statements(trace)
 
 
