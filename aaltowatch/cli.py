@@ -627,6 +627,25 @@ def export(
 
 
 @cli.command()
+@click.pass_context
+def prune(ctx: click.Context) -> None:
+    """Drop old checks and unreferenced raw bodies (config: prune_checks_after_days), vacuum."""
+    from aaltowatch.core.lock import run_lock
+    from aaltowatch.prune import prune as run_prune
+
+    config = _config(ctx)
+    if not config.db.exists():
+        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
+    with run_lock(config.effective_lock_file), _archive(ctx) as archive:
+        report = run_prune(archive, config)
+    err_console.print(
+        f"pruned {report['checks']} checks and {report['raws']} raw bodies, recompressed"
+        f" {report['recompressed']}; {report['vacuum']} vacuum:"
+        f" {report['bytes_before'] / 1e6:.1f} MB -> {report['bytes_after'] / 1e6:.1f} MB"
+    )
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.pass_context

@@ -31,6 +31,9 @@ CRAWL_ENV = {
     "AALTOWATCH_CONCURRENT_REQUESTS_PER_DOMAIN": "16",
     "AALTOWATCH_CRAWL_DELAY_CAP": "0",
     "AALTOWATCH_DOWNLOAD_DELAY": "0",
+    # Every page every run, without a budget: under the default 900 requests the "full crawl"
+    # stored a sixth of the site and the "recrawl" went on with the backfill.
+    "AALTOWATCH_REVISIT_POLICY": "all",
 }
 
 

@@ -28,6 +28,8 @@ from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, hamming
 
 NEAR_DUPLICATE_DISTANCE = 3
+# Live twins of a new page asked again in its run (a move's old URL is one of them).
+MAX_ASKED_TWINS = 2
 SOFT_404 = "soft_404"  # item flag set by pages.errorpage: the site's error page under a URL
 # Changes that store a version: their declared dates are checked (pipeline.dates).
 VERSIONED_CHANGES = frozenset(
@@ -348,8 +350,8 @@ def _seen_page(
 
 def _with_check(decision: Decision, before: list[Check], item: PageItem, replay: bool) -> Decision:
     """The observation's check comes last: it sees the page as the decision leaves it."""
-    if replay:
-        return decision
+    if replay:  # nothing is asked either: replaying stored HTML is not crawling
+        return replace(decision, outcome=replace(decision.outcome, ask=()))
     own = Check(item.url, check_outcome(decision.outcome), item.http_status)
     return replace(decision, checks=(*before, own))
 
@@ -363,9 +365,12 @@ def _new_page(
     values, links = _fingerprints(item.url, item.lang, stored, dependants, run_id)
     change = ChangeKind.DUPLICATE if values["duplicate_of"] else ChangeKind.NEW
     event = _change(None, item.url, change, now, run_id, page=None, prev=None, version=version)
+    # A new URL with a live page's very content: that page may have moved here. Its own URL
+    # is asked in this run; a 301 to here folds this copy into its history (_move).
+    ask = tuple(twin["url"] for twin in stored.twins[:MAX_ASKED_TWINS])
     return replace(
         base,
-        outcome=Outcome(item.url, change),
+        outcome=Outcome(item.url, change, ask=ask),
         insert={
             "url": item.url,
             "kind": item.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 from scrapy.crawler import Crawler
 
@@ -22,6 +22,12 @@ from pipeline.recorder import Recorder
 from storage import Archive
 
 log = logging.getLogger(__name__)
+
+
+class _Rechecks(Protocol):
+    """The spider's side of a move seen from its new URL first (spiders.base.AaltoSpider)."""
+
+    def recheck(self, url: str) -> None: ...
 
 
 class ArchivePipeline:
@@ -85,7 +91,10 @@ class ArchivePipeline:
             if clean.moved_from and self._is_live(clean.moved_from):
                 self.moves.append(clean)
                 return
-            self._count(self.recorder.record_page(clean))
+            outcome = self.recorder.record_page(clean)
+            self._count(outcome)
+            for url in outcome.ask:
+                cast(_Rechecks, self.crawler.spider).recheck(url)
         elif isinstance(item, Unchanged):
             item = normalise_unchanged(item)
             self._note_truncated(item.url, item.truncated)

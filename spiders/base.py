@@ -339,6 +339,16 @@ class AaltoSpider(scrapy.Spider):
             self.budget.take(reserve=True)
         return request
 
+    def recheck(self, url: str) -> None:
+        """Ask a stored page again in this run, out of the plan: the pipeline stored a new page
+        with its content, and a 301 from here to there makes the two one `moved` (a move found
+        from its new URL first). Paid from the reserve, like a redirect; once a run."""
+        key = self.canonical(url)
+        if key in self.requested or not self.budget.take(reserve=True):
+            return
+        self.count("rechecks")
+        self.crawler.engine.crawl(self.page_request(key, priority=10))
+
     def want(self, url: str, *, lastmod: str | None = None) -> Iterator[Any]:
         """Ask for a content page once, unless its sitemap lastmod says it did not move."""
         key = self.canonical(url)

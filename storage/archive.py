@@ -6,6 +6,7 @@ point leaves whole pages or nothing; readers work alongside a crawl thanks to WA
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -26,6 +27,8 @@ from storage.rows import _decode_row, utcnow
 from storage.runs import RunStore
 
 __all__ = ["Archive", "_decode_row", "open_archive", "utcnow"]
+
+log = logging.getLogger(__name__)
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -117,6 +120,8 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
             )
         if not readonly:
             try:
+                if ours is None:  # a new file: `prune` can then give space back cheaply
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
@@ -144,7 +149,39 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
         return archive
 
     def close(self) -> None:
+        if not self.readonly:
+            self._maintain()
         self.conn.close()
+
+    def _maintain(self) -> None:
+        """Upkeep a writer does on its way out, best effort: the raw-body dictionary once there
+        are enough bodies to train it, and fresh planner statistics (ANALYZE where they are
+        stale), so the per-run queries keep their indexes as the tables grow."""
+        if self._in_tx:
+            return
+        try:
+            self.train_raw_dictionary(utcnow())
+            self.conn.execute("PRAGMA analysis_limit = 1000")  # bounded: rows sampled per index
+            self.conn.execute("PRAGMA optimize")
+        except sqlite3.Error as exc:
+            log.warning("archive upkeep skipped: %s", exc)
+
+    def reclaim_space(self) -> str:
+        """Give the free pages back to the file system. An archive in incremental auto-vacuum
+        mode (every archive created since 0007, or once pruned) moves just the free pages,
+        without rewriting the file; an older one is rewritten once by a full VACUUM (needs the
+        archive's size free on disk and excludes every other writer) that switches it to the
+        incremental mode. Returns which one ran."""
+        if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            # Stepped to the end: a plain execute() would free one page per step it makes.
+            self.conn.executescript("PRAGMA incremental_vacuum;")
+            mode = "incremental"
+        else:
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self.conn.execute("VACUUM")
+            mode = "full"
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file itself shrinks now
+        return mode
 
     def __enter__(self) -> Archive:
         return self

@@ -1,21 +1,30 @@
 """The fetch cache: raw responses (compressed, by sha256) and each URL's HTTP validators.
 
+Raw bodies are kept while something refers to them: the version extracted from them (for
+`reextract`) or the URL's latest 200 (what a 304 stands for). A body that only differs from
+the last one by the site's noise replaces it instead of piling up, so raw storage grows with
+content, not with the number of runs.
+
 A mixin of `Archive`; crawling reaches it through aaltowatch.core.fetchcache, never directly.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from storage import rawcodec
 from storage.connection import Store
+
+# A raw body nothing refers to: neither a version (reextract) nor a URL's latest fetch (304).
+UNREFERENCED = (
+    "NOT EXISTS (SELECT 1 FROM versions v WHERE v.raw_sha256 = responses.sha256)"
+    " AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.raw_sha256 = responses.sha256)"
+)
 
 
 class FetchStore(Store):
     """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
-
-    conn: Any
 
     # -- raw responses and HTTP validators -------------------------------------------------
     def record_fetch(
@@ -30,14 +39,25 @@ class FetchStore(Store):
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
-        """Keep the raw bytes (compressed, by sha256) and the validators for conditional GET."""
+        """Keep the raw bytes (compressed, by sha256) and the validators for conditional GET;
+        the URL's previous body goes unless a version refers to it."""
         with self.transaction():
+            previous = None
             if body is not None and sha256:
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO responses (sha256, url, content_type, size, body,"
-                    " first_fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (sha256, url, content_type, len(body), zlib.compress(body, 1), fetched_at),
-                )
+                row = self.conn.execute(
+                    "SELECT raw_sha256 FROM fetches WHERE url = ?", (url,)
+                ).fetchone()
+                previous = row[0] if row else None
+                if not self.conn.execute(
+                    "SELECT 1 FROM responses WHERE sha256 = ?", (sha256,)
+                ).fetchone():
+                    dict_id, zdict = self._newest_dict()
+                    self.conn.execute(
+                        "INSERT INTO responses (sha256, url, content_type, size, body,"
+                        " first_fetched_at, codec, dict_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (sha256, url, content_type, len(body), rawcodec.compress(body, zdict),
+                         fetched_at, rawcodec.ZSTD, dict_id),
+                    )  # fmt: skip
             self.conn.execute(
                 "INSERT INTO fetches (url, etag, last_modified, raw_sha256, content_type,"
                 " http_status, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -51,13 +71,93 @@ class FetchStore(Store):
                 " http_status = excluded.http_status, fetched_at = excluded.fetched_at",
                 (url, etag, last_modified, sha256, content_type, status, fetched_at),
             )
+            if previous and previous != sha256:
+                self.conn.execute(
+                    f"DELETE FROM responses WHERE sha256 = ? AND {UNREFERENCED}", (previous,)
+                )
 
     def fetch_info(self, url: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM fetches WHERE url = ?", (url,))
 
     def raw_body(self, sha256: str) -> bytes | None:
-        row = self.conn.execute("SELECT body FROM responses WHERE sha256 = ?", (sha256,)).fetchone()
-        return zlib.decompress(row[0]) if row else None
+        row = self.conn.execute(
+            "SELECT body, codec, dict_id FROM responses WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        if row is None:
+            return None
+        return rawcodec.decompress(row[0], row[1], self._dict(row[2]))
+
+    # -- the zstd dictionaries -------------------------------------------------------------
+    def _dict(self, dict_id: int | None) -> Any:
+        """A stored dictionary by id, loaded once per connection."""
+        if dict_id is None:
+            return None
+        cache = self.__dict__.setdefault("_raw_dicts", {})
+        if dict_id not in cache:
+            row = self.conn.execute(
+                "SELECT content FROM response_dicts WHERE id = ?", (dict_id,)
+            ).fetchone()
+            cache[dict_id] = rawcodec.load_dict(row[0])
+        return cache[dict_id]
+
+    def _newest_dict(self) -> tuple[int | None, Any]:
+        row = self.conn.execute("SELECT MAX(id) FROM response_dicts").fetchone()
+        return row[0], self._dict(row[0])
+
+    def train_raw_dictionary(self, now: str) -> int | None:
+        """The archive's dictionary, trained once on the latest stored bodies when there are
+        enough of them; returns its id, or None when none was trained now."""
+        if self._newest_dict()[0] is not None:
+            return None
+        shas = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT raw_sha256 FROM fetches WHERE raw_sha256 IS NOT NULL"
+                " ORDER BY fetched_at DESC LIMIT ?",
+                (rawcodec.TRAIN_SAMPLES,),
+            )
+        ]
+        if len(shas) < rawcodec.MIN_TRAIN_SAMPLES:
+            return None
+        samples = [b for b in map(self.raw_body, shas) if b]
+        try:
+            content = rawcodec.train(samples)
+        except rawcodec.TrainError:  # too few or too alike: bodies stay without a dictionary
+            return None
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO response_dicts (content, samples, created_at) VALUES (?, ?, ?)",
+                (content, len(samples), now),
+            )
+        assert cur.lastrowid is not None  # an INSERT on a rowid table
+        return cur.lastrowid
+
+    def recompress_raws(self, batch: int = 500) -> int:
+        """Bring every kept body to zstd with the newest dictionary (zlib bodies of older
+        archives included); returns how many were rewritten."""
+        dict_id, zdict = self._newest_dict()
+        done = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT sha256 FROM responses WHERE codec != ? OR dict_id IS NOT ? LIMIT ?",
+                (rawcodec.ZSTD, dict_id, batch),
+            ).fetchall()
+            if not rows:
+                return done
+            with self.transaction():
+                for (sha,) in rows:
+                    body = self.raw_body(sha)
+                    self.conn.execute(
+                        "UPDATE responses SET body = ?, codec = ?, dict_id = ? WHERE sha256 = ?",
+                        (rawcodec.compress(body or b"", zdict), rawcodec.ZSTD, dict_id, sha),
+                    )
+            done += len(rows)
+
+    def drop_unreferenced_raws(self) -> int:
+        """Remove the raw bodies nothing refers to; returns how many went."""
+        with self.transaction():
+            cur = self.conn.execute(f"DELETE FROM responses WHERE {UNREFERENCED}")
+        return cur.rowcount
 
     def cached_response(self, url: str) -> tuple[bytes, str | None] | None:
         """The last 200 body for a URL: what a 304 means."""

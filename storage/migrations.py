@@ -483,6 +483,92 @@ def m0013_run_steps(db: Database) -> None:
     )
 
 
+@migrations(name="0014_cost")
+def m0014_cost(db: Database) -> None:
+    """Cost that grows with content, not with the archive's age: indexes for every per-run
+    read, raw bodies compressed with a trained zstd dictionary (each blob names its codec and
+    dictionary, so the zlib blobs stay readable), and the raw bodies nothing refers to (neither
+    a version, for `reextract`, nor a URL's latest fetch, for a 304) removed."""
+    db.executescript(
+        """
+        CREATE TABLE response_dicts (
+            id INTEGER PRIMARY KEY,
+            content BLOB NOT NULL,         -- a zstd dictionary trained on stored bodies
+            samples INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE responses ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib';  -- zlib | zstd
+        ALTER TABLE responses ADD COLUMN dict_id INTEGER REFERENCES response_dicts(id);
+        CREATE INDEX pages_duplicate_of ON pages(duplicate_of) WHERE duplicate_of IS NOT NULL;
+        CREATE INDEX versions_raw ON versions(raw_sha256) WHERE raw_sha256 IS NOT NULL;
+        CREATE INDEX fetches_raw ON fetches(raw_sha256) WHERE raw_sha256 IS NOT NULL;
+        CREATE INDEX changes_run ON changes(run_id);
+        CREATE INDEX runs_status ON runs(status);
+        CREATE INDEX runs_started ON runs(started_at);
+        CREATE INDEX alerts_run ON alerts(run_id);
+        CREATE INDEX crawl_queue_kind ON crawl_queue(kind, tier);
+        -- The categories of each live page's current version, kept by triggers on every write
+        -- path: a category feed reads its own pages instead of every page's JSON.
+        CREATE TABLE page_categories (
+            category TEXT NOT NULL,
+            page_id INTEGER NOT NULL,
+            PRIMARY KEY (category, page_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX page_categories_page ON page_categories(page_id);
+        CREATE TRIGGER page_categories_insert AFTER INSERT ON pages BEGIN
+            INSERT OR IGNORE INTO page_categories (category, page_id)
+            SELECT j.value, new.id FROM versions v, json_each(v.categories) j
+            WHERE v.page_id = new.id AND v.version = new.current_version
+            AND new.status = 'live' AND json_valid(v.categories);
+        END;
+        CREATE TRIGGER page_categories_update AFTER UPDATE OF current_version, status ON pages
+        BEGIN
+            DELETE FROM page_categories WHERE page_id = old.id;
+            INSERT OR IGNORE INTO page_categories (category, page_id)
+            SELECT j.value, new.id FROM versions v, json_each(v.categories) j
+            WHERE v.page_id = new.id AND v.version = new.current_version
+            AND new.status = 'live' AND json_valid(v.categories);
+        END;
+        CREATE TRIGGER page_categories_delete AFTER DELETE ON pages BEGIN
+            DELETE FROM page_categories WHERE page_id = old.id;
+        END;
+        INSERT OR IGNORE INTO page_categories (category, page_id)
+        SELECT j.value, p.id FROM pages p
+        JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,
+        json_each(v.categories) j WHERE p.status = 'live' AND json_valid(v.categories);
+        -- Change events per week (its Monday) and kind: a running total the dashboard reads.
+        CREATE TABLE changes_weekly (
+            week TEXT,
+            change TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (week, change)
+        );
+        CREATE TRIGGER changes_weekly_insert AFTER INSERT ON changes BEGIN
+            INSERT INTO changes_weekly (week, change, count)
+            VALUES (date(new.detected_at, '-6 days', 'weekday 1'), new.change, 1)
+            ON CONFLICT (week, change) DO UPDATE SET count = count + 1;
+        END;
+        CREATE TRIGGER changes_weekly_delete AFTER DELETE ON changes BEGIN
+            UPDATE changes_weekly SET count = count - 1
+            WHERE week IS date(old.detected_at, '-6 days', 'weekday 1') AND change = old.change;
+        END;
+        CREATE TRIGGER changes_weekly_update AFTER UPDATE OF change, detected_at ON changes BEGIN
+            UPDATE changes_weekly SET count = count - 1
+            WHERE week IS date(old.detected_at, '-6 days', 'weekday 1') AND change = old.change;
+            INSERT INTO changes_weekly (week, change, count)
+            VALUES (date(new.detected_at, '-6 days', 'weekday 1'), new.change, 1)
+            ON CONFLICT (week, change) DO UPDATE SET count = count + 1;
+        END;
+        INSERT INTO changes_weekly (week, change, count)
+        SELECT date(detected_at, '-6 days', 'weekday 1'), change, COUNT(*) FROM changes
+        GROUP BY 1, 2;
+        DELETE FROM responses
+        WHERE sha256 NOT IN (SELECT raw_sha256 FROM versions WHERE raw_sha256 IS NOT NULL)
+        AND sha256 NOT IN (SELECT raw_sha256 FROM fetches WHERE raw_sha256 IS NOT NULL);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

@@ -115,6 +115,17 @@ class PlanStore(Store):
         row = self.conn.execute("SELECT COUNT(*) FROM checks WHERE page_id = ?", (page_id,))
         return int(row.fetchone()[0])
 
+    def prune_checks(self, before: str) -> int:
+        """Drop checks made before `before`: their page's summary (check_stats) already holds
+        what the planner needs. A never-stored URL's last 404/301 stays: it settles the URL."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "DELETE FROM checks WHERE checked_at < ? AND NOT (page_id IS NULL"
+                " AND outcome IN (?, ?))",
+                (before, CheckOutcome.GONE.value, CheckOutcome.MOVED.value),
+            )
+        return cur.rowcount
+
     def checks_of_page(self, page_id: int, limit: int = 50) -> list[dict[str, Any]]:
         return self._all(
             "SELECT checked_at, outcome, http_status, run_id, url FROM checks WHERE page_id = ?"

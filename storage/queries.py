@@ -54,7 +54,9 @@ class ReadQueries(Store):
             " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url,"
             " c.flags"
             f" FROM changes c JOIN pages p ON p.id = c.page_id WHERE {where}"
-            " ORDER BY c.id DESC"
+            # With `since`, read the date index and sort what it finds; ordered by the id
+            # alone, SQLite would rather walk every change backwards to skip the sort.
+            f" ORDER BY {'+c.id' if since else 'c.id'} DESC"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -100,10 +102,11 @@ class ReadQueries(Store):
 
     def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:
         return self._all(
-            "SELECT p.url, p.id AS page_id, p.lang, p.first_seen, p.last_changed, v.* FROM pages p"
+            "SELECT p.url, p.id AS page_id, p.lang, p.first_seen, p.last_changed, v.*"
+            # CROSS JOIN: SQLite keeps this order, so the category's own rows drive the join.
+            " FROM page_categories pc CROSS JOIN pages p ON p.id = pc.page_id"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
-            " WHERE p.status = 'live' AND p.duplicate_of IS NULL"
-            " AND EXISTS (SELECT 1 FROM json_each(v.categories) WHERE json_each.value = ?)"
+            " WHERE pc.category = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
             f" ORDER BY {_BY_FEED_DATE} DESC, p.url LIMIT ?",
             (category, limit),
         )
@@ -111,19 +114,23 @@ class ReadQueries(Store):
     def totals(self) -> dict[str, Any]:
         """Pages, versions and change events by kind: the archive at a glance."""
         one = self.conn.execute
+        # Versions and changes from what the pages and the weekly totals keep: no table that
+        # grows with the archive's age is counted row by row.
         return {
             "pages": one("SELECT COUNT(*) FROM pages").fetchone()[0],
-            "versions": one("SELECT COUNT(*) FROM versions").fetchone()[0],
-            "changes": dict(one("SELECT change, COUNT(*) FROM changes GROUP BY change").fetchall()),
+            "versions": one("SELECT COALESCE(SUM(version_count), 0) FROM pages").fetchone()[0],
+            "changes": dict(
+                one(
+                    "SELECT change, SUM(count) FROM changes_weekly GROUP BY change"
+                    " HAVING SUM(count) > 0"
+                ).fetchall()
+            ),
         }
 
     def categories(self, limit: int | None = None) -> list[str]:
         """Categories of live pages by name; with `limit`, only the ones with most pages."""
         rows = self.conn.execute(
-            "SELECT json_each.value FROM pages p"
-            " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version,"
-            " json_each(v.categories) WHERE p.status = 'live'"
-            " GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
+            "SELECT category FROM page_categories GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT ?",
             (-1 if limit is None else limit,),
         )
         return sorted(r[0] for r in rows)

@@ -24,7 +24,13 @@ TABLES: dict[str, str] = {
     "alerts": "Health-check alerts and suspicious versions that were not stored.",
     "run_steps": "What each step of a run did (crawl, store, feeds, notify, metrics, health):"
     " ok, failed (with the error) or skipped.",
-    "responses": "Raw fetched bytes, zlib-compressed, stored once per sha256 (for reextract).",
+    "responses": "Raw fetched bytes, compressed, stored once per sha256: the bytes a version was"
+    " extracted from (for reextract) and each URL's latest 200 (for a 304).",
+    "page_categories": "The categories of each live page's current version (kept by triggers),"
+    " so a category feed reads its own pages.",
+    "changes_weekly": "Change events per week and kind, a running total kept by triggers (the"
+    " dashboard's chart).",
+    "response_dicts": "zstd dictionaries trained on the site's stored pages (see responses).",
     "fetches": "HTTP validators per requested URL, for conditional GET, and sitemap lastmod.",
     "checks": "Every fetch or revalidation of a content page and its outcome (the planner's"
     " evidence).",
@@ -157,8 +163,25 @@ COLUMNS: dict[str, dict[str, str]] = {
         "url": "First URL these bytes were fetched from.",
         "content_type": "Content-Type header.",
         "size": "Uncompressed size in bytes.",
-        "body": "zlib-compressed raw bytes.",
+        "body": "Compressed raw bytes (see codec).",
         "first_fetched_at": "When these bytes were first fetched.",
+        "codec": "zstd, or zlib for bodies stored before aaltowatch used zstd.",
+        "dict_id": "The zstd dictionary the body was compressed with (response_dicts.id).",
+    },
+    "page_categories": {
+        "category": "A category, as shown on the site.",
+        "page_id": "A live page whose current version has it (pages.id).",
+    },
+    "changes_weekly": {
+        "week": "The week's Monday (YYYY-MM-DD) of changes.detected_at.",
+        "change": "Kind of change event.",
+        "count": "How many change events of that kind were detected that week.",
+    },
+    "response_dicts": {
+        "id": "Dictionary id (a blob names the one it needs, so retraining loses nothing).",
+        "content": "The zstd dictionary.",
+        "samples": "How many stored bodies it was trained on.",
+        "created_at": "When it was trained.",
     },
     "fetches": {
         "url": "Canonical public URL of what was requested.",

@@ -29,10 +29,12 @@ class Story:
     category: str
     body: str
     lastmod: str
+    slug: str = ""  # default: story-<lang>-<n>; a moved story gets another
 
     @property
     def path(self) -> str:
-        return f"/{self.lang}/{NEWS_SECTIONS[self.lang]}/story-{self.lang}-{self.n}"
+        slug = self.slug or f"story-{self.lang}-{self.n}"
+        return f"/{self.lang}/{NEWS_SECTIONS[self.lang]}/{slug}"
 
     @property
     def title(self) -> str:
@@ -60,6 +62,7 @@ class LiveSite(BackgroundHTTPServer):
         self.delay_s = delay_s
         self.stories: dict[str, Story] = {}
         self.ghosts: list[str] = []  # paths a stale sitemap still lists: they answer 404
+        self.redirects: dict[str, str] = {}  # old path -> new path: a 301
         self.clock = START
         for lang, count in per_lang.items():
             for _ in range(count):
@@ -83,6 +86,14 @@ class LiveSite(BackgroundHTTPServer):
 
     def remove(self, path: str) -> None:
         del self.stories[path]
+
+    def move(self, path: str) -> str:
+        """The story goes to a new URL with the same content; the old one answers 301."""
+        story = self.stories.pop(path)
+        story.slug = f"story-{story.lang}-{story.n}-renamed"
+        self.stories[story.path] = story
+        self.redirects[path] = story.path
+        return story.path
 
     def newest(self, lang: str, count: int) -> list[Story]:
         return self._listed(lang)[:count]
@@ -185,7 +196,11 @@ class LiveSite(BackgroundHTTPServer):
         if self.delay_s and split_target(handler.path)[0] in self.stories:
             self.stopping.wait(self.delay_s)
         with self._lock:
+            moved_to = self.redirects.get(split_target(handler.path)[0])
             found = self.render(handler.path)
+        if moved_to is not None:
+            handler.respond(301, {"Location": moved_to}, b"", content_length=0)
+            return
         if found is None:
             handler.respond(404, {"Content-Type": "text/html"}, b"gone", content_length=4)
             return

@@ -273,6 +273,18 @@ def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive
     assert [c["change"] for c in reversed(archive.changes())] == ["new", "moved"]
 
 
+def test_a_new_url_with_a_live_pages_content_asks_for_that_page() -> None:
+    """A move found from its new URL first: the old URL is asked in the same run, so its 301
+    folds the two into one `moved` (the test above)."""
+    twin = {"id": 7, "url": URL, "duplicate_of": None}
+    new = normalise(item(url=URL + "-renamed"))
+    decision = decide_page(new, Stored(twins=(twin,)), run_id=2, now=NOW)
+    assert (decision.outcome.change, decision.outcome.ask) == ("duplicate", (URL,))
+    replayed = decide_page(new, Stored(twins=(twin,)), run_id=2, now=NOW, replay=True)
+    assert replayed.outcome.ask == ()
+    assert decide_page(new, Stored(), run_id=2, now=NOW).outcome.ask == ()
+
+
 def test_unchanged_page_with_new_categories(archive: Archive) -> None:
     record(archive, item())
     recorder = Recorder(archive, archive.start_run("news", "x"))

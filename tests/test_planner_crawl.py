@@ -218,6 +218,18 @@ def test_7_a_stale_sitemap_entry_is_asked_for_once(site: LiveSite, home: Path) -
     assert query(home, "SELECT COUNT(*) FROM crawl_queue") == [(0,)]
 
 
+def test_8_a_move_seen_from_its_new_url_first_is_one_event(site: LiveSite, home: Path) -> None:
+    old = site.newest("en", 1)[0].path
+    new = site.move(old)  # its new URL tops the listing; the planner has no reason to ask old
+    run(site, home, AALTOWATCH_REVISIT_MIN_VALUE="1000", AALTOWATCH_REVISIT_FILL_SHARE="0")
+    assert site.paths().count(old) == 1  # asked in the same run: it answers 301
+    events = query(home, "SELECT change, moved_from FROM changes WHERE url = ?", PUBLIC + new)
+    assert events == [("moved", PUBLIC + old)]  # not new + duplicate, nor removed
+    assert query(home, "SELECT url, status FROM pages WHERE url IN (?, ?)", PUBLIC + old,
+                 PUBLIC + new) == [(PUBLIC + new, "live")]  # fmt: skip
+    assert query(home, "SELECT new, moved FROM runs ORDER BY id DESC LIMIT 1") == [(0, 1)]
+
+
 def test_partnerships_hubs_every_run_the_rest_under_the_budget(tmp_path: Path) -> None:
     """A budget smaller than the partnership section: the hubs every run, new pages first,
     then the known ones as the revisit policy picks them; nothing is ever over the budget."""

@@ -221,6 +221,9 @@ class Config:
     max_categories_per_item: int = setting(20, at_least(1))  # categories kept per page
     # category-*.xml/.atom feeds written (largest first).
     max_category_feeds: int = setting(200, at_least(0))
+    # `aaltowatch prune` drops checks older than this many days (each page keeps their summary
+    # in check_stats, which the planner reads); 0 = keep every check.
+    prune_checks_after_days: float = setting(90.0, at_least(0))
     lock_file: Path | None = None
     metrics_file: Path | None = None
     log_level: str = setting("INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))

@@ -23,6 +23,9 @@ class Outcome:
     fields: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     skipped: str | None = None  # why nothing was stored (soft_404)
+    # Stored pages to ask again in this run: the live twins of a new page. A page moved on the
+    # site is often found at its new URL first; its old URL's 301 makes the two one `moved`.
+    ask: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

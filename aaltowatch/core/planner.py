@@ -45,6 +45,8 @@ RESERVE_MIN = 3
 PRIOR_RATE0 = 4.0
 # How many days of observation the prior is worth (Gamma prior strength).
 PRIOR_WEIGHT_DAYS = 3.0
+# Relative precision of an estimated change rate (far finer than any decision needs).
+LOG_RATE_PRECISION = 1e-9
 # Partnership pages and recent news count more than the archive.
 RECENT_DAYS = 30.0
 IMPORTANCE = {"partnership": 3.0, "recent": 2.0, "archive": 1.0}
@@ -227,7 +229,7 @@ def change_rate(
     ended in a change has probability 1 - exp(-λt), one that did not, exp(-λt). With a
     Gamma(α, β) prior (mean `prior_rate`, worth PRIOR_WEIGHT_DAYS of observation) the maximum
     solves  Σ_changed t / (exp(λt) - 1) + (α - 1) / λ = Σ_unchanged t + β,  whose left side
-    falls with λ: one root, found by bisection on log λ.
+    falls with λ: one root, found by Newton's method on log λ within a bisection bracket.
     """
     beta = PRIOR_WEIGHT_DAYS
     alpha = 1.0 + prior_rate * beta
@@ -236,21 +238,35 @@ def change_rate(
     if not intervals:
         return (alpha - 1.0) / right
 
-    def left(rate: float) -> float:
+    def excess(log_rate: float) -> tuple[float, float]:
+        """Left side minus right side at exp(log_rate), and its derivative in log_rate."""
+        rate = math.exp(log_rate)
         total = (alpha - 1.0) / rate
+        slope = -total
         for t in intervals:
             x = rate * t
-            total += t / math.expm1(x) if x < 700 else 0.0
-        return total
+            if x < 700:
+                m = math.expm1(x)
+                total += t / m
+                slope -= x * t * (m + 1.0) / (m * m)
+        return total - right, slope
 
-    low, high = 1e-6, 1e4
-    for _ in range(60):
-        mid = math.sqrt(low * high)
-        if left(mid) > right:
-            low = mid
+    # Newton's method on log λ, kept inside a bracket that shrinks like a bisection's: ~6
+    # steps instead of ~25 halvings (every run solves it for every page with a history).
+    low, high = math.log(1e-6), math.log(1e4)
+    x = min(max(math.log((alpha - 1.0 + len(intervals)) / right), low), high)
+    for _ in range(100):
+        value, slope = excess(x)
+        if value > 0:
+            low = x
         else:
-            high = mid
-    return math.sqrt(low * high)
+            high = x
+        step = -value / slope if slope < 0 else 0.0
+        nxt = x + step if step and low < x + step < high else (low + high) / 2
+        if abs(nxt - x) < LOG_RATE_PRECISION or high - low < LOG_RATE_PRECISION:
+            return math.exp(nxt)
+        x = nxt
+    return math.exp(x)
 
 
 @dataclass
