@@ -79,7 +79,7 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def failed_steps(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for step in record["steps"] if step["outcome"] == Outcome.FAILED]
+    return [step for step in record.get("steps") or () if step["outcome"] == Outcome.FAILED]
 
 
 def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
@@ -260,27 +260,47 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     console.print("[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]")
 
 
+NOTIFY_COLUMNS = ("watch", "target", "events sent", "failing", "failures", "unknown", "last sent")
+NOTIFY_TABLE_WIDTH = 110  # narrower consoles get a target per paragraph
+
+
 def _print_notifications(targets: list[dict[str, Any]], console: Console) -> None:
+    """A table where it fits; else each target as a short paragraph, so its label (the name
+    an operator greps for, and finds in the config with `config show`) is never cut."""
     if not targets:
         return
+    rows = [
+        (
+            escape(t["watch"]),
+            escape(t["target"]),
+            str(t["events_sent"]),
+            f"[red]{t['consecutive_failures']} in a row[/red]"
+            if t["consecutive_failures"]
+            else "no",
+            str(t["failures"]),
+            str(t["events_unknown"]),
+            t["last_sent_at"] or "-",
+        )
+        for t in targets
+    ]
+    if console.width < NOTIFY_TABLE_WIDTH:
+        console.print("[bold]Notifications[/bold]")
+        for watch, target, *figures in rows:
+            console.print(f"  {watch}", no_wrap=True, overflow="ellipsis")
+            console.print(f"    {target}", no_wrap=True, overflow="ignore", crop=False)
+            named = [f"{n} {v}" for n, v in zip(NOTIFY_COLUMNS[2:], figures, strict=True)]
+            console.print("    " + ", ".join(named[:-1]))
+            console.print(f"    {named[-1]}")
+        return
     table = Table(title="Notifications", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for col in ("watch", "target", "events sent", "failing", "failures", "unknown", "last sent"):
+    for col in NOTIFY_COLUMNS:
         # Names and targets fold; numbers and headers stay whole.
         wrap = col in ("watch", "target")
         table.add_column(
             col, overflow="fold", no_wrap=not wrap, min_width=None if wrap else len(col)
         )
-    for t in targets:
-        failing = t["consecutive_failures"]
-        table.add_row(
-            escape(t["watch"]),
-            escape(t["target"]),
-            str(t["events_sent"]),
-            f"[red]{failing} in a row[/red]" if failing else "no",
-            str(t["failures"]),
-            str(t["events_unknown"]),
-            t["last_sent_at"] or "-",
-        )
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aaltowatch.watches import demo_watches
+from aaltowatch.watches import demo_watches, match_watches
 from feeds.build import build_feeds, feed_specs
 from feeds.entries import FeedSpec
 from feeds.render import render
@@ -50,6 +50,7 @@ def served(two_state_copy: Path, tmp_path: Path) -> Iterator[tuple[FeedServer, P
     the change feeds), served on 127.0.0.1."""
     out = tmp_path / "feeds"
     with Archive(two_state_copy) as archive:
+        match_watches(archive, demo_watches())  # as every run does before its feeds
         build_feeds(archive, out, max_entries=50, watches=demo_watches())
     with FeedServer(out, port=0, search=SearchFeeds(two_state_copy, 50)) as server:
         yield server, out

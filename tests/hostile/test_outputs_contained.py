@@ -103,7 +103,7 @@ def site(tmp_path: Path, hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> Confi
     toml = tmp_path / "aaltowatch.toml"
     toml.write_text(
         "[aaltowatch]\nnotify_interval_s = 0\n\n[[aaltowatch.watch]]\n"
-        'name = "budget"\nquery = "budget"\n'
+        'name = "budget"\nquery = "budget"\nmatch = "page"\n'  # the edit is to the page
         f'notify = ["json://127.0.0.1:{hooks.server_port}/hook"]\n',
         encoding="utf-8",
     )
