@@ -505,6 +505,7 @@ def m0014_cost(db: Database) -> None:
         CREATE INDEX changes_run ON changes(run_id);
         CREATE INDEX runs_status ON runs(status);
         CREATE INDEX runs_started ON runs(started_at);
+        CREATE INDEX runs_spider ON runs(spider, id);
         CREATE INDEX alerts_run ON alerts(run_id);
         CREATE INDEX crawl_queue_kind ON crawl_queue(kind, tier);
         -- The categories of each live page's current version, kept by triggers on every write
@@ -531,6 +532,27 @@ def m0014_cost(db: Database) -> None:
         END;
         CREATE TRIGGER page_categories_delete AFTER DELETE ON pages BEGIN
             DELETE FROM page_categories WHERE page_id = old.id;
+        END;
+        -- A page row may be written before its current version (or the version rewritten, as
+        -- reextract does): the version's own write keeps its page's categories too.
+        CREATE TRIGGER page_categories_version AFTER INSERT ON versions BEGIN
+            DELETE FROM page_categories WHERE page_id = new.page_id AND EXISTS (
+                SELECT 1 FROM pages p WHERE p.id = new.page_id
+                AND p.current_version = new.version);
+            INSERT OR IGNORE INTO page_categories (category, page_id)
+            SELECT j.value, p.id FROM pages p, json_each(new.categories) j
+            WHERE p.id = new.page_id AND p.current_version = new.version
+            AND p.status = 'live' AND json_valid(new.categories);
+        END;
+        CREATE TRIGGER page_categories_version_update AFTER UPDATE OF categories ON versions
+        BEGIN
+            DELETE FROM page_categories WHERE page_id = new.page_id AND EXISTS (
+                SELECT 1 FROM pages p WHERE p.id = new.page_id
+                AND p.current_version = new.version);
+            INSERT OR IGNORE INTO page_categories (category, page_id)
+            SELECT j.value, p.id FROM pages p, json_each(new.categories) j
+            WHERE p.id = new.page_id AND p.current_version = new.version
+            AND p.status = 'live' AND json_valid(new.categories);
         END;
         INSERT OR IGNORE INTO page_categories (category, page_id)
         SELECT j.value, p.id FROM pages p

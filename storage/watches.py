@@ -25,6 +25,7 @@ from typing import Any
 from aaltowatch.core import watchmatch as wm
 from aaltowatch.core.errors import AaltowatchError
 from aaltowatch.core.query import COLUMNS, TOKENIZE, fts_query
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.core.watchconfig import Watch
 from storage.archive import Archive, _decode_row, utcnow
 
@@ -112,19 +113,28 @@ def register_watches(archive: Archive, watches: Sequence[Watch]) -> None:
 
 
 def _first_runs(archive: Archive) -> set[int]:
-    """The archive's first crawl: the first run of each spider."""
-    rows = archive.conn.execute("SELECT MIN(id) FROM runs GROUP BY spider")
-    return {int(r[0]) for r in rows}
+    """The archive's first crawl: the first run of each spider (one index lookup each)."""
+    first = (
+        archive.conn.execute("SELECT MIN(id) FROM runs WHERE spider = ?", (name,)).fetchone()[0]
+        for name in SPIDER_NAMES
+    )
+    return {int(run_id) for run_id in first if run_id is not None}
+
+
+def create_docs_table(conn: sqlite3.Connection) -> None:
+    """The connection's own full-text table of one batch's documents (temp: never in the
+    archive, gone with the connection)."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.watch_docs USING fts5({', '.join(COLUMNS)},"
+        f" tokenize={TOKENIZE!r})"
+    )
 
 
 def _load_docs(archive: Archive, events: list[dict[str, Any]], watches: Sequence[Watch]) -> None:
     """The batch's documents, only those a watch will be run against: an event's page, an
     edit's trigger text; rowid = 2 * change id (+1 for the trigger text)."""
     conn = archive.conn
-    conn.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.watch_docs USING fts5({', '.join(COLUMNS)},"
-        f" tokenize={TOKENIZE!r})"
-    )
+    create_docs_table(conn)
     conn.execute("DELETE FROM temp.watch_docs")
     rows = []
     for event in events:

@@ -23,6 +23,7 @@ import pytest
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from bench import archive_age, archive_gen
 from storage import open_archive
+from storage.watches import create_docs_table
 from tests.conftest import cli_env
 from tests.sqltrace import trace_into
 
@@ -161,6 +162,7 @@ def test_the_trace_covers_a_runs_work(traced: dict[str, str]) -> None:
 
 def test_no_per_run_query_scans_a_growing_table(aged: Path, traced: dict[str, str]) -> None:
     conn = sqlite3.connect(aged)
+    create_docs_table(conn)  # the watches' per-batch table (temp), as their connection has it
     unjustified = {}
     for query, example in traced.items():
         scans = growing_scans(conn, example)
