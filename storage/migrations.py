@@ -533,19 +533,9 @@ def m0014_cost(db: Database) -> None:
         CREATE TRIGGER page_categories_delete AFTER DELETE ON pages BEGIN
             DELETE FROM page_categories WHERE page_id = old.id;
         END;
-        -- A page row may be written before its current version (or the version rewritten, as
-        -- reextract does): the version's own write keeps its page's categories too.
+        -- A page row may be written before its current version: the version's own write keeps
+        -- its page's categories too.
         CREATE TRIGGER page_categories_version AFTER INSERT ON versions BEGIN
-            DELETE FROM page_categories WHERE page_id = new.page_id AND EXISTS (
-                SELECT 1 FROM pages p WHERE p.id = new.page_id
-                AND p.current_version = new.version);
-            INSERT OR IGNORE INTO page_categories (category, page_id)
-            SELECT j.value, p.id FROM pages p, json_each(new.categories) j
-            WHERE p.id = new.page_id AND p.current_version = new.version
-            AND p.status = 'live' AND json_valid(new.categories);
-        END;
-        CREATE TRIGGER page_categories_version_update AFTER UPDATE OF categories ON versions
-        BEGIN
             DELETE FROM page_categories WHERE page_id = new.page_id AND EXISTS (
                 SELECT 1 FROM pages p WHERE p.id = new.page_id
                 AND p.current_version = new.version);

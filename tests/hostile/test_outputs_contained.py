@@ -10,11 +10,8 @@ The chart text case crawls a crafted site for real.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,41 +32,17 @@ from storage import Archive
 from tests.faultserver import Fault, Page, site_pages
 from tests.hostile.conftest import hostile_run
 from tests.hostile.server import HostileServer, article, rss
+from tests.webhook import Webhook, running_webhook
 
 URL = "https://www.aalto.fi/en/news/budget-story"
 MATH = ("Costs $5 and $10", r"$\undefinedmacro$")
 OUTPUTS = ("health.xml", "health.atom", "index.html", "feeds.opml", "dashboard.html")
 
 
-class Hooks(ThreadingHTTPServer):
-    """A webhook receiver: the JSON payloads Apprise posts."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        super().__init__(("127.0.0.1", 0), Hook)
-
-
-class Hook(BaseHTTPRequestHandler):
-    server: Hooks
-
-    def do_POST(self) -> None:
-        self.server.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def hooks() -> Iterator[Hooks]:
-    server = Hooks()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+def hooks() -> Iterator[Webhook]:
+    with running_webhook() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _item(title: str) -> PageItem:
@@ -97,7 +70,7 @@ def _recorded_run(db: Path, title: str) -> list[RunSummary]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> Config:
+def site(tmp_path: Path, hooks: Webhook, monkeypatch: pytest.MonkeyPatch) -> Config:
     """An archive that has seen the story once; the next crawl finds it modified. A watch on
     it notifies the webhook."""
     toml = tmp_path / "aaltowatch.toml"
@@ -136,7 +109,7 @@ def _alerts(report: dict[str, Any]) -> list[str]:
     return [a["check"] for a in report["latest"]["news"]["alerts"]]
 
 
-def _assert_other_outputs(config: Config, hooks: Hooks, *, but: tuple[str, ...] = ()) -> None:
+def _assert_other_outputs(config: Config, hooks: Webhook, *, but: tuple[str, ...] = ()) -> None:
     for name in OUTPUTS:
         if name not in but:
             assert (config.feeds_dir / name).exists(), name
@@ -161,7 +134,7 @@ def _assert_failed(code: int, report: dict[str, Any], step: str) -> None:
     assert any(f"step {step} failed" in e.summary for e in health.entries)
 
 
-def test_a_failing_chart_costs_that_chart(site: Config, hooks: Hooks, monkeypatch) -> None:
+def test_a_failing_chart_costs_that_chart(site: Config, hooks: Webhook, monkeypatch) -> None:
     """A chart whose data cannot be read (its query broken) is a placeholder; the rest of the
     dashboard and every other output stay."""
     from storage import dashboard
@@ -179,7 +152,7 @@ def test_a_failing_chart_costs_that_chart(site: Config, hooks: Hooks, monkeypatc
     assert "news-by-category" in error
 
 
-def test_a_feed_that_cannot_be_written_costs_that_feed(site: Config, hooks: Hooks) -> None:
+def test_a_feed_that_cannot_be_written_costs_that_feed(site: Config, hooks: Webhook) -> None:
     (site.feeds_dir / "news-en.xml").unlink()
     (site.feeds_dir / "news-en.xml").mkdir()  # a directory where the file goes: EISDIR
     code, report = _run(site)
@@ -199,7 +172,7 @@ def test_a_feed_that_cannot_be_written_costs_that_feed(site: Config, hooks: Hook
     assert "FAILED news-en.xml: IsADirectoryError" in " ".join(result.output.split())
 
 
-def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Hooks) -> None:
+def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Webhook) -> None:
     site.effective_metrics_file.unlink()
     site.effective_metrics_file.mkdir()  # a directory where the file goes
     code, report = _run(site)
@@ -213,7 +186,7 @@ def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Hooks
 
 
 def test_a_failing_notify_step_costs_the_notifications(
-    site: Config, hooks: Hooks, monkeypatch
+    site: Config, hooks: Webhook, monkeypatch
 ) -> None:
     from storage import notifications
 
@@ -254,7 +227,7 @@ def test_dollar_signs_in_categories_are_text(tmp_path: Path) -> None:
 
 
 def test_page_data_that_breaks_the_feeds_cannot_stop_the_health_feed(
-    site: Config, hooks: Hooks, monkeypatch
+    site: Config, hooks: Webhook, monkeypatch
 ) -> None:
     """A page whose entry cannot be rendered breaks every feed that reads pages: the health
     feed and the index's alerts come from the alerts alone and are still published."""

@@ -13,19 +13,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, SNAPSHOT_DAYS, cli_env, on_day, run_cli
 from tests.mailserver import free_port
+from tests.webhook import Webhook, running_webhook
 
 # One distinct secret per Apprise syntax (letters and digits only: no encoding changes them).
 SECRETS = {
@@ -61,36 +59,10 @@ def _targets(dead: int, live: int) -> list[str]:
     ]
 
 
-class Hook(ThreadingHTTPServer):
-    """Accepts every post (the delivered targets), counting them."""
-
-    def __init__(self) -> None:
-        self.posts = 0
-        super().__init__(("127.0.0.1", 0), HookHandler)
-
-
-class HookHandler(BaseHTTPRequestHandler):
-    server: Hook
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.posts += 1
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = Hook()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+def hook() -> Iterator[Webhook]:
+    with running_webhook() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _config(path: Path, targets: list[str]) -> Path:
@@ -171,7 +143,7 @@ def _browse_pages(db: Path) -> dict[str, str]:
         proc.wait(timeout=10)
 
 
-def test_no_secret_of_any_apprise_syntax_leaves_the_config(tmp_path: Path, hook: Hook) -> None:
+def test_no_secret_of_any_apprise_syntax_leaves_the_config(tmp_path: Path, hook: Webhook) -> None:
     db, feeds, dead = tmp_path / "archive.db", tmp_path / "feeds", free_port()
     config = _config(tmp_path / "aaltowatch.toml", _targets(dead, hook.server_address[1]))
     base = ("--config", str(config), "--db", str(db))
@@ -204,7 +176,7 @@ def test_no_secret_of_any_apprise_syntax_leaves_the_config(tmp_path: Path, hook:
     # The run did what the secrets are exposed by: deliveries, failures, their alerts.
     status = json.loads(places["status --json"])
     targets = status["notifications"]
-    assert hook.posts > 0
+    assert hook.posts
     assert len(targets) == len(SECRETS) and sum(t["failures"] > 0 for t in targets) >= 7
     alerts = [
         a for run in status["runs"] for a in run["alerts"] if a["check"] == "notification_failures"
