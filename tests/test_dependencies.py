@@ -22,6 +22,9 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {"aaltowatch", "spiders", "pipeline", "storage", "feeds", "pages", "scheduler"}
 FIRST_PARTY |= {"bench", "tests"}
+# Standard library of newer Pythons, imported first with a declared backport as fallback
+# (storage/rawcodec.py: compression.zstd from 3.14, backports.zstd before it).
+NEWER_STDLIB = {"compression"}
 # Where a source tree's imports must be declared, most specific first (a module imported only
 # by an optional command belongs to that command's extra).
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -74,7 +77,8 @@ def third_party_imports(path: Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in FIRST_PARTY}
+    known = sys.stdlib_module_names | NEWER_STDLIB | FIRST_PARTY
+    return {n for n in names if n not in known}
 
 
 def sources() -> list[Path]:
