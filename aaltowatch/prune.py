@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aaltowatch.core.config import Config
-from aaltowatch.core.text import format_utc, parse_utc
+from aaltowatch.core.text import format_utc, parse_utc, utc_now
 from storage import Archive
-from storage.archive import utcnow
 
 
 def _size(db: Path) -> int:
@@ -21,7 +20,7 @@ def _size(db: Path) -> int:
 def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str, Any]:
     """Checks older than `prune_checks_after_days` (their summaries stay), raw bodies nothing
     refers to; kept bodies are brought to zstd with the archive's dictionary; then a vacuum."""
-    now = now or utcnow()
+    now = now or utc_now()
     moment = parse_utc(now)
     if moment is None:
         raise ValueError(f"prune: not a time: {now!r}")

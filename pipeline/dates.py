@@ -20,11 +20,12 @@ i.e. a local time read as UTC) is a reading difference, not dating.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from aaltowatch.core.fields import EDITED_FIELDS, FIELDS, Shape, plausible
+from aaltowatch.core.text import parse_utc
 from pipeline.classify import changed_fields
 
 
@@ -39,39 +40,29 @@ TOLERANCE = timedelta(hours=14)
 DATE_FIELDS = tuple(f.name for f in FIELDS if f.shape is Shape.DATE)
 
 
-def _time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def date_flags(
     previous: dict[str, Any] | None, new: dict[str, Any], observed_at: str | None
 ) -> list[DateFlag]:
     """Flags for the change from `previous` (None for a new page) to `new`, in enum order."""
     flags: set[DateFlag] = set()
-    published = _time(new.get("published"))
+    published = parse_utc(new.get("published"))
     if previous is not None:
         edited = EDITED_FIELDS.intersection(changed_fields(previous, new))
-        was_updated, updated = _time(previous.get("updated")), _time(new.get("updated"))
+        was_updated, updated = parse_utc(previous.get("updated")), parse_utc(new.get("updated"))
         if edited and was_updated and updated and updated <= was_updated:
             flags.add(DateFlag.SILENT_EDIT)
-        was_published = _time(previous.get("published"))
+        was_published = parse_utc(previous.get("published"))
         if was_published and published and was_published - published > TOLERANCE:
             flags.add(DateFlag.BACKDATED)
         fresh_date = published != was_published
     else:
         fresh_date = True
-    observed = _time(observed_at)
+    observed = parse_utc(observed_at)
     if fresh_date and published and observed and published - observed > TOLERANCE:
         flags.add(DateFlag.FORWARD_DATED)
     for name in DATE_FIELDS:
         value = new.get(name)
         fresh = previous is None or value != previous.get(name)
-        if _time(value) and fresh and not plausible(value, observed_at):
+        if parse_utc(value) and fresh and not plausible(value, observed_at):
             flags.add(DateFlag.IMPLAUSIBLE)
     return [flag for flag in DateFlag if flag in flags]

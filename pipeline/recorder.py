@@ -8,6 +8,7 @@ from typing import Any
 
 from aaltowatch.core.decision import Decision, Outcome
 from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.text import utc_now
 from pipeline.fingerprint import duplicate_hash, simhash, simhash_bands
 from pipeline.history import (
     SOFT_404,
@@ -19,7 +20,6 @@ from pipeline.history import (
     version_record,
 )
 from storage import Archive
-from storage.archive import utcnow
 from storage.history import apply
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Recorder:
 
     def record_page(self, item: PageItem) -> Outcome:
         """Store one 200 and its check in one transaction."""
-        now = item.fetched_at or utcnow()
+        now = item.fetched_at or utc_now()
         with self.archive.transaction():
             decision = decide_page(
                 item, self.stored(item), run_id=self.run_id, now=now, replay=self.replay
@@ -84,7 +84,7 @@ class Recorder:
             page = self.archive.page(item.url)
             current = self.archive.version(page["id"]) if page else None
             decision = decide_unchanged(
-                item, page, current, run_id=self.run_id, now=now or utcnow(), replay=self.replay
+                item, page, current, run_id=self.run_id, now=now or utc_now(), replay=self.replay
             )
             return self._apply(decision)
 
@@ -97,13 +97,13 @@ class Recorder:
             dependants = self.archive.duplicates_of(item.url, other_than=None) if live else []
             decision = decide_gone(
                 item, page, current, tuple(dependants), run_id=self.run_id,
-                now=item.fetched_at or utcnow(), replay=self.replay,
+                now=item.fetched_at or utc_now(), replay=self.replay,
             )  # fmt: skip
             return self._apply(decision)
 
     def record_check(self, url: str, outcome: CheckOutcome, http_status: int | None = None) -> None:
         """A check that changes nothing else."""
         decision = decide_check(
-            url, outcome, http_status, run_id=self.run_id, now=utcnow(), replay=self.replay
+            url, outcome, http_status, run_id=self.run_id, now=utc_now(), replay=self.replay
         )
         self._apply(decision)

@@ -30,6 +30,7 @@ from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
 from aaltowatch.core.runstats import UNREACHABLE_STREAK
+from aaltowatch.core.text import parse_utc, utc_now
 from aaltowatch.core.urls import (
     NEWS,
     OffSiteURL,
@@ -230,7 +231,7 @@ class AaltoSpider(scrapy.Spider):
         return self.mode is planner.CrawlMode.PLAN
 
     def now(self) -> str:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_now()
 
     def fetch_page(self, url: str, *, priority: int = 0) -> Iterator[Request]:
         """A content page if the budget allows it this run; else it waits in the crawl queue."""
@@ -377,8 +378,8 @@ class AaltoSpider(scrapy.Spider):
             return False
         if info.get("sitemap_lastmod") != lastmod:
             return False
-        fetched = datetime.fromisoformat(info["fetched_at"].replace("Z", "+00:00"))
-        return datetime.now(UTC) - fetched < timedelta(hours=max_age_h)
+        fetched = parse_utc(info["fetched_at"])
+        return fetched is not None and datetime.now(UTC) - fetched < timedelta(hours=max_age_h)
 
     def parse_page(self, response: Response, moved_from: str | None = None) -> Iterator[Any]:
         status = response.status

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, Spider
@@ -24,15 +23,12 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from aaltowatch.core.fetchcache import FetchCache, fetch_cache
 from aaltowatch.core.runstats import UNREACHABLE, UNREACHABLE_ERROR, UNREACHABLE_STREAK
+from aaltowatch.core.text import utc_now
 from aaltowatch.core.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
 RAW_TYPES = ("text/", "application/xml", "application/rss", "application/atom", "application/xhtml")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ConditionalGetMiddleware:
@@ -113,7 +109,7 @@ class ConditionalGetMiddleware:
         header = response.headers.get
         record: dict[str, Any] = {
             "status": status,
-            "fetched_at": _now(),
+            "fetched_at": utc_now(),
             "etag": (header("ETag") or b"").decode("latin-1") or None,
             "last_modified": (header("Last-Modified") or b"").decode("latin-1") or None,
         }

@@ -17,16 +17,17 @@ from weakref import WeakKeyDictionary
 from sqlite_utils import Database
 
 from aaltowatch.core.errors import AaltowatchError, NotAnArchiveError
+from aaltowatch.core.text import utc_now
 from storage import migrations
 from storage.connection import write_failure
 from storage.fetches import FetchStore
 from storage.pages import PageStore
 from storage.plan import PlanStore
 from storage.queries import ReadQueries
-from storage.rows import _decode_row, utcnow
+from storage.rows import _decode_row
 from storage.runs import RunStore
 
-__all__ = ["Archive", "_decode_row", "open_archive", "utcnow"]
+__all__ = ["Archive", "_decode_row", "open_archive"]
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
         if self._in_tx:
             return
         try:
-            self.train_raw_dictionary(utcnow())
+            self.train_raw_dictionary(utc_now())
             self.conn.execute("PRAGMA analysis_limit = 1000")  # bounded: rows sampled per index
             self.conn.execute("PRAGMA optimize")
         except sqlite3.Error as exc:
@@ -202,5 +203,5 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
                 "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
                 " updated_at = excluded.updated_at",
-                [(k, v, utcnow()) for k, v in values.items()],
+                [(k, v, utc_now()) for k, v in values.items()],
             )

@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Set
 
 from aaltowatch.core.errors import ArchiveWriteError
+from aaltowatch.core.text import utc_now
 from storage.archive import Archive
-from storage.rows import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def feed_names(archive: Archive, kind: str, labels: list[str], decide: Decide) -
                 rows = _kept(archive)
                 names = _names(rows, kind, labels, decide)
                 known = {label for k, label, _ in rows if k == kind}
-                now = utcnow()
+                now = utc_now()
                 archive.conn.executemany(
                     "INSERT INTO feed_names (kind, label, name, assigned_at) VALUES (?, ?, ?, ?)",
                     [(kind, label, names[label], now) for label in sorted(set(labels) - known)],

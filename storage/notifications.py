@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from storage.archive import Archive, utcnow
+from aaltowatch.core.text import utc_now
+from storage.archive import Archive
 
 SENDING, SENT, UNKNOWN = "sending", "sent", "unknown"
 
@@ -27,7 +28,7 @@ def register_target(archive: Archive, watch: str, target: str) -> dict[str, Any]
         archive.conn.execute(
             "INSERT OR IGNORE INTO notify_targets (watch, target, since_change, created_at)"
             " VALUES (?, ?, (SELECT COALESCE(MAX(id), 0) FROM changes), ?)",
-            (watch, target, utcnow()),
+            (watch, target, utc_now()),
         )
     row = archive.conn.execute(
         "SELECT * FROM notify_targets WHERE watch = ? AND target = ?", (watch, target)
@@ -50,12 +51,12 @@ def claim(archive: Archive, target_id: int, change_ids: Sequence[int], message: 
         archive.conn.executemany(
             "INSERT INTO notifications (target_id, change_id, status, message, claimed_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            [(target_id, cid, SENDING, message, utcnow()) for cid in change_ids],
+            [(target_id, cid, SENDING, message, utc_now()) for cid in change_ids],
         )
 
 
 def mark_sent(archive: Archive, target_id: int, change_ids: Sequence[int]) -> None:
-    now = utcnow()
+    now = utc_now()
     with archive.transaction():
         archive.conn.executemany(
             "UPDATE notifications SET status = ?, sent_at = ?"
@@ -79,7 +80,7 @@ def release(archive: Archive, target_id: int, change_ids: Sequence[int]) -> int:
         archive.conn.execute(
             "UPDATE notify_targets SET failures = failures + 1,"
             " consecutive_failures = consecutive_failures + 1, last_failure_at = ? WHERE id = ?",
-            (utcnow(), target_id),
+            (utc_now(), target_id),
         )
         row = archive.conn.execute(
             "SELECT consecutive_failures FROM notify_targets WHERE id = ?", (target_id,)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 from aaltowatch.core.fields import EARLIEST_DATE, FUTURE_MARGIN, JSON_FIELDS, VERSION_COLUMNS
+from aaltowatch.core.text import format_utc
 
 # A page's current version beside its row: `http_status` is the page's own (last seen).
 CURRENT_VERSION_COLUMNS = ", ".join(
@@ -28,7 +28,7 @@ JSON_COLUMNS = (
 def plausible_sql(column: str, observed: str) -> str:
     """SQL for a stored date `column` where core.fields.plausible holds for it (observed at
     the time in `observed`), else NULL: what feeds and charts may order and date by."""
-    earliest = EARLIEST_DATE.strftime("%Y-%m-%dT%H:%M:%SZ")
+    earliest = format_utc(EARLIEST_DATE)
     margin = int(FUTURE_MARGIN.total_seconds())
     latest = f"strftime('%Y-%m-%dT%H:%M:%SZ', {observed}, '+{margin} seconds')"
     return f"CASE WHEN {column} >= '{earliest}' AND {column} <= {latest} THEN {column} END"
@@ -38,10 +38,6 @@ def feed_date_sql(column: str, observed: str, fallback: str) -> str:
     """SQL of the date a feed gives a page (feeds.entries._page_dates): the plausible declared
     one, never later than its observation, else `fallback`."""
     return f"COALESCE(MIN({plausible_sql(column, observed)}, {observed}), {fallback})"
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:

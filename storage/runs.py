@@ -9,8 +9,9 @@ import os
 import socket
 from typing import Any
 
+from aaltowatch.core.text import utc_now
 from storage.connection import Store
-from storage.rows import _dumps, utcnow
+from storage.rows import _dumps
 
 
 class RunStore(Store):
@@ -24,7 +25,7 @@ class RunStore(Store):
         with self.transaction():
             cur = self.conn.execute(
                 "INSERT INTO runs (spider, base_url, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
-                (spider, base_url, utcnow(), os.getpid(), socket.gethostname()),
+                (spider, base_url, utc_now(), os.getpid(), socket.gethostname()),
             )
         return int(cur.lastrowid)
 
@@ -40,7 +41,7 @@ class RunStore(Store):
             self.conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, stats = ?"
                 " WHERE id = ?",
-                (utcnow(), status, exit_code, _dumps(stats or {}), run_id),
+                (utc_now(), status, exit_code, _dumps(stats or {}), run_id),
             )
 
     def run(self, run_id: int) -> dict[str, Any] | None:
@@ -64,7 +65,7 @@ class RunStore(Store):
             cur = self.conn.execute(
                 "UPDATE runs SET status = 'abandoned', finished_at = ?, exit_code = 1"
                 " WHERE id = ? AND status = 'running'",
-                (utcnow(), run_id),
+                (utc_now(), run_id),
             )
             if cur.rowcount:
                 self.add_alert(run_id, check, message)
@@ -77,7 +78,7 @@ class RunStore(Store):
             cur = self.conn.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, exit_code = 1"
                 " WHERE status = 'running' AND pid = ? AND host = ?",
-                (utcnow(), pid, socket.gethostname()),
+                (utc_now(), pid, socket.gethostname()),
             )
         return cur.rowcount
 
@@ -122,7 +123,7 @@ class RunStore(Store):
             cur = self.conn.execute(
                 "INSERT INTO alerts (run_id, created_at, check_name, severity, message, url)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, utcnow(), check, severity, message, url),
+                (run_id, utc_now(), check, severity, message, url),
             )
         return int(cur.lastrowid)
 

@@ -25,9 +25,10 @@ from typing import Any
 from aaltowatch.core import watchmatch as wm
 from aaltowatch.core.errors import AaltowatchError
 from aaltowatch.core.query import COLUMNS, TOKENIZE, fts_query
+from aaltowatch.core.text import utc_now
 from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.core.watchconfig import Watch
-from storage.archive import Archive, _decode_row, utcnow
+from storage.archive import Archive, _decode_row
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def watch_state(archive: Archive, watch: Watch) -> dict[str, Any]:
         ).fetchone()
         if row is not None and row["spec"] == watch.spec:
             return dict(row)
-        top, now = _top(archive), utcnow()
+        top, now = _top(archive), utc_now()
         if row is not None:  # a new query or filters: its old matches no longer hold
             archive.conn.execute("DELETE FROM watch_matches WHERE watch = ?", (watch.name,))
         archive.conn.execute(
@@ -187,7 +188,7 @@ def _match_batch(
     """Store the matches of `events` for each (watch, state) it concerns; matches found live
     are pushable by the baseline rule, history never is."""
     _load_docs(archive, events, [w for w, _ in watches])
-    now, counts = utcnow(), {}
+    now, counts = utc_now(), {}
     for watch, state in watches:
         hits = _hits(archive, watch)
         rows = []
@@ -243,7 +244,7 @@ def _forward(
                 state["matched_to"] = max(state["matched_to"], upto)
                 archive.conn.execute(
                     "UPDATE watch_state SET matched_to = ?, updated_at = ? WHERE watch = ?",
-                    (state["matched_to"], utcnow(), watch.name),
+                    (state["matched_to"], utc_now(), watch.name),
                 )
                 report.matched[watch.name] = report.matched.get(watch.name, 0) + counts[watch.name]
         report.events += len(events)
@@ -302,7 +303,7 @@ def _backfill(
                 state["backfill_below"] = below
                 archive.conn.execute(
                     "UPDATE watch_state SET backfill_below = ?, updated_at = ? WHERE watch = ?",
-                    (below, utcnow(), watch.name),
+                    (below, utc_now(), watch.name),
                 )
             report.backfilled += len(events)
             report.matched[watch.name] = report.matched.get(watch.name, 0) + counts[watch.name]
