@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from aaltowatch import __version__
 from aaltowatch.core.config import ENV_PREFIX, Config, load_config
+from aaltowatch.core.enums import ChangeKind
 from aaltowatch.core.errors import (
     EXIT_CODES,
     EXIT_FAILED,
@@ -263,7 +264,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 @click.option(
     "--change",
     "change_type",
-    type=click.Choice(["new", "modified", "removed", "restored", "moved", "duplicate"]),
+    type=click.Choice([kind.value for kind in ChangeKind]),
 )
 @click.option("--run", "run_id", type=int, help="Only changes of this run.")
 @click.option("--limit", type=int)

@@ -11,7 +11,7 @@ from scrapy.crawler import Crawler
 
 from aaltowatch.core.crawlstop import stop_unwritable, unwritable
 from aaltowatch.core.decision import Outcome
-from aaltowatch.core.enums import ChangeKind
+from aaltowatch.core.enums import ChangeKind, PageStatus
 from aaltowatch.core.errors import ArchiveWriteError
 from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
@@ -106,7 +106,9 @@ class ArchivePipeline:
             self._count(self.recorder.record_unchanged(item))
         elif isinstance(item, Gone):
             page = self.archive.page(item.url)
-            if page is not None and page["status"] == "live":  # only known pages can vanish
+            if (
+                page is not None and page["status"] == PageStatus.LIVE
+            ):  # only known pages can vanish
                 self.gone.append(item)
             elif page is None:  # a queued URL never stored: settled, nothing to remove
                 self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
@@ -123,14 +125,14 @@ class ArchivePipeline:
         """Is the stored body (what a 304 stands for) the live page's current version?"""
         page = self.archive.page(url)
         info = self.archive.fetch_info(url)
-        if not page or not info or page["status"] != "live":
+        if not page or not info or page["status"] != PageStatus.LIVE:
             return False
         current = self.archive.version(page["id"])
         return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
 
     def _is_live(self, url: str) -> bool:
         page = self.archive.page(url)
-        return page is not None and page["status"] == "live"
+        return page is not None and page["status"] == PageStatus.LIVE
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.skipped:
