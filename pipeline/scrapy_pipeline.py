@@ -106,9 +106,7 @@ class ArchivePipeline:
             self._count(self.recorder.record_unchanged(item))
         elif isinstance(item, Gone):
             page = self.archive.page(item.url)
-            if (
-                page is not None and page["status"] == PageStatus.LIVE
-            ):  # only known pages can vanish
+            if page is not None and page["status"] == PageStatus.LIVE:  # known pages can vanish
                 self.gone.append(item)
             elif page is None:  # a queued URL never stored: settled, nothing to remove
                 self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
