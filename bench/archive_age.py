@@ -164,6 +164,17 @@ def backfill(archive: Any, watches: Any) -> dict[str, Any]:
     return {"cpu_s": round(time.process_time() - cpu, 2), "runs": calls - 1, "events": events}
 
 
+def feed_entries(archive: Any, config: Any) -> dict[str, int]:
+    """Entries of the 20 watch feeds, and how many are edits (each rendered with a word diff):
+    what the watch feeds cost grows with, up to `feed_max_entries` a watch."""
+    from storage.watches import watch_changes
+
+    rows = [
+        r for w in config.watches for r in watch_changes(archive, w, limit=config.feed_max_entries)
+    ]
+    return {"entries": len(rows), "edits": sum(r["change"] == "modified" for r in rows)}
+
+
 def unscaled_mb(db: Path) -> float:
     """Megabytes of the tables `--scale` does not shrink (runs, alerts: 48 runs a day at any
     scale), so that the rest can be scaled back to 20,000 pages."""
@@ -216,6 +227,7 @@ def measure(source: Path, days: int, repeat: int) -> dict[str, Any]:
             lambda: status_report(archive, revisit_max_days=plain.revisit_max_days), repeat
         )
         out["matches"] = archive.conn.execute("SELECT COUNT(*) FROM watch_matches").fetchone()[0]
+        out["watch_feed_entries"] = feed_entries(archive, watched)
         started = time.perf_counter()
         pruned = prune(archive, plain, now=now)
         out["prune"] = {
