@@ -63,7 +63,7 @@ bench-freshness: $(BENCH_STAMP)
 # A run's fixed work and the database size after 1 week, 3 months, 1 year and 3 years of
 # operation (bench/RESULTS.md "Archive age"), at a tenth of the pages (~5 min); the full
 # 20,000 pages is `$(BIN)/python -m bench.archive_age --write` (about an hour to generate).
-bench-archive-age: $(STAMP)
+bench-archive-age: $(BENCH_STAMP)
 	$(BIN)/python -m bench.archive_age --scale 0.1 --write
 
 golden: $(STAMP)
