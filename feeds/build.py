@@ -26,6 +26,7 @@ from feeds.entries import (
     partner_entry,
     watched_since,
 )
+from feeds.htmldiff import DiffMemo
 from feeds.index import render_index
 from feeds.names import names_for
 from feeds.opml import render_opml
@@ -34,6 +35,7 @@ from feeds.sanitize import clean_text
 from feeds.watches import watch_specs
 from storage import Archive
 from storage.partners import partner_changes
+from storage.rendered import keep_rendered_diffs, rendered_diffs
 
 if TYPE_CHECKING:
     from aaltowatch.core.watchconfig import Watch
@@ -133,8 +135,10 @@ def feed_specs(
     max_categories: int = 200,
     feeds_url: str = "",
     watches: Sequence[Watch] = (),
+    memo: DiffMemo | None = None,
 ) -> tuple[list[FeedSpec], list[Entry]]:
-    """Every feed, plus the newest change entries (for the index page)."""
+    """Every feed, plus the newest change entries (for the index page); `memo` holds the
+    diffs an earlier build rendered."""
     specs = []
     for lang, (language, path) in NEWS.items():
         entries = [page_entry(r) for r in archive.news_entries(lang, max_entries)]
@@ -154,7 +158,7 @@ def feed_specs(
     def entry(row: dict) -> Entry:
         """A change's entry, rendered once for every feed that carries it."""
         if row["id"] not in cache:
-            cache[row["id"]] = change_entry(archive, row)
+            cache[row["id"]] = change_entry(archive, row, memo)
         return cache[row["id"]]
 
     def changes(kind: str | None) -> list[Entry]:
@@ -265,11 +269,17 @@ def build_feeds(
     specs: list[FeedSpec] = [health]
     all_changes: list[Entry] = []
 
+    memo = DiffMemo(rendered_diffs(archive))
+
     def collect() -> None:
         nonlocal specs, all_changes
-        specs, all_changes = feed_specs(archive, max_entries, max_categories, feeds_url, watches)
+        specs, all_changes = feed_specs(
+            archive, max_entries, max_categories, feeds_url, watches, memo
+        )
 
     complete = report.attempt("feeds", collect)
+    if complete:
+        keep_rendered_diffs(archive, memo.used)
     for spec in specs:
         if spec.name != HEALTH:
             write_spec(report, out_dir, spec)

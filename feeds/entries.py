@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from aaltowatch.core.enums import change_label
 from aaltowatch.core.fields import plausible
 from aaltowatch.core.text import parse_utc
-from feeds.htmldiff import version_diff_html
+from feeds.htmldiff import DiffMemo, version_diff_html
 from feeds.sanitize import PUBLIC_ORIGIN, clean_html, clean_text, safe_url
 from storage import Archive
 
@@ -157,8 +157,9 @@ def _link(url: str | None) -> str:
     return f'<a href="{escape(safe)}">{escape(safe)}</a>' if safe else ""
 
 
-def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
-    """A change event with what changed: field list, moved-from link and a text diff."""
+def change_entry(archive: Archive, change: dict[str, Any], memo: DiffMemo | None = None) -> Entry:
+    """A change event with what changed: field list, moved-from link and a text diff (from
+    `memo` when an earlier build rendered it)."""
     label = change_label(change["change"])
     current = archive.version(change["page_id"], change.get("version"))
     previous = (
@@ -179,7 +180,7 @@ def change_entry(archive: Archive, change: dict[str, Any]) -> Entry:
         # The page's declared dates disagree with what was observed (pipeline.dates).
         parts.append(f"<p>Date flags: <strong>{escape(', '.join(flags))}</strong></p>")
     if change["change"] in ("modified", "restored") and previous and current:
-        parts.append(version_diff_html(previous, current, fields))
+        parts.append(version_diff_html(previous, current, fields, memo))
     elif change["change"] == "new" and current and current.get("lead"):
         parts.append(f"<p>{escape(clean_text(current['lead']))}</p>")
     detected = parse_utc(change["detected_at"]) or EPOCH

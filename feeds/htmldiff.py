@@ -9,12 +9,17 @@ text; output is built from escaped text only.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import re
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from html import escape
 from typing import Any
 
+from aaltowatch.core import worddiff
 from aaltowatch.core.fields import DIFF_FIELDS
 from aaltowatch.core.worddiff import deleted, inserted, segments
 from feeds.sanitize import clean_text
@@ -78,8 +83,35 @@ def text_diff_html(old: str, new: str) -> str:
     return "\n".join(out)
 
 
+def _renderer() -> str:
+    """What a rendered diff depends on besides its two texts: this module and the markers'."""
+    sources = (inspect.getsource(sys.modules[__name__]), inspect.getsource(worddiff))
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
+
+
+@dataclass
+class DiffMemo:
+    """Rendered text diffs by their inputs. A change's diff is the same in every build, so
+    builds that keep the memo (storage.rendered) render only their new events' diffs: a
+    run's cost follows what is new, not how many edits its feeds show."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    used: dict[str, str] = field(default_factory=dict)  # what this build showed, to keep
+
+    def render(self, old: str, new: str) -> str:
+        key = hashlib.sha256(f"{RENDERER}\0{old}\0{new}".encode()).hexdigest()
+        html = self.known.get(key)
+        if html is None:
+            html = text_diff_html(old, new)
+        self.used[key] = html
+        return html
+
+
 def version_diff_html(
-    old: dict[str, Any] | None, new: dict[str, Any] | None, fields: Sequence[str]
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    fields: Sequence[str],
+    memo: DiffMemo | None = None,
 ) -> str:
     """One headed section per changed field that has a text form."""
     sections = []
@@ -90,6 +122,9 @@ def version_diff_html(
         after = field_text(name, (new or {}).get(name))
         if before == after:
             continue
-        body = text_diff_html(before, after)
+        body = memo.render(before, after) if memo is not None else text_diff_html(before, after)
         sections.append(f"<h4>{escape(name.capitalize())}</h4>\n{body}")
     return "\n".join(sections)
+
+
+RENDERER = _renderer()

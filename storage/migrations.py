@@ -581,6 +581,15 @@ def m0014_cost(db: Database) -> None:
     )
 
 
+@migrations(name="0015_rendered_diffs")
+def m0015_rendered_diffs(db: Database) -> None:
+    """The diffs the last feed build rendered (storage.rendered): the next build renders only
+    what is new."""
+    db.execute(
+        "CREATE TABLE rendered_diffs (key TEXT PRIMARY KEY, html TEXT NOT NULL) WITHOUT ROWID"
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""

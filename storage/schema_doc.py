@@ -28,6 +28,8 @@ TABLES: dict[str, str] = {
     " extracted from (for reextract) and each URL's latest 200 (for a 304).",
     "page_categories": "The categories of each live page's current version (kept by triggers),"
     " so a category feed reads its own pages.",
+    "rendered_diffs": "The text diffs the last feed build showed, by their inputs: the next"
+    " build renders only new ones (a cache, bounded by the feeds' entries).",
     "changes_weekly": "Change events per week and kind, a running total kept by triggers (the"
     " dashboard's chart).",
     "response_dicts": "zstd dictionaries trained on the site's stored pages (see responses).",
@@ -171,6 +173,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     "page_categories": {
         "category": "A category, as shown on the site.",
         "page_id": "A live page whose current version has it (pages.id).",
+    },
+    "rendered_diffs": {
+        "key": "SHA-256 of the renderer's source and the two texts.",
+        "html": "The rendered diff (feeds.htmldiff.text_diff_html).",
     },
     "changes_weekly": {
         "week": "The week's Monday (YYYY-MM-DD) of changes.detected_at.",

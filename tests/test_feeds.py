@@ -10,6 +10,7 @@ import pytest
 
 from aaltowatch.core.fields import VERSION_COLUMNS
 from aaltowatch.core.items import PageItem
+from feeds import htmldiff
 from feeds.build import build_feeds
 from feeds.names import slugify
 from pipeline.recorder import Recorder
@@ -200,6 +201,28 @@ def test_rebuild_changes_nothing(two_state_copy: Path, built: Path) -> None:
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in built.iterdir()}
     assert after == before
     assert ids == {p.name: [e.id for e in _parse(p).entries] for p in _feed_files(built)}
+
+
+def test_a_rebuild_renders_no_diff_twice_and_keeps_only_what_its_feeds_show(
+    two_state_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The diffs a build rendered are kept for the next one (a run renders only its new
+    events' diffs); the memo holds what the feeds show, never the archive's history."""
+    calls = []
+    real = htmldiff.text_diff_html
+    monkeypatch.setattr(htmldiff, "text_diff_html", lambda *a: calls.append(a) or real(*a))
+    first, second = tmp_path / "first", tmp_path / "second"
+    with Archive(two_state_copy) as archive:
+        build_feeds(archive, first, max_entries=50)
+        rendered = len(calls)
+        build_feeds(archive, second, max_entries=50)
+        kept = archive.conn.execute("SELECT COUNT(*) FROM rendered_diffs").fetchone()[0]
+    assert rendered > 0 and len(calls) == rendered  # the second build rendered none
+    assert 0 < kept <= rendered
+    for path in first.iterdir():  # same bytes, memo or not
+        if path.suffix in (".xml", ".atom", ".html"):
+            other = (second / path.name).read_text(encoding="utf-8")
+            assert path.read_text(encoding="utf-8").replace(str(first), str(second)) == other
 
 
 def test_edited_article_keeps_its_entry(two_state_copy: Path, built: Path) -> None:
