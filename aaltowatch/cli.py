@@ -7,6 +7,8 @@ import logging
 import sqlite3
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +67,28 @@ def _archive(ctx: click.Context, *, readonly: bool = False) -> Any:
     return open_archive(_config(ctx).db, readonly=readonly)
 
 
+def _require_archive(db: Path) -> None:
+    """Commands that work on an archive never create a new empty one (nor its lock file)."""
+    if not Path(db).exists():
+        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
+
+
 def _existing_archive(ctx: click.Context) -> Any:
     """Writable (watch matches are stored on the way), but never a new empty archive."""
-    db = Path(_config(ctx).db)
-    if not db.exists():
-        raise AaltowatchError(f"no archive at {db}: run `aaltowatch crawl` first")
+    _require_archive(_config(ctx).db)
     return _archive(ctx)
+
+
+@contextmanager
+def _locked_archive(ctx: click.Context) -> Iterator[Any]:
+    """The existing archive under the run lock, for commands that rewrite it (prune,
+    reextract); checked before the lock file is made."""
+    from aaltowatch.core.lock import run_lock
+
+    config = _config(ctx)
+    _require_archive(config.db)
+    with run_lock(config.effective_lock_file), _archive(ctx) as archive:
+        yield archive
 
 
 def _setup_logging(level: str) -> None:
@@ -631,14 +649,10 @@ def export(
 @click.pass_context
 def prune(ctx: click.Context) -> None:
     """Drop old checks and unreferenced raw bodies (config: prune_checks_after_days), vacuum."""
-    from aaltowatch.core.lock import run_lock
     from aaltowatch.prune import prune as run_prune
 
-    config = _config(ctx)
-    if not config.db.exists():
-        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
-    with run_lock(config.effective_lock_file), _archive(ctx) as archive:
-        report = run_prune(archive, config)
+    with _locked_archive(ctx) as archive:
+        report = run_prune(archive, _config(ctx))
     err_console.print(
         f"pruned {report['checks']} checks and {report['raws']} raw bodies, recompressed"
         f" {report['recompressed']}; {report['vacuum']} vacuum:"
@@ -670,14 +684,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def reextract(ctx: click.Context) -> None:
     """Re-run page objects over stored raw HTML, so parser fixes reach history."""
-    from aaltowatch.core.lock import run_lock
     from aaltowatch.reextract import reextract_all
 
-    config = _config(ctx)
-    if not config.db.exists():  # re-extracting nothing into a new empty archive helps no one
-        raise AaltowatchError(f"no archive at {config.db}: run `aaltowatch crawl` first")
-    with run_lock(config.effective_lock_file), _archive(ctx) as archive:
-        report = reextract_all(archive, config)
+    with _locked_archive(ctx) as archive:
+        report = reextract_all(archive, _config(ctx))
     err_console.print(
         f"re-extracted {report['pages']} pages: {report['new_versions']} new versions,"
         f" {report['errors']} errors"
