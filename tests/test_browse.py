@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,18 +20,13 @@ from aaltowatch.browse import browse, metadata
 from aaltowatch.core.errors import AaltowatchError
 from feeds.dashboard import CHARTS
 from storage.schema_doc import migrated_database
+from tests.browse import browsing
 from tests.conftest import CLI, cli_env
 
 pytest.importorskip("datasette", reason="Datasette is not installed: pip install -e '.[web]'")
 
 CANNED = {"news_mentioning", "changes_since", "category_counts_by_month", "partner_page_changes",
           "partners", "date_anomalies"}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -51,30 +45,11 @@ def get_json(url: str) -> object:
 
 @pytest.fixture
 def server(two_state_copy: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=cli_env(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if get(f"{base}/-/versions.json")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read().decode() if proc.poll() is not None else ""
-                pytest.fail(f"datasette did not come up on {base}: {output}")
-            time.sleep(0.2)
+    with browsing(two_state_copy, timeout=30, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as (
+        _,
+        base,
+    ):
         yield base
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_canned_queries_answer_as_json(server, two_state_copy, expected):
@@ -167,28 +142,15 @@ def test_busy_port_is_one_clear_line_and_prints_no_url(two_state_copy):
 def test_refused_queries_log_nothing_and_never_block_the_server(two_state_copy):
     """Nobody reads browse's output (a service, a closed terminal): refused queries must not
     write tracebacks into the pipe until it fills and the server hangs."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if get(f"{base}/-/versions.json")[0] == 200:
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+    with browsing(two_state_copy, timeout=30, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as (
+        proc,
+        base,
+    ):
         for _ in range(30):  # ~14 KB each before: the 64 KB pipe filled after a handful
             assert get(f"{base}/archive.json?sql=DELETE+FROM+pages")[0] == 400
         request = urllib.request.Request(f"{base}/archive/pages/1/-/delete", method="POST")
         assert get(request)[0] in (403, 404, 405)  # never a 500
-    finally:
-        proc.kill()
-        out, err = proc.communicate(timeout=10)
+    out, err = proc.communicate(timeout=10)
     assert out.decode().startswith("Browsing ") and len(out) < 200
     assert b"Traceback" not in err and len(err) < 500, err[:500]
 
@@ -200,28 +162,17 @@ def test_search_snippets_are_highlights_and_a_refused_search_logs_no_sql(two_sta
         f"'{MARK}', '{MARK}'"
         in metadata()["databases"]["archive"]["queries"]["news_mentioning"]["sql"]
     )  # the canned query marks with the mark the web view renders
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "--db", str(two_state_copy), "browse", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/archive/news_mentioning"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, page = get(f"{base}?term=Vantaa")
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+    with browsing(two_state_copy, timeout=30, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as (
+        proc,
+        server,
+    ):
+        base = f"{server}/archive/news_mentioning"
+        status, page = get(f"{base}?term=Vantaa")
         assert status == 200
         html = page.decode()
         assert re.search(r"<mark>Vantaa</mark>", html, re.IGNORECASE), html[-3000:]
         assert f"{MARK}Vantaa" not in html
         refused, _ = get(f"{base}?term=" + urllib.parse.quote('"unbalanced'))
         assert refused in (200, 400)  # Datasette's error page for the query
-    finally:
-        proc.kill()
-        out, err = proc.communicate(timeout=10)
+    out, err = proc.communicate(timeout=10)
     assert b"sql =" not in err and b"SELECT" not in err and b"SELECT" not in out, err[:500]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from aaltowatch.testing.snapshot_server import SnapshotServer
-from tests.conftest import CLI, SNAPSHOT_DAYS, cli_env, on_day, run_cli
+from tests.browse import browsing
+from tests.conftest import SNAPSHOT_DAYS, on_day, run_cli
 from tests.mailserver import free_port
 from tests.webhook import Webhook, running_webhook
 
@@ -106,29 +106,12 @@ def _table_text(db: Path) -> dict[str, str]:
 def _browse_pages(db: Path) -> dict[str, str]:
     """Every table and view page `browse` serves, as HTML and as JSON."""
     pytest.importorskip("datasette", reason="Datasette is not installed: pip install -e '.[web]'")
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "--db", str(db), "browse", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=cli_env(),
-    )
-    base = f"http://127.0.0.1:{port}"
+    with browsing(db, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as (_, base):
 
-    def get(path: str) -> str:
-        with urllib.request.urlopen(base + path, timeout=20) as response:
-            return response.read().decode("utf-8", "replace")
+        def get(path: str) -> str:
+            with urllib.request.urlopen(base + path, timeout=20) as response:
+                return response.read().decode("utf-8", "replace")
 
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get("/-/versions.json")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("browse did not come up")
-                time.sleep(0.2)
         pages = {"/": get("/"), "/archive": get("/archive")}
         listing = json.loads(get("/archive.json"))
         names = [t["name"] for t in listing["tables"]] + [v["name"] for v in listing["views"]]
@@ -138,9 +121,6 @@ def _browse_pages(db: Path) -> dict[str, str]:
             for path in (f"/archive/{name}", f"/archive/{name}.json?_size=max"):
                 pages[path] = get(path)
         return pages
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_no_secret_of_any_apprise_syntax_leaves_the_config(tmp_path: Path, hook: Webhook) -> None:
