@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from aaltowatch.core.boundary import DEFAULT_PORTS, origin_of
 from aaltowatch.core.errors import OtherSiteError
 
 LOCAL = "local"
 SNAPSHOT = "snapshot:"
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # The keys of table `meta` a site is recorded under.
 SITE_KEY, BASE_URL_KEY = "site", "site_base_url"
 
@@ -38,10 +37,12 @@ class Site:
         """The site a config crawls (`Config.is_local` decides what a local mirror is)."""
         if config.is_local:
             return cls(LOCAL, config.base_url)
-        parts = urlsplit(config.base_url)
-        port = parts.port
-        shown = f":{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else ""
-        return cls(f"{parts.scheme}://{parts.hostname}{shown}", config.base_url)
+        origin = origin_of(config.base_url)
+        if origin is None:  # not http(s): config validation refuses it before a crawl
+            return cls(config.base_url, config.base_url)
+        scheme, host, port = origin
+        shown = "" if port == DEFAULT_PORTS[scheme] else f":{port}"
+        return cls(f"{scheme}://{host}{shown}", config.base_url)
 
     @classmethod
     def snapshot(cls, identity: str, base_url: str) -> Site:
