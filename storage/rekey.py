@@ -114,27 +114,22 @@ def _merge(db: Database, keep: int, gone: int) -> None:
     db.execute("DELETE FROM check_stats WHERE page_id = ?", (gone,))
     if "partner_pages" in db.table_names():
         db.execute("DELETE FROM partner_pages WHERE page_id = ?", (gone,))
-    _fold_page_row(db, keep, gone, current=versions[-1] if versions else None)
+    _fold_page_row(db, keep, gone, versions)
 
 
-def _fold_page_row(db: Database, keep: int, gone: int, current: dict[str, Any] | None) -> None:
-    """The merged page's dates span both; its state is the one of whoever was seen last."""
+def _fold_page_row(db: Database, keep: int, gone: int, versions: list[dict[str, Any]]) -> None:
+    """The merged page's dates span both; its state is the one of whoever was seen last;
+    `versions` is its merged history, in order."""
     a, b = (_rows(db, "SELECT * FROM pages WHERE id = ?", (i,))[0] for i in (keep, gone))
     latest = b if b["last_seen"] > a["last_seen"] else a
-    state = {
-        k: latest[k]
-        for k in latest
-        if k not in ("id", "url", "first_seen", "last_seen", "last_changed", "version_count")
-        and k not in ("current_version",)
-    }
-    count = db.execute("SELECT COUNT(*) FROM versions WHERE page_id = ?", (keep,)).fetchone()[0]
-    state |= {
+    state = {k: value for k, value in latest.items() if k not in ("id", "url")} | {
         "first_seen": min(a["first_seen"], b["first_seen"]),
         "last_seen": max(a["last_seen"], b["last_seen"]),
         "last_changed": max(a["last_changed"], b["last_changed"]),
-        "version_count": count,
-        "current_version": count or None,
+        "version_count": len(versions),
+        "current_version": len(versions) or None,
     }
+    current = versions[-1] if versions else None
     sets = ", ".join(f"{k} = ?" for k in state)
     db.execute("DELETE FROM pages_fts WHERE rowid IN (?, ?)", (keep, gone))
     db.execute("DELETE FROM pages WHERE id = ?", (gone,))
