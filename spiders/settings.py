@@ -76,6 +76,8 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
             # After robots.txt (100), which drops disallowed requests before they count.
             "spiders.middlewares.RequestBudgetMiddleware": 120,
         },
+        # Closest to the spider: a callback's refused archive write stops the crawl first.
+        "SPIDER_MIDDLEWARES": {"spiders.archivestop.ArchiveStopMiddleware": 950},
         "ITEM_PIPELINES": {"pipeline.scrapy_pipeline.ArchivePipeline": 300},
         # Health checks also as Spidermon monitors (same function, same thresholds).
         "SPIDERMON_ENABLED": True,

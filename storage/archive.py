@@ -158,7 +158,7 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
         """Upkeep a writer does on its way out, best effort: the raw-body dictionary once there
         are enough bodies to train it, and fresh planner statistics (ANALYZE where they are
         stale), so the per-run queries keep their indexes as the tables grow."""
-        if self._in_tx:
+        if self._in_tx or self.write_refused:
             return
         try:
             self.train_raw_dictionary(utc_now())

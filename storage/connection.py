@@ -35,6 +35,9 @@ class Store:
     conn: sqlite3.Connection
     path: Path
     _in_tx: bool = False
+    # The disk refused a write: the command ends with that error, and optional writes
+    # (the upkeep on close) are not tried again to fail a second time.
+    write_refused: ArchiveWriteError | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -59,6 +62,7 @@ class Store:
             failure = write_failure(exc, self.path)
             if failure is None:
                 raise
+            self.write_refused = failure
             raise failure from exc
 
     def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
