@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aaltowatch.core.config import Config
+from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.errors import ExtractionError
 from aaltowatch.core.urls import HUB_PATHS, LANGS, PUBLIC_HOST
 from pages.hub import hub_links
@@ -54,7 +55,7 @@ def print_partners(rows: list[dict[str, Any]], console: Console) -> None:
     for col in ("status", "first seen (UTC)", "last seen (UTC)", *LANGS, "mentions"):
         table.add_column(col, no_wrap=True)
     for row in rows:
-        langs = {p["lang"] for p in row["pages"] if p["status"] == "live"}
+        langs = {p["lang"] for p in row["pages"] if p["status"] == PageStatus.LIVE}
         table.add_row(
             escape(row["name"]),
             row["status"],

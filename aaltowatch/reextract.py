@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aaltowatch.core.config import Config
+from aaltowatch.core.enums import ChangeKind, PageStatus, RunStatus
 from aaltowatch.core.errors import ExtractionError
 from aaltowatch.core.urls import content_kind
 from aaltowatch.crawl import refresh_registry
@@ -25,7 +26,7 @@ def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
         if content_kind(row["url"]) is None:
             continue
         page = archive.page(row["url"])
-        if page is None or page["status"] != "live":
+        if page is None or page["status"] != PageStatus.LIVE:
             continue
         raw = archive.raw_body(row["raw_sha256"])
         try:
@@ -36,8 +37,8 @@ def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
             continue
         outcome = recorder.record_page(normalise(item))
         report["pages"] += 1
-        if outcome.change in ("modified", "restored"):
+        if outcome.change in (ChangeKind.MODIFIED, ChangeKind.RESTORED):
             report["new_versions"] += 1
-    archive.finish_run(run_id, status="ok", exit_code=0, stats=report)
+    archive.finish_run(run_id, status=RunStatus.OK, exit_code=0, stats=report)
     refresh_registry(archive, config)
     return report

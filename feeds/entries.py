@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from aaltowatch.core.enums import change_label
+from aaltowatch.core.enums import ChangeKind, change_label
 from aaltowatch.core.fields import plausible
 from aaltowatch.core.text import parse_utc
 from feeds.htmldiff import DiffMemo, version_diff_html
@@ -179,9 +179,9 @@ def change_entry(archive: Archive, change: dict[str, Any], memo: DiffMemo | None
     if flags:
         # The page's declared dates disagree with what was observed (pipeline.dates).
         parts.append(f"<p>Date flags: <strong>{escape(', '.join(flags))}</strong></p>")
-    if change["change"] in ("modified", "restored") and previous and current:
+    if change["change"] in (ChangeKind.MODIFIED, ChangeKind.RESTORED) and previous and current:
         parts.append(version_diff_html(previous, current, fields, memo))
-    elif change["change"] == "new" and current and current.get("lead"):
+    elif change["change"] == ChangeKind.NEW and current and current.get("lead"):
         parts.append(f"<p>{escape(clean_text(current['lead']))}</p>")
     detected = parse_utc(change["detected_at"]) or EPOCH
     return Entry(
@@ -209,12 +209,12 @@ def partner_title(change: dict[str, Any]) -> str:
     """What a change on a partner's page means for the partner: it appeared, a page went, ..."""
     partner = clean_text(change.get("partner")) or change["url"]
     lang = clean_text(change.get("lang"))
-    if change["change"] == "new" and change["id"] == change.get("partner_first_change"):
+    if change["change"] == ChangeKind.NEW and change["id"] == change.get("partner_first_change"):
         return f"New partner: {partner}"
-    if change["change"] == "removed":
+    if change["change"] == ChangeKind.REMOVED:
         gone = " (no page left)" if change.get("partner_status") == "gone" else ""
         return f"{partner}: {lang} page removed{gone}"
-    if change["change"] == "new":
+    if change["change"] == ChangeKind.NEW:
         return f"{partner}: new {lang} page"
     label = change_label(change["change"])
     return f"{partner}: {lang} page {label.lower()}"

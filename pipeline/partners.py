@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aaltowatch.core.config import PartnerAlias
+from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.text import clean_inline, words
 from aaltowatch.core.urls import LANGS, canonical_url
 
@@ -214,7 +215,7 @@ def build_partners(
                 match=match_query(terms),
                 first_seen=min(p["first_seen"] for p in group),
                 last_seen=max(p["last_seen"] for p in group),
-                status="active" if any(p["status"] == "live" for p in group) else "gone",
+                status="active" if any(p["status"] == PageStatus.LIVE for p in group) else "gone",
                 pages=members,
             )
         )

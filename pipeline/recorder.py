@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from aaltowatch.core.decision import Decision, Outcome
+from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
 from aaltowatch.core.text import utc_now
 from pipeline.fingerprint import duplicate_hash, simhash, simhash_bands
@@ -92,7 +93,7 @@ class Recorder:
         """404/410 on a live page: removed. The caller guards against mass disappearance."""
         with self.archive.transaction():
             page = self.archive.page(item.url)
-            live = page is not None and page["status"] == "live"
+            live = page is not None and page["status"] == PageStatus.LIVE
             current = self.archive.version(page["id"]) if live and page is not None else None
             dependants = self.archive.duplicates_of(item.url, other_than=None) if live else []
             decision = decide_gone(

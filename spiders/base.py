@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from aaltowatch.core import planner
 from aaltowatch.core.config import Config
 from aaltowatch.core.crawlstop import stop_unwritable
+from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
@@ -357,7 +358,7 @@ class AaltoSpider(scrapy.Spider):
             return
         if self.planned:  # stored pages wait for the revisit policy; new ones are fetched
             page = self.cache.page(key)
-            if page is None or page["status"] == "removed":
+            if page is None or page["status"] == PageStatus.REMOVED:
                 yield from self.fetch_page(key)
             return
         lastmod = lastmod or self.lastmods.get(key)
@@ -374,7 +375,7 @@ class AaltoSpider(scrapy.Spider):
             return False
         page = self.cache.page(key)
         info = self.cache.fetch_info(key)
-        if not page or page["status"] != "live" or not info or not info.get("fetched_at"):
+        if not page or page["status"] != PageStatus.LIVE or not info or not info.get("fetched_at"):
             return False
         if info.get("sitemap_lastmod") != lastmod:
             return False

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
 
+from aaltowatch.core.enums import ChangeKind
 from aaltowatch.core.query import COLUMNS
 from aaltowatch.core.watchconfig import MATCH_PAGE, Watch
 
@@ -88,7 +89,7 @@ def trigger_text(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, st
 
 def scope_for(watch: Watch, change: str) -> str:
     """Which document of an event the watch's query is run against."""
-    return CHANGED if change == "modified" and watch.match != MATCH_PAGE else PAGE
+    return CHANGED if change == ChangeKind.MODIFIED and watch.match != MATCH_PAGE else PAGE
 
 
 def passes_filters(watch: Watch, event: Mapping[str, Any]) -> bool:
@@ -108,7 +109,7 @@ def pushable(change: str, *, first_crawl: bool, published: str | None, watch_sin
     watch was first seen). Edits, removals and moves of old stories are news."""
     if first_crawl:
         return False
-    return not (change == "new" and published and published[:10] < watch_since[:10])
+    return not (change == ChangeKind.NEW and published and published[:10] < watch_since[:10])
 
 
 def snippet_parts(snippet: str) -> list[tuple[str, bool]]:

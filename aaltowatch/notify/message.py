@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aaltowatch.core.enums import change_label
+from aaltowatch.core.enums import ChangeKind, change_label
 from aaltowatch.core.watchconfig import Watch
 from aaltowatch.core.worddiff import DELETED, cut, deleted, inserted, marked_text
 from feeds.sanitize import clean_text, safe_url
@@ -123,9 +123,9 @@ def _event_lines(event: Event, diff_lines: int) -> list[str]:
     diff = short_diff(change.get("diff"), diff_lines)
     if diff:
         lines += ["", *diff]
-    elif change["change"] == "new" and event.lead:
+    elif change["change"] == ChangeKind.NEW and event.lead:
         lines += ["", clean_text(event.lead)]
-    elif change["change"] == "removed":
+    elif change["change"] == ChangeKind.REMOVED:
         lines.append("The page is no longer on the site.")
     return lines
 
