@@ -50,9 +50,10 @@ class RunSummary:
 class Figure:
     """A figure of a run. `name` is its metric (`aaltowatch_run_<name>`, a gauge: the last
     run's value per spider); `column` its column in `runs` and its key in `status --json`
-    (None: not a column, `name` is the key); `header` its short column header in the tables
-    (one word); `keep`: at a narrow width the status table leaves out the lowest first, among
-    its other columns (aaltowatch.status.RUN_COLUMNS); 0 never goes."""
+    (None: not a column; `status` has only the `alerts` so, from their own table); `header`
+    its short column header in the tables (one word); `keep`: at a narrow width the status
+    table leaves out the lowest first, among its other columns (aaltowatch.status.RUN_COLUMNS);
+    0 never goes."""
 
     name: str
     header: str
