@@ -155,7 +155,7 @@ class AaltoSpider(scrapy.Spider):
                     logging.WARNING if seen <= BAD_LINKS_LOGGED else logging.DEBUG,
                     "%s: skipped a %s link that cannot be requested (%s): %.200r%s",
                     self.name, where, exc, getattr(link, "url", link),
-                    "; further ones are counted in aaltowatch/bad_links, not logged"
+                    f"; further ones are counted in {BAD_LINKS}, not logged"
                     if seen == BAD_LINKS_LOGGED else "",
                 )  # fmt: skip
                 continue

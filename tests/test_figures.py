@@ -1,11 +1,13 @@
 """Every run figure of the registry (aaltowatch.figures.FIGURES) reaches every output: the
 `runs` row, `status` (table and --json), the Prometheus metrics, the crawl table and the demo.
 
-Each figure gets its own value, so a figure shown under another's name fails too.
+Each figure gets its own value, so a figure shown under another's name fails too. And every
+stats key constant has its writer.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from io import StringIO
 from pathlib import Path
@@ -158,3 +160,34 @@ def test_every_figure_is_in_the_status_table(tmp_path: Path) -> None:
     print_status(report, Console(file=out, width=200))
     cells = figure_cells(out.getvalue().split("Recent runs", 1)[1], "id")
     assert cells == shown(summary)
+
+
+def _source(*packages: str, skip: str = "") -> str:
+    root = Path(__file__).resolve().parents[1]
+    return "\n".join(
+        p.read_text("utf-8")
+        for package in packages
+        for p in sorted((root / package).glob("*.py"))
+        if p.name != skip
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "writers"),
+    [("aaltowatch.core.runstats", ("spiders", "pipeline")), ("spiders.statkeys", ("spiders",))],
+)
+def test_every_stats_key_has_its_writer(module: str, writers: tuple[str, ...]) -> None:
+    """A key constant that no component writes is a figure that is always 0 (prefixes are
+    written through `outcome_key` and `source_key`)."""
+    keys = importlib.import_module(module)
+    names = [
+        name
+        for name, value in vars(keys).items()
+        if name.isupper()
+        and isinstance(value, str)
+        and value.startswith(runstats.PREFIX)
+        and not name.endswith("PREFIX")  # written through outcome_key, source_key
+    ]
+    source = _source(*writers, skip="statkeys.py")
+    assert names
+    assert [name for name in names if not re.search(rf"\b{name}\b", source)] == []
