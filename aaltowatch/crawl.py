@@ -10,7 +10,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aaltowatch.core import crawlstop
@@ -18,9 +18,10 @@ from aaltowatch.core.config import Config
 from aaltowatch.core.enums import RunStatus
 from aaltowatch.core.errors import RUN_EXIT_CODES, ArchiveWriteError
 from aaltowatch.core.fetchcache import ARCHIVE_SETTING
-from aaltowatch.core.health import Alert, check_run
+from aaltowatch.core.health import check_run
 from aaltowatch.core.runstats import STOPPED, RunStats
 from aaltowatch.core.urls import SPIDER_NAMES
+from aaltowatch.figures import RunSummary, stored
 from aaltowatch.integrity import close_abandoned
 
 log = logging.getLogger(__name__)
@@ -44,46 +45,6 @@ def quiet_scrapy() -> None:
         # Spidermon's report block (spider loggers) restates the alerts printed by the CLI.
         for name in SPIDER_NAMES:
             logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-@dataclass
-class RunSummary:
-    spider: str
-    run_id: int | None  # None: the crawl stopped before its run was started
-    requests: int = 0
-    pages: int = 0
-    not_modified: int = 0
-    skipped: int = 0
-    errors: int = 0
-    new: int = 0
-    modified: int = 0
-    removed: int = 0
-    moved: int = 0
-    restored: int = 0
-    duplicates: int = 0
-    flagged: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-    finish_reason: str = ""
-
-    @property
-    def healthy(self) -> bool:
-        return not self.alerts
-
-    @property
-    def interrupted(self) -> bool:
-        """Stopped by SIGTERM/SIGINT: what was stored is consistent, but the crawl is partial."""
-        return self.finish_reason == STOPPED
-
-    @property
-    def stored_new(self) -> int:
-        """New pages stored, duplicates included: the `new` column of a run."""
-        return self.new + self.duplicates
-
-    @property
-    def status(self) -> RunStatus:
-        if self.interrupted:
-            return RunStatus.INTERRUPTED
-        return RunStatus.OK if self.healthy else RunStatus.UNHEALTHY
 
 
 @dataclass
@@ -121,40 +82,12 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
                 failed = RunStatus.FAILED
                 archive.finish_run(run_id, status=failed, exit_code=RUN_EXIT_CODES[failed])
         raise ArchiveWriteError(stats[crawlstop.STAT])
-    summary = RunSummary(
-        spider=spider.name,
-        run_id=run_id,
-        requests=run.requests,
-        pages=run.pages,
-        not_modified=run.not_modified,
-        skipped=run.skipped,
-        errors=run.errors,
-        new=run.new,
-        modified=run.modified,
-        removed=run.removed,
-        moved=run.moved,
-        restored=run.restored,
-        duplicates=run.duplicates,
-        flagged=run.flagged,
-        finish_reason=run.finish_reason,
-    )
+    summary = RunSummary(spider.name, run_id, run)
     summary.alerts = check_run(spider.kind, run, config.health)
     if run_id is not None:
         for alert in summary.alerts:
             archive.add_alert(run_id, alert.check, alert.message, severity=alert.severity)
-        archive.bump_run(
-            run_id,
-            requests=summary.requests,
-            pages_fetched=summary.pages,
-            not_modified=summary.not_modified,
-            skipped=summary.skipped,
-            errors=summary.errors,
-            new=summary.stored_new,
-            modified=summary.modified,
-            removed=summary.removed,
-            moved=summary.moved,
-            restored=summary.restored,
-        )
+        archive.bump_run(run_id, **stored(summary))
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         status = summary.status
         archive.finish_run(run_id, status=status, exit_code=RUN_EXIT_CODES[status], stats=keep)

@@ -12,17 +12,10 @@ from aaltowatch.core.config import Config
 
 def print_summaries(summaries: list[Any], console: Any) -> None:
     """One row per run, then its alerts."""
-    from rich.table import Table
+    from aaltowatch.figures import figures_table
 
-    table = Table(title="Crawl", title_justify="left")
-    columns = ("spider", "run", "req", "304", "pages", "new", "mod", "rm", "moved", "err",
-               "alerts")  # fmt: skip
-    for col in columns:
-        table.add_column(col, justify="left" if col == "spider" else "right", no_wrap=True)
-    for s in summaries:
-        cells = (s.run_id, s.requests, s.not_modified, s.pages, s.stored_new, s.modified,
-                 s.removed, s.moved, s.errors, len(s.alerts))  # fmt: skip
-        table.add_row(s.spider, *(str(c) for c in cells))
+    rows = [([s.spider, str(s.run_id)], s) for s in summaries]
+    table = figures_table("Crawl", ("spider", "run"), rows)
     console.print(table)
     for s in summaries:
         for alert in s.alerts:

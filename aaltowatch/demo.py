@@ -126,16 +126,10 @@ def _print_summary(
     feeds_dir: Path,
     elapsed: float,
 ) -> None:
-    table = Table(title="aaltowatch demo: two days of aalto.fi", title_justify="left")
-    for col in ("day", "spider", "requests", "304", "pages", "new", "modified", "removed", "moved",
-                "alerts"):  # fmt: skip
-        table.add_column(col)
-    for index, s in enumerate(summaries):
-        table.add_row(
-            f"day {index // 2 + 1}", s.spider, str(s.requests), str(s.not_modified), str(s.pages),
-            str(s.stored_new), str(s.modified), str(s.removed), str(s.moved),
-            str(len(s.alerts)),
-        )  # fmt: skip
+    from aaltowatch.figures import figures_table
+
+    rows = [([f"day {index // 2 + 1}", s.spider], s) for index, s in enumerate(summaries)]
+    table = figures_table("aaltowatch demo: two days of aalto.fi", ("day", "spider"), rows)
     console.print(table)
     totals = archive.totals()
     console.print(f"pages: {totals['pages']}   versions: {totals['versions']}")

@@ -8,26 +8,21 @@ run, and alert rules can look at `aaltowatch_run_healthy{spider="..."}` per spid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.parser import text_string_to_metric_families
 
+from aaltowatch.figures import FIGURES, RunSummary
+
 PREFIX = "aaltowatch_run_"
-PER_SPIDER = (
-    ("requests", "HTTP requests made by the last run"),
-    ("pages", "Pages fetched and parsed by the last run"),
-    ("not_modified", "Responses answered 304 in the last run"),
-    ("new", "New pages found by the last run"),
-    ("modified", "Modified pages found by the last run"),
-    ("removed", "Pages removed (404/410) in the last run"),
-    ("errors", "Failed requests and extractions in the last run"),
-    ("alerts", "Health alerts raised by the last run"),
+# Besides the run's figures (aaltowatch.figures): how the run ended.
+RUN_OUTCOME = (
     ("failed_steps", "Steps of the last run that failed (feeds, notify, ...; aaltowatch.steps)"),
     ("healthy", "1 when the last run raised no alert, completed and no step failed, else 0"),
     ("exit_code", "Exit code of the last `run --once` that crawled this spider"),
     ("finished_timestamp_seconds", "When the last run of this spider finished (Unix time)"),
 )
+PER_SPIDER = tuple((f.name, f.help) for f in FIGURES) + RUN_OUTCOME
 
 
 def _previous(path: Path) -> dict[str, dict[str, float]]:
@@ -47,7 +42,7 @@ def _previous(path: Path) -> dict[str, dict[str, float]]:
 
 def write_metrics(
     path: Path,
-    summaries: list[Any],
+    summaries: list[RunSummary],
     *,
     exit_code: int,
     finished_at: float,
@@ -68,14 +63,7 @@ def write_metrics(
                     gauges[name].labels(spider).set(value)
     for s in summaries:
         values = {
-            "requests": s.requests,
-            "pages": s.pages,
-            "not_modified": s.not_modified,
-            "new": s.stored_new,
-            "modified": s.modified,
-            "removed": s.removed,
-            "errors": s.errors,
-            "alerts": len(s.alerts),
+            **{f.name: f.value(s) for f in FIGURES},
             "failed_steps": failed_steps,
             "healthy": int(s.healthy and not s.interrupted and not failed_steps),
             "exit_code": exit_code,

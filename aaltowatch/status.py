@@ -24,17 +24,16 @@ from aaltowatch import integrity
 from aaltowatch.core import planner
 from aaltowatch.core.enums import RunStatus
 from aaltowatch.core.errors import RUN_EXIT_CODES
+from aaltowatch.core.runstats import BAD_LINKS
 from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.core.urls import KINDS, LISTING_PATHS
+from aaltowatch.figures import COLUMNS, FIGURES
 from aaltowatch.steps import Outcome
+from spiders.statkeys import BUDGET_LIMIT, BUDGET_REQUESTS, PLAN_MODE
 from storage import Archive
 from storage.notifications import target_report
 
-RUN_FIELDS = (
-    "id", "spider", "started_at", "finished_at", "status", "exit_code", "requests",
-    "pages_fetched", "not_modified", "skipped", "errors", "new", "modified", "removed", "moved",
-    "restored",
-)  # fmt: skip
+RUN_FIELDS = ("id", "spider", "started_at", "finished_at", "status", "exit_code", *COLUMNS)
 UNJUDGED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
 HEALTHY = "ok"
 LOOKBACK = 200  # runs searched for each spider's latest completed one, beyond --limit
@@ -60,11 +59,11 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     record["duration_s"] = _duration(run)
     stats = run.get("stats") or {}
     # The planner's request budget (0 = none, policy `all`) and how the run was crawled.
-    record["budget"] = stats.get("aaltowatch/budget/limit")
-    record["budget_used"] = stats.get("aaltowatch/budget/requests")
-    record["mode"] = stats.get("aaltowatch/plan/mode")
+    record["budget"] = stats.get(BUDGET_LIMIT)
+    record["budget_used"] = stats.get(BUDGET_REQUESTS)
+    record["mode"] = stats.get(PLAN_MODE)
     # Discovered links that could not become a request (part of `errors`).
-    record["bad_links"] = stats.get("aaltowatch/bad_links", 0)
+    record["bad_links"] = stats.get(BAD_LINKS, 0)
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
         for a in archive.alerts(run_id=run["id"])
@@ -161,17 +160,11 @@ class Column:
 RUN_COLUMNS = (
     Column("id", "id"),
     Column("spider", "spider", justify="left"),
-    Column("started_at", "started UTC", keep=4, justify="left"),
-    Column("duration_s", "took", keep=2, justify="left"),
+    Column("started_at", "started UTC", keep=8, justify="left"),
+    Column("duration_s", "took", keep=6, justify="left"),
     Column("status", "status", justify="left"),
-    Column("budget", "budget", keep=3),
-    Column("pages_fetched", "pages", keep=5),
-    Column("not_modified", "304", keep=1),
-    Column("new", "new"),
-    Column("modified", "mod"),
-    Column("removed", "rm"),
-    Column("errors", "err"),
-    Column("alerts", "alerts"),
+    Column("budget", "budget", keep=7),
+    *(Column(f.key, f.header, keep=f.keep) for f in FIGURES),
 )
 
 

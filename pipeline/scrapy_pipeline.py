@@ -16,12 +16,26 @@ from aaltowatch.core.errors import ArchiveWriteError
 from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.runstats import (
+    ERRORS,
+    KNOWN_LIVE,
+    RUN_ID,
+    Counted,
+    outcome_key,
+    source_key,
+)
 from pipeline.history import SOFT_404
 from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder
 from storage import Archive
 
 log = logging.getLogger(__name__)
+
+# Outcomes only the pipeline counts (stats `outcome_key(name)`); the ones a run's figures are
+# read from are aaltowatch.core.runstats.Counted and the change kinds. A skipped outcome
+# (pipeline.history.SOFT_404) is counted under its own name.
+TRUNCATED = "truncated"  # pages with a value cut to its limit
+EMPTY_BODY = "empty_body"  # pages parsed with no body text (their flag, pipeline.classify)
 
 
 class _Rechecks(Protocol):
@@ -42,7 +56,7 @@ class ArchivePipeline:
         # 301s from known pages wait for the run's end too: the mass-move guard decides.
         self.moves: list[PageItem] = []
         self.outcomes: Counter[str] = Counter()
-        self.sources: Counter[str] = Counter()
+        self.sources: Counter[str] = Counter()  # by stats key (runstats.source_key)
         self.flagged: list[str] = []
         # Pages counted new (or duplicate) this run: a 301 to one of them later in the run
         # makes it the move's target (its page is discarded), counted once, as moved.
@@ -72,7 +86,7 @@ class ArchivePipeline:
             stop_unwritable(self.crawler, exc)
         except Exception:
             # Counted for the health checks (error rate); Scrapy logs the traceback.
-            self.crawler.stats.inc_value("aaltowatch/errors")
+            self.crawler.stats.inc_value(ERRORS)
             raise
         return item
 
@@ -83,10 +97,10 @@ class ArchivePipeline:
                 self._count(self.recorder.record_page(clean))
                 return
             for name in EXTRACTED_FIELDS:
-                self.sources[f"{name}:{clean.extraction.get(name, 'missing')}"] += 1
-            self.outcomes["pages"] += 1
-            if "empty_body" in clean.flags:
-                self.outcomes["empty_body"] += 1
+                self.sources[source_key(name, clean.extraction.get(name, "missing"))] += 1
+            self.outcomes[Counted.PAGES] += 1
+            if EMPTY_BODY in clean.flags:
+                self.outcomes[EMPTY_BODY] += 1
             self._note_truncated(clean.url, clean.truncated)
             if clean.moved_from and self._is_live(clean.moved_from):
                 self.moves.append(clean)
@@ -102,7 +116,7 @@ class ArchivePipeline:
                 for parsed in item.parse():  # a 304 whose stored body is not yet a version
                     self._process(parsed)
                 return
-            self.outcomes["unchanged"] += 1
+            self.outcomes[Counted.UNCHANGED] += 1
             self._count(self.recorder.record_unchanged(item))
         elif isinstance(item, Gone):
             page = self.archive.page(item.url)
@@ -116,7 +130,7 @@ class ArchivePipeline:
     def _note_truncated(self, url: str, fields: list[str]) -> None:
         """A value cut to its limit is kept on the version and counted, never silent."""
         if fields:
-            self.outcomes["truncated"] += 1
+            self.outcomes[TRUNCATED] += 1
             log.warning("%s: cut to their limits: %s", url, ", ".join(fields))
 
     def _is_current(self, url: str) -> bool:
@@ -142,7 +156,7 @@ class ArchivePipeline:
         if outcome.change:
             self.outcomes[outcome.change] += 1
         if outcome.flagged:
-            self.outcomes["flagged"] += 1
+            self.outcomes[Counted.FLAGGED] += 1
             self.flagged.append(f"{outcome.url} ({', '.join(outcome.flagged)})")
 
     def _settle(self, store: Callable[[Any], Outcome], items: list[Any]) -> None:
@@ -156,7 +170,7 @@ class ArchivePipeline:
             except ArchiveWriteError as exc:
                 stop_unwritable(self.crawler, exc)
             except Exception:
-                self.crawler.stats.inc_value("aaltowatch/errors")
+                self.crawler.stats.inc_value(ERRORS)
                 log.exception("could not store %s", item.url)
 
     def close_spider(self, spider: Any = None) -> None:
@@ -170,8 +184,8 @@ class ArchivePipeline:
                 " moved",
                 len(self.moves), known, self.kind,
             )  # fmt: skip
-            self.outcomes["mass_move"] += 1
-            self.outcomes["moving"] = len(self.moves)
+            self.outcomes[Counted.MASS_MOVE] += 1
+            self.outcomes[Counted.MOVING] = len(self.moves)
         else:
             self._settle(self.recorder.record_page, self.moves)
         if exceeds_share(len(self.gone), known, limits.max_missing_share, limits):
@@ -179,16 +193,16 @@ class ArchivePipeline:
                 "%d of %d known %s pages answered 404/410 at once; not marking them removed",
                 len(self.gone), known, self.kind,
             )  # fmt: skip
-            self.outcomes["mass_disappearance"] += 1
-            self.outcomes["gone"] = len(self.gone)
+            self.outcomes[Counted.MASS_DISAPPEARANCE] += 1
+            self.outcomes[Counted.GONE] = len(self.gone)
             for item in self.gone:  # what was seen is kept, though nothing is marked removed
                 self.recorder.record_check(item.url, CheckOutcome.GONE, item.http_status)
         else:
             self._settle(self.recorder.record_gone, self.gone)
         stats = self.crawler.stats
         for key, value in self.outcomes.items():
-            stats.set_value(f"aaltowatch/outcome/{key}", value)
+            stats.set_value(outcome_key(key), value)
         for key, value in self.sources.items():
-            stats.set_value(f"aaltowatch/source/{key}", value)
-        stats.set_value("aaltowatch/run_id", self.run_id)
-        stats.set_value("aaltowatch/known_live", self.known_live)
+            stats.set_value(key, value)
+        stats.set_value(RUN_ID, self.run_id)
+        stats.set_value(KNOWN_LIVE, self.known_live)

@@ -30,7 +30,14 @@ from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
 from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
-from aaltowatch.core.runstats import UNREACHABLE_STREAK
+from aaltowatch.core.runstats import (
+    BAD_LINKS,
+    ERRORS,
+    EXTRACTION_ERRORS,
+    INTERNAL_REQUESTS,
+    SKIPPED_LASTMOD,
+    UNREACHABLE_STREAK,
+)
 from aaltowatch.core.text import parse_utc, utc_now
 from aaltowatch.core.urls import (
     NEWS,
@@ -43,6 +50,21 @@ from aaltowatch.core.urls import (
 from pages import parse_article
 from spiders.boundary import STEP_META, OffBoundary
 from spiders.robots import parse_robots
+from spiders.statkeys import (
+    BUDGET_LIMIT,
+    CATEGORIES_CAPPED,
+    NOT_MODIFIED,
+    PAGES,
+    PLAN_MODE,
+    RECHECKS,
+    REDIRECTED_AWAY,
+    REDIRECTS,
+    REVISIT_CANDIDATES,
+    REVISITS,
+    SKIPPED_NOT_HTML,
+    TEMPORARY_REDIRECTS,
+    status_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +73,6 @@ CONTENT_STATUSES = [301, 302, 303, 307, 308, 404, 410]
 ROBOTS_REQUESTS = 2
 PERMANENT_REDIRECTS = (301, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-BAD_LINKS = "bad_links"  # stats key aaltowatch/bad_links: links that could not become a request
 BAD_LINKS_LOGGED = 10  # per run; the rest are counted only
 T = TypeVar("T")
 
@@ -107,7 +128,7 @@ class AaltoSpider(scrapy.Spider):
         """At most `max_categories_per_item`: N categories must not cost N feeds per teaser."""
         cap = self.config.max_categories_per_item
         if cap and len(categories) > cap:
-            self.count("categories_capped")
+            self.count(CATEGORIES_CAPPED)
             return categories[:cap]
         return categories
 
@@ -115,7 +136,8 @@ class AaltoSpider(scrapy.Spider):
         return canonical_url(url, self.base_url)
 
     def count(self, key: str, n: int = 1) -> None:
-        self.crawler.stats.inc_value(f"aaltowatch/{key}", n)
+        """Add to a stats key (spiders.statkeys; aaltowatch.core.runstats if the core reads it)."""
+        self.crawler.stats.inc_value(key, n)
 
     def follow_links(
         self, where: str, links: Iterable[Any], follow: Callable[[Any], Iterable[T]]
@@ -129,12 +151,12 @@ class AaltoSpider(scrapy.Spider):
                 found = list(follow(link))
             except ValueError as exc:
                 self.count(BAD_LINKS)
-                seen = self.crawler.stats.get_value(f"aaltowatch/{BAD_LINKS}")
+                seen = self.crawler.stats.get_value(BAD_LINKS)
                 log.log(
                     logging.WARNING if seen <= BAD_LINKS_LOGGED else logging.DEBUG,
                     "%s: skipped a %s link that cannot be requested (%s): %.200r%s",
                     self.name, where, exc, getattr(link, "url", link),
-                    "; further ones are counted in aaltowatch/bad_links, not logged"
+                    f"; further ones are counted in {BAD_LINKS}, not logged"
                     if seen == BAD_LINKS_LOGGED else "",
                 )  # fmt: skip
                 continue
@@ -215,8 +237,8 @@ class AaltoSpider(scrapy.Spider):
             self.mode = planner.CrawlMode.FULL if small else planner.CrawlMode.PLAN
         if self.planned:
             self.phases = list(self.plan_phases)
-        self.crawler.stats.set_value("aaltowatch/budget/limit", self.budget.limit or 0)
-        self.crawler.stats.set_value("aaltowatch/plan/mode", self.mode.value)
+        self.crawler.stats.set_value(BUDGET_LIMIT, self.budget.limit or 0)
+        self.crawler.stats.set_value(PLAN_MODE, self.mode.value)
         log.info("%s: %s mode, budget %s requests", self.name, self.mode, self.budget.limit)
 
     def site_is_small(self, limit: int) -> bool:
@@ -291,11 +313,11 @@ class AaltoSpider(scrapy.Spider):
             run_limit=self.budget.limit,
             fill_share=self.config.revisit_fill_share,
         )
-        self.count("plan/revisit_candidates", len(pages))
+        self.count(REVISIT_CANDIDATES, len(pages))
         for url in chosen:
             if not self.budget.take():
                 return
-            self.count("revisits")
+            self.count(REVISITS)
             yield self.page_request(url, priority=-10)
 
     def backfilling(self) -> bool:
@@ -348,7 +370,7 @@ class AaltoSpider(scrapy.Spider):
         key = self.canonical(url)
         if key in self.requested or not self.budget.take(reserve=True):
             return
-        self.count("rechecks")
+        self.count(RECHECKS)
         self.crawler.engine.crawl(self.page_request(key, priority=10))
 
     def want(self, url: str, *, lastmod: str | None = None) -> Iterator[Any]:
@@ -364,7 +386,7 @@ class AaltoSpider(scrapy.Spider):
         lastmod = lastmod or self.lastmods.get(key)
         if lastmod and self._lastmod_unmoved(key, lastmod):
             self.requested.add(key)
-            self.count("skipped_lastmod")
+            self.count(SKIPPED_LASTMOD)
             yield Unchanged(key, "lastmod", self.categories.get(key), lastmod)
             return
         yield self.page_request(key)
@@ -392,16 +414,16 @@ class AaltoSpider(scrapy.Spider):
             )
             return
         if status in (404, 410):
-            self.count(f"status_{status}")
+            self.count(status_key(status))
             yield Gone(key, status)
             return
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
         if content_type and not content_type.startswith(HTML_TYPES):
             log.info("skipping %s: not HTML (%s)", key, content_type)
-            self.count("skipped_not_html")
+            self.count(SKIPPED_NOT_HTML)
             return
         if response.meta.get("not_modified"):
-            self.count("not_modified")
+            self.count(NOT_MODIFIED)
             if moved_from is None:  # the pipeline decides whether the stored body is current
                 yield Unchanged(
                     key,
@@ -424,7 +446,7 @@ class AaltoSpider(scrapy.Spider):
         hops = response.meta.get("redirect_hops", 0) + 1
         if hops > self.settings.getint("REDIRECT_MAX_TIMES"):
             log.warning("%s: more than %d redirects (a loop?); given up", key, hops - 1)
-            self.count("errors")
+            self.count(ERRORS)
             yield Checked(key, http_status=status)
             return
         if target_key == key:  # same identity spelled differently: fetch it there
@@ -434,10 +456,10 @@ class AaltoSpider(scrapy.Spider):
         elif status not in PERMANENT_REDIRECTS:
             # A temporary redirect (maintenance notice, login) is not a move: keep the page.
             log.warning("%s redirects temporarily (%d) to %r; kept as is", key, status, target)
-            self.count("temporary_redirects")
+            self.count(TEMPORARY_REDIRECTS)
             yield Checked(key, http_status=status)
         elif (found := content_kind(target_key)) and found[0] == self.kind:
-            self.count("redirects")
+            self.count(REDIRECTS)
             if self.cache.page(key) is None:
                 # Never stored (a queued URL): settled here; a stored page's move is
                 # recorded with its history.
@@ -445,7 +467,7 @@ class AaltoSpider(scrapy.Spider):
             yield self.page_request(target_key, moved_from=moved_from or key, hops=hops)
         else:
             log.warning("%s redirects off the watched pages to %r; ignored", key, target_key)
-            self.count("redirected_away")
+            self.count(REDIRECTED_AWAY)
 
     def page_items(
         self,
@@ -465,7 +487,7 @@ class AaltoSpider(scrapy.Spider):
             )
         except ExtractionError as exc:
             log.warning("extraction failed for %s: %s", key, exc)
-            self.count("extraction_errors")
+            self.count(EXTRACTION_ERRORS)
             yield Checked(key, http_status=status)
             return
         item.categories = self.capped_categories(self.categories.get(item.url, item.categories))
@@ -473,7 +495,7 @@ class AaltoSpider(scrapy.Spider):
         item.fetched_url = response.url
         item.fetch = response.meta.get("fetch_record")
         item.sitemap_lastmod = self.lastmods.get(item.url)
-        self.count("pages")
+        self.count(PAGES)
         yield item
 
     def on_error(self, failure: Failure) -> None:
@@ -490,7 +512,7 @@ class AaltoSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if failure.check(IgnoreRequest) and request is not None and request.meta.get("over_budget"):
             return  # not made: the run's request budget was spent (counted by the middleware)
-        self.count("errors")
+        self.count(ERRORS)
         if not self.crawler.stats.get_value(UNREACHABLE_STREAK):  # else the alert says it once
             log.warning("request failed: %s: %s", url, failure.getErrorMessage())
 
@@ -511,7 +533,7 @@ class AaltoSpider(scrapy.Spider):
         """
         if self.phases:
             phase = self.phases.pop(0)
-            self.count("internal_requests")  # not a download: kept out of the error rate
+            self.count(INTERNAL_REQUESTS)  # not a download: kept out of the error rate
             self.crawler.engine.crawl(
                 Request(
                     "data:,",
@@ -533,5 +555,5 @@ class AaltoSpider(scrapy.Spider):
         elif phase == "known" and self.config.revisit_known:
             for url in self.cache.known_urls(self.kind):
                 if url not in self.requested:
-                    self.count("revisits")
+                    self.count(REVISITS)
                     yield self.page_request(url, priority=-10)

@@ -19,6 +19,8 @@ from aaltowatch.core.bounds import STAT_PREFIX, STOP_REASON
 
 log = logging.getLogger(__name__)
 
+BYTES_RECEIVED = "bounds/bytes_received"  # stats key: body bytes so far (max_bytes_per_run)
+
 
 def reach_bound(crawler: Crawler, name: str, limit: Any, *, stop: bool, what: str = "") -> None:
     """Record that the config bound `name` (= `limit`) was reached; `stop` ends the run cleanly.
@@ -72,7 +74,7 @@ class RunBounds:
 
     def on_bytes(self, data: bytes, request: Request, spider: Any) -> None:
         self.bytes += len(data)
-        self.crawler.stats.set_value("bounds/bytes_received", self.bytes)
+        self.crawler.stats.set_value(BYTES_RECEIVED, self.bytes)
         if self.max_bytes and self.bytes > self.max_bytes:
             reach_bound(self.crawler, "max_bytes_per_run", self.max_bytes, stop=True)
 

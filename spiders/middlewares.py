@@ -25,6 +25,7 @@ from aaltowatch.core.fetchcache import FetchCache, fetch_cache
 from aaltowatch.core.runstats import UNREACHABLE, UNREACHABLE_ERROR, UNREACHABLE_STREAK
 from aaltowatch.core.text import utc_now
 from aaltowatch.core.urls import canonical_url
+from spiders.statkeys import BUDGET_DROPPED, BUDGET_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +193,10 @@ class RequestBudgetMiddleware:
         limit = getattr(budget, "limit", None)
         if limit is not None and self.made >= limit:
             request.meta["over_budget"] = True
-            self.crawler.stats.inc_value("aaltowatch/budget/dropped")
+            self.crawler.stats.inc_value(BUDGET_DROPPED)
             raise IgnoreRequest(f"request budget of {limit} spent")
         self.made += 1
-        self.crawler.stats.set_value("aaltowatch/budget/requests", self.made)
+        self.crawler.stats.set_value(BUDGET_REQUESTS, self.made)
         return None
 
 

@@ -20,11 +20,13 @@ from twisted.python.failure import Failure
 from aaltowatch.core import planner
 from aaltowatch.core.errors import ExtractionError
 from aaltowatch.core.items import ListingPage, Teaser
+from aaltowatch.core.runstats import EMPTY_LISTINGS, EXTRACTION_ERRORS, PLAN_TEASERS
 from aaltowatch.core.urls import FEED_PATH, LISTING_PATHS, NEWS, content_kind
 from pages import parse_feed, parse_listing
 from pages.sitemap import iter_sitemap
 from spiders.base import AaltoSpider
 from spiders.bounds import reach_bound
+from spiders.statkeys import LISTING_PAGES, SITEMAP_QUEUED, TEASERS_NEW_OR_CHANGED
 
 # How a plan-mode listing page was asked for: from the top down to the frontier, a slice of
 # the pager sweep, or the backfill further down.
@@ -152,16 +154,16 @@ class NewsSpider(AaltoSpider):
             return parse(response.body, response.url, base_url=self.base_url)
         except ExtractionError as exc:
             log.warning("%s %s unreadable: %s", what, response.url, exc)
-            self.count("extraction_errors")
+            self.count(EXTRACTION_ERRORS)
             return None
 
     def _read_listing(self, response: Response) -> ListingPage | None:
         """A listing page, counted (and counted as empty when it names no stories)."""
         listing = self._read("listing", parse_listing, response)
         if listing is not None:
-            self.count("listing_pages")
+            self.count(LISTING_PAGES)
             if not listing.teasers:
-                self.count("empty_listings")
+                self.count(EMPTY_LISTINGS)
         return listing
 
     def parse_plan_listing(
@@ -268,8 +270,8 @@ class NewsSpider(AaltoSpider):
         )
         if remember:
             self.cache.set_teaser_hashes(hashes)
-        self.count("plan/teasers", len(hashes))
-        self.count("plan/teasers_new_or_changed", len(verdict.fetch))
+        self.count(PLAN_TEASERS, len(hashes))
+        self.count(TEASERS_NEW_OR_CHANGED, len(verdict.fetch))
         for url in sorted(verdict.fetch, key=lambda u: by_url[u].published or "", reverse=True):
             if url in self.requested:
                 continue
@@ -311,7 +313,7 @@ class NewsSpider(AaltoSpider):
                     self.deferred.append(entry.loc)
         except ExtractionError as exc:
             log.warning("sitemap %s unreadable: %s", response.url, exc)
-            self.count("extraction_errors")
+            self.count(EXTRACTION_ERRORS)
         if planned:
             self._plan_sitemap_entries(planned)
 
@@ -365,7 +367,7 @@ class NewsSpider(AaltoSpider):
         self.cache.enqueue(rows, self.now())
         if first_lastmods:
             self.cache.set_sitemap_lastmods(first_lastmods)
-        self.count("plan/sitemap_queued", len(rows))
+        self.count(SITEMAP_QUEUED, len(rows))
 
     def _remember_categories(self, teasers: list[Teaser], *, cap: bool) -> None:
         """Each story's categories as its teasers name them (listings of several categories)."""

@@ -6,6 +6,7 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
+from aaltowatch.core import crawlstop
 from aaltowatch.core.config import Config
 from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE, unwritable
 from aaltowatch.core.errors import ArchiveWriteError
@@ -54,7 +55,7 @@ def test_a_refused_write_in_a_callback_stops_the_crawl_once() -> None:
         handled = mw.process_spider_exception(_response(), exc)
         assert handled is not None and list(handled) == []  # handled: nothing more from it
     assert unwritable(mw.crawler)
-    assert mw.crawler.stats.get_value("aaltowatch/archive_unwritable") == str(first)
+    assert mw.crawler.stats.get_value(crawlstop.STAT) == str(first)
     assert engine.closed == [ARCHIVE_UNWRITABLE]
 
 

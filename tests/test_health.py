@@ -10,7 +10,17 @@ import pytest
 
 from aaltowatch.core.config import HealthThresholds
 from aaltowatch.core.health import CHECKS, check_run
-from aaltowatch.core.runstats import RunStats
+from aaltowatch.core.runstats import (
+    EMPTY_LISTINGS,
+    ERRORS,
+    EXTRACTION_ERRORS,
+    INTERNAL_REQUESTS,
+    KNOWN_LIVE,
+    Counted,
+    RunStats,
+    outcome_key,
+    source_key,
+)
 
 LIMITS = HealthThresholds(
     min_items=1, max_error_rate=0.2, min_field_coverage=0.8, max_missing_share=0.5
@@ -24,11 +34,11 @@ def news_stats(pages: int = 10, trusted: int | None = None, **extra: Any) -> dic
         "finish_reason": "finished",
         "downloader/request_count": pages + 5,
         "downloader/response_count": pages + 5,
-        "aaltowatch/outcome/pages": pages,
+        outcome_key(Counted.PAGES): pages,
     }
     for name in ("title", "body", "published"):
-        stats[f"aaltowatch/source/{name}:selector"] = trusted
-        stats[f"aaltowatch/source/{name}:fallback"] = pages - trusted
+        stats[source_key(name, "selector")] = trusted
+        stats[source_key(name, "fallback")] = pages - trusted
     stats.update(extra)
     return stats
 
@@ -40,9 +50,9 @@ OFFLINE = {
     "finish_reason": "finished",
     "downloader/request_count": 28,
     "retry/count": 21,
-    "aaltowatch/internal_requests": 3,
+    INTERNAL_REQUESTS: 3,
     "downloader/response_count": 3,
-    "aaltowatch/errors": 6,
+    ERRORS: 6,
     "downloader/exception_type_count/scrapy.exceptions.DownloadConnectionRefusedError": 28,
 }
 # The same, but two pages did answer: 4 of 7 downloads failed, not 4 of 28 requests.
@@ -50,34 +60,34 @@ PARTIAL_OUTAGE = {
     **news_stats(2),
     **OFFLINE,
     "downloader/response_count": 5,
-    "aaltowatch/errors": 4,
+    ERRORS: 4,
 }
 
 CASES = [
     ("healthy", "news", news_stats(), []),
     ("unchanged pages count as seen", "news",
-     news_stats(0, **{"aaltowatch/outcome/unchanged": 3}), []),
+     news_stats(0, **{outcome_key(Counted.UNCHANGED): 3}), []),
     ("no pages at all", "news", news_stats(0), ["zero_items"]),
     ("empty stats (crawl never started)", "news", {}, ["zero_items"]),
     ("error rate at the limit is fine", "news",
-     news_stats(**{"downloader/request_count": 10, "aaltowatch/errors": 2}), []),
+     news_stats(**{"downloader/request_count": 10, ERRORS: 2}), []),
     ("error rate above the limit", "news",
-     news_stats(**{"downloader/request_count": 10, "aaltowatch/errors": 2,
-                   "aaltowatch/extraction_errors": 1}), ["error_rate"]),
+     news_stats(**{"downloader/request_count": 10, ERRORS: 2,
+                   EXTRACTION_ERRORS: 1}), ["error_rate"]),
     ("coverage at the limit is fine", "news", news_stats(10, trusted=8), []),
     ("coverage below the limit: one alert per required field", "news",
      news_stats(10, trusted=7), ["layout_drift"] * 3),
     ("meta counts as trusted", "news",
-     {**news_stats(10, trusted=0), **{f"aaltowatch/source/{n}:meta": 10
+     {**news_stats(10, trusted=0), **{source_key(n, "meta"): 10
                                        for n in ("title", "body", "published")}}, []),
     ("partnerships need no published date", "partnership",
-     {**news_stats(4), "aaltowatch/source/published:selector": 0}, []),
-    ("empty listings", "news", news_stats(**{"aaltowatch/empty_listings": 2}), ["layout_drift"]),
+     {**news_stats(4), source_key("published", "selector"): 0}, []),
+    ("empty listings", "news", news_stats(**{EMPTY_LISTINGS: 2}), ["layout_drift"]),
     ("mass disappearance", "news",
-     news_stats(**{"aaltowatch/outcome/mass_disappearance": 1, "aaltowatch/outcome/gone": 9,
-                   "aaltowatch/known_live": 10}), ["mass_disappearance"]),
+     news_stats(**{outcome_key(Counted.MASS_DISAPPEARANCE): 1, outcome_key(Counted.GONE): 9,
+                   KNOWN_LIVE: 10}), ["mass_disappearance"]),
     ("suspicious versions", "news",
-     news_stats(**{"aaltowatch/outcome/flagged": 2}), ["suspicious_versions"]),
+     news_stats(**{outcome_key(Counted.FLAGGED): 2}), ["suspicious_versions"]),
     ("crawl ended early", "news",
      news_stats(finish_reason="closespider_timeout"), ["crawl_incomplete"]),
     ("a requested stop is not judged", "news",
@@ -114,9 +124,9 @@ def test_thresholds_come_from_config() -> None:
 def test_mass_disappearance_message_has_the_numbers() -> None:
     stats = news_stats(
         **{
-            "aaltowatch/outcome/mass_disappearance": 1,
-            "aaltowatch/outcome/gone": 9,
-            "aaltowatch/known_live": 10,
+            outcome_key(Counted.MASS_DISAPPEARANCE): 1,
+            outcome_key(Counted.GONE): 9,
+            KNOWN_LIVE: 10,
         }
     )
     (alert,) = check_run("news", RunStats.from_scrapy(stats), LIMITS)

@@ -15,6 +15,8 @@ import feedparser
 import pytest
 
 from aaltowatch.core.lock import run_lock
+from aaltowatch.core.runstats import outcome_key
+from pipeline.history import SOFT_404
 from tests.conftest import crawl, run_cli
 from tests.faultserver import NORDIC_STORIES, STORIES, Fault, FaultServer, Page
 from tests.test_faults import FAST, copy_db, export
@@ -199,7 +201,7 @@ def test_a_new_url_serving_the_error_page_is_not_published(site) -> None:
     assert PUBLIC + new not in export(db)
     assert query(db, "SELECT COUNT(*) FROM changes WHERE url LIKE '%brand-new%'") == [(0,)]
     stats = json.loads(query(db, "SELECT stats FROM runs ORDER BY id DESC LIMIT 1")[0][0])
-    assert stats["aaltowatch/outcome/soft_404"] == 1
+    assert stats[outcome_key(SOFT_404)] == 1
     news = feedparser.parse(str(feeds / "news-en.xml"))
     assert "Page not found" not in {e.title for e in news.entries}
 

@@ -149,13 +149,17 @@ def test_mass_disappearance_keeps_pages_live(tmp_path: Path) -> None:
 def test_metrics_keep_other_spiders_series(tmp_path: Path) -> None:
     """The scheduler crawls one spider per run: the other spider's last values must survive."""
     from aaltowatch.core.health import Alert
-    from aaltowatch.crawl import RunSummary
+    from aaltowatch.core.runstats import RunStats
+    from aaltowatch.figures import RunSummary
     from aaltowatch.metrics import write_metrics
 
     path = tmp_path / "aaltowatch.prom"
-    both = [RunSummary("news", 1, pages=5), RunSummary("partnerships", 2, pages=7)]
+    both = [
+        RunSummary("news", 1, RunStats(pages=5)),
+        RunSummary("partnerships", 2, RunStats(pages=7)),
+    ]
     write_metrics(path, both, exit_code=0, finished_at=100.0)
-    drifted = RunSummary("news", 3, pages=4, alerts=[Alert("layout_drift", "x")])
+    drifted = RunSummary("news", 3, RunStats(pages=4), [Alert("layout_drift", "x")])
     write_metrics(path, [drifted], exit_code=3, finished_at=200.0)
     values = {
         (s.name, s.labels.get("spider", "")): s.value

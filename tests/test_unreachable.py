@@ -22,7 +22,15 @@ from twisted.internet.error import DNSLookupError
 
 from aaltowatch.core.config import Config, HealthThresholds
 from aaltowatch.core.health import check_run
-from aaltowatch.core.runstats import UNREACHABLE, UNREACHABLE_STREAK, RunStats
+from aaltowatch.core.runstats import (
+    ERRORS,
+    INTERNAL_REQUESTS,
+    UNREACHABLE,
+    UNREACHABLE_ERROR,
+    UNREACHABLE_STREAK,
+    RunStats,
+)
+from aaltowatch.figures import FIGURES
 from spiders.middlewares import UnreachableSiteMiddleware
 from tests.conftest import run_cli
 
@@ -109,10 +117,10 @@ def test_a_stopped_run_says_so_with_its_own_figures() -> None:
         "downloader/request_count": 40,
         "retry/count": 8,
         "downloader/response_count": 30,
-        "aaltowatch/internal_requests": 1,
+        INTERNAL_REQUESTS: 1,
         UNREACHABLE_STREAK: 5,
-        "aaltowatch/errors": 3,
-        "aaltowatch/unreachable/error": "DownloadTimeoutError",
+        ERRORS: 3,
+        UNREACHABLE_ERROR: "DownloadTimeoutError",
         "downloader/exception_type_count/scrapy.exceptions.DownloadTimeoutError": 10,
     }
     (alert,) = check_run("news", RunStats.from_scrapy(stats), HealthThresholds())
@@ -120,6 +128,17 @@ def test_a_stopped_run_says_so_with_its_own_figures() -> None:
         "news: site unreachable, the last 5 of 40 requests got no answer (DownloadTimeoutError);"
         " stopped after 5 connection failures in a row (3 URLs given up, the rest not tried)"
     )
+
+
+HEADER = {f.name: f.header for f in FIGURES}
+
+
+def crawl_row(output: str, spider: str) -> dict[str, str]:
+    """A spider's row of the crawl table (aaltowatch.crawlcmd), by column header."""
+    lines = [line.split() for line in output.splitlines()]
+    header = next(words for words in lines if words[:2] == ["spider", "run"])
+    row = next(words for words in lines if words[:1] == [spider] and len(words) == len(header))
+    return dict(zip(header, row, strict=True))
 
 
 def closed_port_url() -> str:
@@ -159,9 +178,9 @@ def test_a_closed_port_ends_in_one_alert_per_spider_with_figures_that_agree(
         # The alert, the run's row and the crawl table say the same number of requests.
         assert int(found[1]) == run["requests"] and run["requests"] >= 5
         assert int(found[2]) == run["errors"]
-        row = next(line for line in proc.stderr.splitlines() if line.startswith(f"│ {spider}"))
-        cells = [c.strip() for c in row.strip("│").split("│")]
-        assert cells[2] == str(run["requests"]) and cells[-2] == str(run["errors"])
+        row = crawl_row(proc.stderr, spider)
+        assert row[HEADER["requests"]] == str(run["requests"])
+        assert row[HEADER["errors"]] == str(run["errors"])
         assert run["errors"] <= run["requests"]
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) <= 4, warnings  # not one per page

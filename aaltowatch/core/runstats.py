@@ -2,18 +2,19 @@
 run summaries and metrics.
 
 Spiders and the item pipeline write their counters as Scrapy stats under `aaltowatch/...`
-(the spider's `count(key)`, the pipeline's `outcome/<key>` and `source/<field>:<source>`);
-`RunStats.from_scrapy` is the one place that reads them back, so the sums (failed downloads,
-new pages stored) are computed once.
+(the keys below); `RunStats.from_scrapy` is the one place that reads them back, so the sums
+(failed downloads, new pages stored) are computed once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from aaltowatch.core import bounds
+from aaltowatch.core.enums import ChangeKind
 
 PREFIX = "aaltowatch/"
 # Scrapy's finish_reason when the crawl was asked to stop (SIGTERM/SIGINT).
@@ -25,6 +26,46 @@ UNREACHABLE = "site_unreachable"
 UNREACHABLE_STREAK = PREFIX + "unreachable/streak"
 UNREACHABLE_ERROR = PREFIX + "unreachable/error"
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
+
+# The stats keys a run's figures are read from. Their writers are the spiders and the item
+# pipeline, which import them from here: both they and the reader (`RunStats`, run by the
+# application and by the spiders' Spidermon monitors) sit on the core, and the spiders may not
+# import the pipeline. Keys nothing in the core reads live with their writer (spiders/stats.py,
+# spiders/robots.py, pipeline/scrapy_pipeline.py, ...).
+# Written by the spiders (spiders.base.AaltoSpider.count) ...
+INTERNAL_REQUESTS = PREFIX + "internal_requests"  # data: URLs, answered without a download
+SKIPPED_LASTMOD = PREFIX + "skipped_lastmod"
+EXTRACTION_ERRORS = PREFIX + "extraction_errors"
+BAD_LINKS = PREFIX + "bad_links"  # links that could not become a request
+EMPTY_LISTINGS = PREFIX + "empty_listings"
+PLAN_TEASERS = PREFIX + "plan/teasers"
+# ... by the spiders (failed downloads) and by the pipeline (items it could not store) ...
+ERRORS = PREFIX + "errors"
+# ... and by the item pipeline (pipeline.scrapy_pipeline.ArchivePipeline) at the run's end:
+RUN_ID = PREFIX + "run_id"
+KNOWN_LIVE = PREFIX + "known_live"  # live pages of the spider's kind when the run began
+OUTCOME_PREFIX = PREFIX + "outcome/"  # + a ChangeKind or a Counted name: pages per outcome
+SOURCE_PREFIX = PREFIX + "source/"  # + "<field>:<source>": pages whose field came from there
+
+
+class Counted(StrEnum):
+    """What the item pipeline counts besides the change kinds (`OUTCOME_PREFIX` + name)."""
+
+    PAGES = "pages"  # content pages parsed
+    UNCHANGED = "unchanged"  # 304s whose stored body is the current version
+    FLAGGED = "flagged"  # versions the history rules flagged as suspicious
+    GONE = "gone"  # known pages that answered 404/410 (mass guard: not marked removed)
+    MOVING = "moving"  # known pages that answered 301 (mass guard: not marked moved)
+    MASS_DISAPPEARANCE = "mass_disappearance"
+    MASS_MOVE = "mass_move"
+
+
+def outcome_key(name: str) -> str:
+    return OUTCOME_PREFIX + name
+
+
+def source_key(field: str, source: str) -> str:
+    return f"{SOURCE_PREFIX}{field}:{source}"
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -79,44 +120,40 @@ class RunStats:
     def from_scrapy(cls, stats: Mapping[str, Any]) -> RunStats:
         """Read a crawler's final stats (`crawler.stats.get_stats()`)."""
 
-        def own(key: str) -> int:
-            return _int(stats, PREFIX + key)
+        def outcome(name: str) -> int:
+            return _int(stats, outcome_key(name))
 
-        def outcome(key: str) -> int:
-            return own("outcome/" + key)
-
-        source_prefix = PREFIX + "source/"
         return cls(
             finish_reason=str(stats.get("finish_reason") or ""),
-            run_id=stats.get(PREFIX + "run_id"),
+            run_id=stats.get(RUN_ID),
             requests=_int(stats, "downloader/request_count"),
             responses=_int(stats, "downloader/response_count"),
             retries=_int(stats, "retry/count"),
-            internal_requests=own("internal_requests"),
+            internal_requests=_int(stats, INTERNAL_REQUESTS),
             not_modified=_int(stats, "downloader/response_status_count/304"),
-            skipped=own("skipped_lastmod"),
-            failed=own("errors") + own("extraction_errors"),
-            bad_links=own("bad_links"),
-            empty_listings=own("empty_listings"),
-            plan_teasers=own("plan/teasers"),
-            known_live=own("known_live"),
-            pages=outcome("pages"),
-            unchanged=outcome("unchanged"),
-            new=outcome("new"),
-            duplicates=outcome("duplicate"),
-            modified=outcome("modified"),
-            removed=outcome("removed"),
-            moved=outcome("moved"),
-            restored=outcome("restored"),
-            flagged=outcome("flagged"),
-            gone=outcome("gone"),
-            moving=outcome("moving"),
-            mass_disappearance=bool(outcome("mass_disappearance")),
-            mass_move=bool(outcome("mass_move")),
+            skipped=_int(stats, SKIPPED_LASTMOD),
+            failed=_int(stats, ERRORS) + _int(stats, EXTRACTION_ERRORS),
+            bad_links=_int(stats, BAD_LINKS),
+            empty_listings=_int(stats, EMPTY_LISTINGS),
+            plan_teasers=_int(stats, PLAN_TEASERS),
+            known_live=_int(stats, KNOWN_LIVE),
+            pages=outcome(Counted.PAGES),
+            unchanged=outcome(Counted.UNCHANGED),
+            new=outcome(ChangeKind.NEW),
+            duplicates=outcome(ChangeKind.DUPLICATE),
+            modified=outcome(ChangeKind.MODIFIED),
+            removed=outcome(ChangeKind.REMOVED),
+            moved=outcome(ChangeKind.MOVED),
+            restored=outcome(ChangeKind.RESTORED),
+            flagged=outcome(Counted.FLAGGED),
+            gone=outcome(Counted.GONE),
+            moving=outcome(Counted.MOVING),
+            mass_disappearance=bool(outcome(Counted.MASS_DISAPPEARANCE)),
+            mass_move=bool(outcome(Counted.MASS_MOVE)),
             sources={
-                k[len(source_prefix) :]: int(v)
+                k[len(SOURCE_PREFIX) :]: int(v)
                 for k, v in stats.items()
-                if k.startswith(source_prefix)
+                if k.startswith(SOURCE_PREFIX)
             },
             exceptions={
                 k[len(_EXCEPTION_PREFIX) :]: int(v)

@@ -15,6 +15,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
+from aaltowatch.core import runstats
 from aaltowatch.core.config import load_config
 from aaltowatch.crawl import spider_class
 from pages import parse_article, parse_listing
@@ -36,7 +37,7 @@ BAD_LINKS = (
 # Parsed, but Scrapy refuses it as a request: the channels that request off-site links (for
 # the trust boundary to refuse and count) meet it.
 NO_REQUEST = "http://evil.example:99999/en/news/x?page=1"  # port out of range
-BAD_STAT = "aaltowatch/bad_links"
+BAD_STAT = runstats.BAD_LINKS
 
 
 @pytest.fixture

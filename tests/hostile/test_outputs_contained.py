@@ -24,7 +24,8 @@ from aaltowatch import crawlcmd
 from aaltowatch.cli import cli
 from aaltowatch.core.config import Config, load_config
 from aaltowatch.core.items import PageItem
-from aaltowatch.crawl import RunSummary
+from aaltowatch.core.runstats import RunStats
+from aaltowatch.figures import RunSummary
 from aaltowatch.runonce import run_once
 from aaltowatch.status import print_status, status_report
 from pipeline.recorder import Recorder
@@ -66,7 +67,8 @@ def _recorded_run(db: Path, title: str) -> list[RunSummary]:
         run_id = archive.start_run("news", "http://127.0.0.1")
         change = Recorder(archive, run_id).record_page(_item(title)).change
         archive.finish_run(run_id, status="ok", exit_code=0)
-    return [RunSummary("news", run_id, pages=1, **{"new" if change == "new" else "modified": 1})]
+    counted = RunStats(pages=1, **{"new" if change == "new" else "modified": 1})
+    return [RunSummary("news", run_id, counted)]
 
 
 @pytest.fixture

@@ -17,11 +17,13 @@ import pytest
 
 from aaltowatch.core.fields import FIELDS, Shape, plausible
 from aaltowatch.core.items import PageItem, Unchanged
+from aaltowatch.core.runstats import outcome_key
 from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.history import page_history
 from feeds.build import build_feeds
 from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder
+from pipeline.scrapy_pipeline import TRUNCATED
 from storage import Archive
 from storage.dashboard import SQL, rows
 from storage.export import iter_pages
@@ -242,7 +244,7 @@ def test_the_pipeline_counts_a_cut_on_the_run(tmp_path: Path) -> None:
         pipe.process_item(item("plain", ago(hours=1)))
         pipe.close_spider()
         stored = archive.version(archive.page(NEWS + "huge")["id"])
-    assert crawler.stats.get_value("aaltowatch/outcome/truncated") == 1
+    assert crawler.stats.get_value(outcome_key(TRUNCATED)) == 1
     assert stored["truncated"] == [
         "categories",
         "contacts",
