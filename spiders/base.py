@@ -28,7 +28,7 @@ from aaltowatch.core.config import Config
 from aaltowatch.core.crawlstop import stop_unwritable
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
-from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, Unchanged
 from aaltowatch.core.runstats import UNREACHABLE_STREAK
 from aaltowatch.core.text import parse_utc, utc_now
 from aaltowatch.core.urls import (
@@ -40,6 +40,7 @@ from aaltowatch.core.urls import (
     to_fetch_url,
 )
 from pages import parse_article
+from pages.article import PageItem
 from spiders.boundary import STEP_META, OffBoundary
 from spiders.robots import parse_robots
 
