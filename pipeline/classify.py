@@ -24,21 +24,22 @@ class Verdict:
 
 def unknown_fields(old: dict[str, Any] | None, since: Mapping[str, int]) -> frozenset[str]:
     """Fields the previous version was not extracted with: declared after it was stored (the
-    first version id stored with each added field, storage.migrations.field_since). Such a
-    field never changed: the old version has no value for it, only an unasked question."""
+    first version id stored with each added field, storage.migrations.field_since)."""
     if old is None or "id" not in old:
         return frozenset()
     return frozenset(name for name, first in since.items() if old["id"] < first)
 
 
-def changed_fields(
-    old: dict[str, Any], new: dict[str, Any], unknown: frozenset[str] = frozenset()
-) -> list[str]:
-    return [
-        f
-        for f in COMPARED_FIELDS
-        if f not in unknown and comparable(f, old.get(f)) != comparable(f, new.get(f))
-    ]
+def as_known(old: dict[str, Any], new: dict[str, Any], since: Mapping[str, int]) -> dict[str, Any]:
+    """The previous version with the fields it was not extracted with read as the new values.
+    Such a field never changed: the old version has no value for it, only an unasked question;
+    so no change, no diff line and no date flag comes of it."""
+    unknown = unknown_fields(old, since)
+    return {**old, **{name: new.get(name) for name in unknown}} if unknown else old
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [f for f in COMPARED_FIELDS if comparable(f, old.get(f)) != comparable(f, new.get(f))]
 
 
 def suspicious(
@@ -65,12 +66,10 @@ def classify(
     *,
     old_extraction: dict[str, Any] | None = None,
     new_extraction: dict[str, Any] | None = None,
-    unknown: frozenset[str] = frozenset(),
 ) -> Verdict:
-    """`unknown`: fields the old version was not extracted with, never a change."""
     if old is None:
         return Verdict("new")
-    fields = changed_fields(old, new, unknown)
+    fields = changed_fields(old, new)
     if not fields or fields == ["updated"]:
         return Verdict(None)
     reasons = suspicious(old, new, old_extraction or {}, new_extraction or {})

@@ -26,7 +26,7 @@ from aaltowatch.core.health import Alert
 from aaltowatch.core.items import CheckOutcome, Gone, Unchanged
 from pages.article import PageItem
 from pages.fields import VERSION_COLUMNS
-from pipeline.classify import Verdict, classify, unified_diff, unknown_fields
+from pipeline.classify import Verdict, as_known, classify, unified_diff
 from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, hamming
 
@@ -62,7 +62,7 @@ class Stored:
     simhash: int = 0
     bands: tuple[int, int, int, int] = (0, 0, 0, 0)
     # Fields added after the archive was created, by their first version id (a version
-    # before it was not extracted with them: pipeline.classify.unknown_fields).
+    # before it was not extracted with them: pipeline.classify.as_known).
     field_since: Mapping[str, int] = dataclass_field(default_factory=dict)
 
 
@@ -292,12 +292,10 @@ def _seen_page(
     if not item.categories and prev and prev["categories"]:
         # Categories come only from teasers; an article off the listings keeps its own.
         record["categories"] = prev["categories"]
+    if prev is not None:
+        prev = as_known(prev, record, stored.field_since)
     verdict = classify(
-        prev,
-        record,
-        old_extraction=page["extraction"],
-        new_extraction=item.extraction,
-        unknown=unknown_fields(prev, stored.field_since),
+        prev, record, old_extraction=page["extraction"], new_extraction=item.extraction
     )
     if SOFT_404 in item.flags and verdict.change == "modified":
         verdict = Verdict("flagged", verdict.fields, [SOFT_404])
