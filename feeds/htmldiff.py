@@ -20,25 +20,26 @@ from html import escape
 from typing import Any
 
 from aaltowatch.core import worddiff
-from aaltowatch.core.fields import DIFF_FIELDS
 from aaltowatch.core.worddiff import deleted, inserted, segments
 from feeds.sanitize import clean_text
+from pages.fields import BY_NAME, DIFF_FIELDS
 
 _ELLIPSIS = "<p>…</p>"
 
 
 def field_text(name: str, value: Any) -> str:
-    """A field as plain text with one paragraph per item (lists diff item by item)."""
+    """A field as plain text with one paragraph per item (lists diff item by item; a record
+    by its shown keys, the field's `keys`, else all of them in their order)."""
     if value is None:
         return ""
-    if name == "contacts":
-        keys: tuple[str, ...] = ("name", "title", "organisation", "email", "phone")
-        return "\n\n".join(" – ".join(str(c[k]) for k in keys if c.get(k)) for c in value)
-    if name == "images":
-        keys = ("src", "alt", "caption", "credit")
-        return "\n\n".join(" – ".join(str(i[k]) for k in keys if i.get(k)) for i in value)
+    keys = BY_NAME[name].keys if name in BY_NAME else None
     if isinstance(value, list):
-        return "\n\n".join(str(v) for v in value)
+        return "\n\n".join(
+            " – ".join(str(v) for k, v in item.items() if v and (keys is None or k in keys))
+            if isinstance(item, dict)
+            else str(item)
+            for item in value
+        )
     return str(value)
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from dataclasses import MISSING
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from parsel import Selector
 
 from aaltowatch.core.errors import ExtractionError
-from aaltowatch.core.items import PageItem, Source
+from aaltowatch.core.fields import MAX_URL_CHARS, Shape, field, fields_of, item_class
+from aaltowatch.core.items import ItemBase, Source
 from aaltowatch.core.text import clean_inline, inline_text, iso_utc
 from aaltowatch.core.urls import absolute, canonical_url, content_kind, has_unsafe_chars, is_on_site
 from pages.contacts import LABEL_RE, parse_card_list, parse_contact_block, parse_profile_card
@@ -274,9 +276,9 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
         value = iso_utc(stamp)
         if not value:
             return
-        for field, words in (("published", _PUBLISHED), ("updated", _UPDATED)):
-            if field not in found and any(label.startswith(w) for w in words):
-                found[field] = (value, source)
+        for key, words in (("published", _PUBLISHED), ("updated", _UPDATED)):
+            if key not in found and any(label.startswith(w) for w in words):
+                found[key] = (value, source)
 
     if article is not None:
         for item in _INFO_ITEMS(article):
@@ -301,10 +303,10 @@ def _dates(sel: Selector, article: etree._Element | None) -> dict[str, tuple[str
         "published": ("article:published_time", "datePublished"),
         "updated": ("og:updated_time", "article:modified_time", "dateModified"),
     }
-    for field, names in metas.items():
-        if field not in found:
+    for key, names in metas.items():
+        if key not in found:
             stamp = iso_utc(meta_content(sel, *names))
-            found[field] = (stamp, Source.META) if stamp else (None, Source.MISSING)
+            found[key] = (stamp, Source.META) if stamp else (None, Source.MISSING)
     return found
 
 
@@ -378,6 +380,167 @@ def _translations(
     return out
 
 
+class ArticlePage:
+    """A news or collaboration page, read once. Each `@field` method is one field of the item,
+    declared here only (web-poet's habit): its name is the item key, its decorator says what
+    the rest of the program does with it (aaltowatch.core.fields), its body extracts it. A
+    field whose facts include `extracted` returns (value, Source).
+
+    The limits are far above anything a real page of the site carries (a long news title is
+    ~150 characters, a lead ~600, a body ~30,000 with ~60,000 of HTML, a page a dozen
+    categories and contacts): they only stop a broken or hostile page from carrying megabytes
+    into every feed, page and export. A cut value ends in an ellipsis, and the version lists
+    the field.
+    """
+
+    def __init__(
+        self,
+        body: bytes | str,
+        url: str,
+        *,
+        content_type: str | None = None,
+        base_url: str | None = None,
+    ) -> None:
+        _reject_non_html(body, content_type)
+        self.raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+        self.sel = parse_html(
+            decode_html(self.raw, content_type) if isinstance(body, bytes) else body
+        )
+        self.fetched, self.base_url = url, base_url
+        self.links = _LINKS(self.sel.root)
+        self.item_url = _item_url(self.links, url, base_url)
+        kind_lang = content_kind(self.item_url)
+        if kind_lang is None:
+            raise ExtractionError(f"not a news or collaboration page: {self.item_url}")
+        self.kind_lang = kind_lang
+        self.article = first(self.sel, ARTICLE)
+        self.titled = _title(self.sel, self.article)
+        lead, lead_src = _lead(self.sel, self.article)
+        self.text, self.html, self.body_src = _body(self.sel, self.article, lead, url, base_url)
+        if lead_src == Source.META and lead and inline_text(lead.rstrip(".…")) in self.text:
+            # Drupal fills a missing description with the start of the body: that is no lead.
+            lead, lead_src = None, Source.MISSING
+        self.led = (lead, lead_src)
+        if self.titled[0] is None and not self.text:
+            raise ExtractionError(f"no article found in {url}")
+        self.dates = _dates(self.sel, self.article)
+
+    @field(Shape.URL, exported=True, default=MISSING)
+    def url(self) -> str:
+        return self.item_url
+
+    @field(exported=True, default=MISSING)
+    def kind(self) -> str:
+        return self.kind_lang[0]  # news | partnership
+
+    @field(exported=True, default=MISSING)
+    def lang(self) -> str:
+        return self.kind_lang[1]  # en | fi | sv
+
+    @field(Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True, edited=True,
+           diffed=True, viewed=True, exported=True, extracted=True, guarded=True, limit=1_000,
+           doc="Title.")  # fmt: skip
+    def title(self) -> tuple[str | None, str]:
+        return clean_inline(self.titled[0]), self.titled[1]
+
+    @field(Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True, edited=True,
+           diffed=True, viewed=True, exported=True, extracted=True, limit=5_000,
+           doc="Lead paragraph.")  # fmt: skip
+    def lead(self) -> tuple[str | None, str]:
+        return clean_inline(self.led[0]), self.led[1]
+
+    @field(Shape.BLOCK, version=True, compared=True, hashed=True, duplicate=True, edited=True,
+           diffed=True, viewed=True, exported=True, extracted=True, guarded=True,
+           limit=200_000, default="",
+           doc="Plain-text body, paragraphs separated by a blank line.")  # fmt: skip
+    def body(self) -> tuple[str, str]:
+        return self.text, self.body_src
+
+    @field(version=True, limit=400_000, default="", doc="Sanitised body HTML.")
+    def body_html(self) -> str:
+        return self.html
+
+    @field(Shape.DATE, version=True, compared=True, hashed=True, duplicate=True, diffed=True,
+           viewed=True, exported=True, extracted=True, label="Published:",
+           doc="Publication time from the page (ISO 8601 UTC).")  # fmt: skip
+    def published(self) -> tuple[str | None, str]:
+        return self.dates["published"]
+
+    @field(Shape.DATE, version=True, compared=True, viewed=True, exported=True, extracted=True,
+           doc="Update time from the page (ISO 8601 UTC).")  # fmt: skip
+    def updated(self) -> tuple[str | None, str]:
+        return self.dates["updated"]
+
+    @field(Shape.NAMES, version=True, compared=True, hashed=True, diffed=True, viewed=True,
+           exported=True, limit=200, most=100, label="Category:", default=list,
+           doc="JSON list of categories (from listings and the site feed).")  # fmt: skip
+    def categories(self) -> list[str]:
+        return []  # an article does not name its categories: its teasers do (spiders)
+
+    @field(Shape.RECORDS, version=True, compared=True, hashed=True, duplicate=True, edited=True,
+           diffed=True, exported=True, limit=1_000, most=100, label="Contact:", default=list,
+           doc="JSON list of {name, title, organisation, email, phone}.")  # fmt: skip
+    def contacts(self) -> list[dict[str, Any]]:
+        return _contacts(self.sel, self.article)
+
+    # Image src carries cache-busters (itok) that rotate without any content change.
+    @field(Shape.RECORDS, version=True, compared=True, hashed=True, edited=True, diffed=True,
+           exported=True, keys=("alt", "caption", "credit"), limit=2_000, most=200,
+           label="Image:", default=list,
+           doc="JSON list of {src, alt, caption, credit}.")  # fmt: skip
+    def images(self) -> list[dict[str, Any]]:
+        return _images(self.sel, self.article, self.fetched, self.base_url)
+
+    @field(Shape.LINKS, version=True, compared=True, hashed=True, exported=True,
+           limit=MAX_URL_CHARS, most=20, default=dict,
+           doc="JSON object {lang: url}.")  # fmt: skip
+    def translations(self) -> dict[str, str]:
+        return _translations(self.links, self.fetched, self.base_url, self.kind_lang[1])
+
+    @field(exported=True)
+    def fetched_at(self) -> str | None:
+        return None  # a version's is the moment it was observed: the spider stamps it
+
+    @field(version=True, exported=True, default=200, doc="HTTP status of the fetch.")
+    def http_status(self) -> int:
+        return 200
+
+    @field(version=True, exported=True, doc="sha256 of the raw response (responses.sha256).")
+    def raw_sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @field(Shape.NAMES, version=True, exported=True, default=list,
+           doc="JSON list of the fields cut to their limit (core.fields) when stored.")  # fmt: skip
+    def truncated(self) -> list[str]:
+        return []  # pipeline.normalise names the fields it cuts
+
+    def flags(self) -> list[str]:
+        """Extraction notes for the pipeline (not fields: never stored as values)."""
+        empty = [] if re.search(r"\w", self.text) else ["empty_body"]
+        soft = ["soft_404"] if is_error_page(self.sel, has_article=self.article is not None) else []
+        return empty + soft
+
+    def to_item(self) -> PageItem:
+        """The item: each field's value, and the source of each `extracted` one."""
+        values: dict[str, Any] = {}
+        extraction: dict[str, str] = {}
+        for spec in FIELDS:
+            value = getattr(self, spec.name)()
+            if spec.extracted:
+                value, extraction[spec.name] = value
+            values[spec.name] = value
+        return PageItem(
+            **values, fetched_url=self.fetched, flags=self.flags(), extraction=extraction
+        )
+
+
+FIELDS = fields_of(ArticlePage)
+if TYPE_CHECKING:
+    PageItem = ItemBase
+else:
+    PageItem = item_class("PageItem", FIELDS, ItemBase, __name__)
+
+
 def parse_article(
     body: bytes | str,
     url: str,
@@ -386,48 +549,4 @@ def parse_article(
     base_url: str | None = None,
 ) -> PageItem:
     """Turn one fetched news or collaboration page into a PageItem keyed by its public URL."""
-    _reject_non_html(body, content_type)
-    raw = body if isinstance(body, bytes) else body.encode("utf-8", errors="surrogatepass")
-    sel = parse_html(decode_html(raw, content_type) if isinstance(body, bytes) else body)
-    links = _LINKS(sel.root)
-    item_url = _item_url(links, url, base_url)
-    kind_lang = content_kind(item_url)
-    if kind_lang is None:
-        raise ExtractionError(f"not a news or collaboration page: {item_url}")
-    kind, lang = kind_lang
-    article = first(sel, ARTICLE)
-    title, title_src = _title(sel, article)
-    lead, lead_src = _lead(sel, article)
-    text, html, body_src = _body(sel, article, lead, url, base_url)
-    if lead_src == Source.META and lead and inline_text(lead.rstrip(".…")) in text:
-        # Drupal fills a missing description with the start of the body: that is no lead.
-        lead, lead_src = None, Source.MISSING
-    if title is None and not text:
-        raise ExtractionError(f"no article found in {url}")
-    dates = _dates(sel, article)
-    return PageItem(
-        url=item_url,
-        kind=kind,
-        lang=lang,
-        title=clean_inline(title),
-        lead=clean_inline(lead),
-        body=text,
-        body_html=html,
-        published=dates["published"][0],
-        updated=dates["updated"][0],
-        contacts=_contacts(sel, article),
-        images=_images(sel, article, url, base_url),
-        translations=_translations(links, url, base_url, lang),
-        http_status=200,
-        raw_sha256=hashlib.sha256(raw).hexdigest(),
-        fetched_url=url,
-        flags=([] if re.search(r"\w", text) else ["empty_body"])
-        + (["soft_404"] if is_error_page(sel, has_article=article is not None) else []),
-        extraction={
-            "title": title_src,
-            "lead": lead_src,
-            "body": body_src,
-            "published": dates["published"][1],
-            "updated": dates["updated"][1],
-        },
-    )
+    return ArticlePage(body, url, content_type=content_type, base_url=base_url).to_item()

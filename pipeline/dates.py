@@ -24,8 +24,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from aaltowatch.core.fields import EDITED_FIELDS, FIELDS, Shape, plausible
+from aaltowatch.core.fields import Shape, plausible
 from aaltowatch.core.text import parse_utc
+from pages.fields import EDITED_FIELDS, FIELDS
 from pipeline.classify import changed_fields
 
 

@@ -7,8 +7,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aaltowatch.core.fields import BY_NAME, DUPLICATE_FIELDS, HASHED_FIELDS, Shape
+from aaltowatch.core.fields import Shape
 from aaltowatch.core.text import words
+from pages.fields import BY_NAME, DUPLICATE_FIELDS, HASHED_FIELDS
 
 
 @lru_cache(maxsize=16)

@@ -6,7 +6,9 @@ alerts instead of changes. `pipeline.recorder` reads the state and has storage a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import partial
 from typing import Any
 
@@ -20,10 +22,11 @@ from aaltowatch.core.decision import (
     Retag,
 )
 from aaltowatch.core.enums import ChangeKind, PageStatus
-from aaltowatch.core.fields import VERSION_COLUMNS
 from aaltowatch.core.health import Alert
-from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
-from pipeline.classify import Verdict, classify, unified_diff
+from aaltowatch.core.items import CheckOutcome, Gone, Unchanged
+from pages.article import PageItem
+from pages.fields import VERSION_COLUMNS
+from pipeline.classify import Verdict, as_known, classify, unified_diff
 from pipeline.dates import date_flags
 from pipeline.fingerprint import content_hash, hamming
 
@@ -58,6 +61,9 @@ class Stored:
     dup_hash: str | None = None
     simhash: int = 0
     bands: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # Fields added after the archive was created, by their first version id (a version
+    # before it was not extracted with them: pipeline.classify.as_known).
+    field_since: Mapping[str, int] = dataclass_field(default_factory=dict)
 
 
 def version_record(item: PageItem) -> Row:
@@ -286,6 +292,8 @@ def _seen_page(
     if not item.categories and prev and prev["categories"]:
         # Categories come only from teasers; an article off the listings keeps its own.
         record["categories"] = prev["categories"]
+    if prev is not None:
+        prev = as_known(prev, record, stored.field_since)
     verdict = classify(
         prev, record, old_extraction=page["extraction"], new_extraction=item.extraction
     )

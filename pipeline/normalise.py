@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aaltowatch.core.fields import BY_NAME, FIELDS, MAX_URL_CHARS, Field, Shape
-from aaltowatch.core.items import PageItem, Unchanged
+from aaltowatch.core.fields import MAX_URL_CHARS, Field, Shape
+from aaltowatch.core.items import Unchanged
 from aaltowatch.core.text import clean_block, clean_inline, cut_markup, cut_text, iso_utc
 from aaltowatch.core.urls import canonical_url
+from pages.article import PageItem
+from pages.fields import BY_NAME, FIELDS
 
 
 def _clean_dict(d: dict[str, Any], base_url: str | None) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 from aaltowatch.core.decision import Decision, Outcome
 from aaltowatch.core.enums import PageStatus
-from aaltowatch.core.items import CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.items import CheckOutcome, Gone, Unchanged
 from aaltowatch.core.text import utc_now
+from pages.article import PageItem
 from pipeline.fingerprint import duplicate_hash, simhash, simhash_bands
 from pipeline.history import (
     SOFT_404,
@@ -22,6 +23,7 @@ from pipeline.history import (
 )
 from storage import Archive
 from storage.history import apply
+from storage.migrations import field_since
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class Recorder:
         self.run_id = run_id
         # Replaying stored HTML (reextract) is not seeing the page: last_seen stays.
         self.replay = replay
+        self.field_since = field_since(archive.db)
 
     def _apply(self, decision: Decision) -> Outcome:
         apply(self.archive, decision)
@@ -66,6 +69,7 @@ class Recorder:
             dup_hash=dup,
             simhash=sh,
             bands=bands,
+            field_since=self.field_since,
         )
 
     def record_page(self, item: PageItem) -> Outcome:

@@ -13,9 +13,8 @@ from aaltowatch.core.crawlstop import stop_unwritable, unwritable
 from aaltowatch.core.decision import Outcome
 from aaltowatch.core.enums import ChangeKind, PageStatus
 from aaltowatch.core.errors import ArchiveWriteError
-from aaltowatch.core.fields import EXTRACTED_FIELDS
 from aaltowatch.core.health import exceeds_share
-from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, Unchanged
 from aaltowatch.core.runstats import (
     ERRORS,
     KNOWN_LIVE,
@@ -24,6 +23,8 @@ from aaltowatch.core.runstats import (
     outcome_key,
     source_key,
 )
+from pages.article import PageItem
+from pages.fields import EXTRACTED_FIELDS
 from pipeline.history import SOFT_404
 from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder

@@ -29,7 +29,7 @@ from aaltowatch.core.crawlstop import stop_unwritable
 from aaltowatch.core.enums import PageStatus
 from aaltowatch.core.errors import ArchiveWriteError, ExtractionError
 from aaltowatch.core.fetchcache import CrawlCache, fetch_cache
-from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchanged
+from aaltowatch.core.items import Checked, CheckOutcome, Gone, Unchanged
 from aaltowatch.core.runstats import (
     BAD_LINKS,
     ERRORS,
@@ -48,6 +48,7 @@ from aaltowatch.core.urls import (
     to_fetch_url,
 )
 from pages import parse_article
+from pages.article import PageItem
 from spiders.boundary import STEP_META, OffBoundary
 from spiders.robots import parse_robots
 from spiders.statkeys import (

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from aaltowatch.core.fields import EXPORTED_FIELDS
+from pages.fields import EXPORTED_FIELDS
 from storage.archive import Archive
 
 ARCHIVE_FIELDS = (

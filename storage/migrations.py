@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from aaltowatch.core.text import utc_now
+from pages.fields import BY_NAME, VERSION_COLUMNS, VIEW_FIELDS
 from storage.rows import plausible_sql
 
 migrations = Migrations("aaltowatch")
@@ -135,9 +137,10 @@ def m0001_initial(db: Database) -> None:
 # Views for analysts (Datasette, sqlite3, exports): the current state without hand-written joins.
 _PUBLISHED = plausible_sql("n.published", "n.last_seen")  # a news row's month, if plausible
 VIEWS = {
-    "current_pages": """
-        SELECT p.id, p.url, p.kind, p.lang, p.status, v.title, v.lead, v.body, v.published,
-            v.updated, v.categories, p.first_seen, p.last_seen, p.last_changed, p.version_count,
+    # The current version's fields are the page object's `viewed` ones (sync_fields).
+    "current_pages": f"""
+        SELECT p.id, p.url, p.kind, p.lang, p.status, {", ".join(f"v.{n}" for n in VIEW_FIELDS)},
+            p.first_seen, p.last_seen, p.last_changed, p.version_count,
             p.current_version, p.content_hash, p.duplicate_of
         FROM pages p
         LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.current_version
@@ -590,14 +593,64 @@ def m0015_rendered_diffs(db: Database) -> None:
     )
 
 
+# meta keys `field_since.<name>`: the first version id stored with a field added after the
+# archive was created (pipeline.classify.unknown_fields).
+FIELD_SINCE = "field_since."
+
+
+def _column(name: str) -> str:
+    """A new field's column: JSON ones hold an empty list or object, others may be NULL."""
+    spec = BY_NAME[name]
+    if spec.json:
+        empty = "{}" if spec.default is dict else "[]"
+        return f"{name} TEXT NOT NULL DEFAULT '{empty}'"
+    return f"{name} TEXT"
+
+
+def _fields_behind(db: Database) -> tuple[list[str], bool]:
+    """Version columns the page object declares and the archive lacks; whether
+    `current_pages` is not the view its fields make."""
+    have = {c.name for c in db["versions"].columns}
+    stored = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'current_pages'"
+    ).fetchone()
+    view_behind = stored is None or not stored[0].endswith(VIEWS["current_pages"].strip())
+    return [n for n in VERSION_COLUMNS if n not in have], view_behind
+
+
+def sync_fields(db: Database) -> None:
+    """The schema's derived part follows the page object's fields: a column per version
+    field, added when a field is declared (its first version id recorded in `meta`), and the
+    `current_pages` view. In the writer's transaction, after the migrations."""
+    missing, view_behind = _fields_behind(db)
+    if missing:
+        first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM versions").fetchone()[0]
+        for name in missing:
+            db.execute(f"ALTER TABLE versions ADD COLUMN {_column(name)}")
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value, updated_at) VALUES (?, ?, ?)",
+                (FIELD_SINCE + name, str(first), utc_now()),
+            )
+    if view_behind:
+        db.execute("DROP VIEW IF EXISTS current_pages")
+        db.create_view("current_pages", VIEWS["current_pages"].strip())
+
+
+def field_since(db: Database) -> dict[str, int]:
+    """Fields added after the archive was created, by the first version id stored with them."""
+    rows = db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [FIELD_SINCE + "%"])
+    return {key.removeprefix(FIELD_SINCE): int(value) for key, value in rows}
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""
-    if not migrations.pending(db):
+    if not migrations.pending(db) and _fields_behind(db) == ([], False):
         return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         migrations.apply(db)  # re-reads what is pending, now that no one else can write
+        sync_fields(db)
     except BaseException:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")

@@ -6,8 +6,9 @@ import json
 import sqlite3
 from typing import Any
 
-from aaltowatch.core.fields import EARLIEST_DATE, FUTURE_MARGIN, JSON_FIELDS, VERSION_COLUMNS
+from aaltowatch.core.fields import EARLIEST_DATE, FUTURE_MARGIN
 from aaltowatch.core.text import format_utc
+from pages.fields import JSON_FIELDS, VERSION_COLUMNS
 
 # A page's current version beside its row: `http_status` is the page's own (last seen).
 CURRENT_VERSION_COLUMNS = ", ".join(

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
-from aaltowatch.core.fields import VERSION_DOCS
+from pages.fields import VERSION_DOCS
 from storage import migrations
 
 TABLES: dict[str, str] = {

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from aaltowatch.core.items import PageItem
+from pages.article import PageItem
 from pipeline.recorder import Recorder
 from storage import Archive
 from storage.export import iter_pages

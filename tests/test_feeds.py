@@ -8,11 +8,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.core.fields import VERSION_COLUMNS
-from aaltowatch.core.items import PageItem
 from feeds import htmldiff
 from feeds.build import build_feeds
 from feeds.names import slugify
+from pages.article import PageItem
+from pages.fields import VERSION_COLUMNS
 from pipeline.recorder import Recorder
 from storage import Archive
 from tests.conftest import run_cli

@@ -9,10 +9,10 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 import pytest
 
-from aaltowatch.core.fields import HASHED_FIELDS
 from bench.livesite import DAY, EPOCH, FEED_PATH, HUB_PATHS, Kind, LiveSite, request_kind
 from bench.server import LiveSiteServer
 from pages import parse_article, parse_feed, parse_listing, parse_sitemap
+from pages.fields import HASHED_FIELDS
 from pipeline.fingerprint import content_hash
 
 BASE = "http://127.0.0.1:1"

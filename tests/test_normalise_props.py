@@ -12,8 +12,8 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aaltowatch.core.items import PageItem
 from aaltowatch.core.text import clean_block, clean_inline, iso_utc
+from pages.article import PageItem
 from pipeline.fingerprint import content_hash
 from pipeline.normalise import normalise
 

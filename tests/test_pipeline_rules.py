@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from aaltowatch.core.decision import Alert, Decision, PageUpdate
-from aaltowatch.core.items import Gone, PageItem, Unchanged
+from aaltowatch.core.items import Gone, Unchanged
 from aaltowatch.testing.snapshot_server import SnapshotServer
+from pages.article import PageItem
 from pipeline.history import Stored, decide_page
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder
@@ -386,3 +387,36 @@ def test_a_304_without_validators_keeps_the_stored_ones(archive: Archive) -> Non
     archive.record_fetch(URL, status=304, fetched_at=now, etag=None, last_modified=None)
     info = archive.fetch_info(URL)
     assert (info["etag"], info["last_modified"]) == ('"e"', "Tue, 20 Jan 2026 16:00:00 GMT")
+
+
+def test_a_field_the_previous_version_was_not_extracted_with_is_no_change() -> None:
+    """A field declared after a version was stored (its first version id in `field_since`)
+    is not compared with that version: the old version has no value, not another one."""
+    first = decide_page(normalise(item()), Stored(), run_id=1, now=NOW)
+    before = stored_after(first)
+    before = dataclasses.replace(before, current={**before.current, "id": 7})
+    retitled = normalise(item(title="A title the old version was never asked for"))
+    added_later = dataclasses.replace(before, field_since={"title": 8})
+    assert decide_page(retitled, added_later, run_id=2, now=NOW).outcome.change is None
+    extracted_with = dataclasses.replace(before, field_since={"title": 7})
+    second = decide_page(retitled, extracted_with, run_id=2, now=NOW)
+    assert (second.outcome.change, second.outcome.fields) == ("modified", ["title"])
+
+
+def test_a_field_added_to_an_archive_does_not_flag_its_pages(tmp_path: Path) -> None:
+    """An archive made before a compared field: the column is added on opening, the first
+    version id with it recorded, and the next crawl marks no stored page `modified`."""
+    path = tmp_path / "a.db"
+    with open_archive(path) as archive:
+        record(archive, item())
+        # As if `translations` were declared after this archive was made.
+        archive.conn.execute("ALTER TABLE versions DROP COLUMN translations")
+    with open_archive(path) as archive:
+        assert "translations" in {c.name for c in archive.db["versions"].columns}
+        assert archive.meta()["field_since.translations"] == "2"
+        (same,) = record(archive, item(translations={"sv": "https://www.aalto.fi/sv/x"}))
+        assert (same.change, count(archive, "versions")) == (None, 1)
+        (changed,) = record(archive, item(title="New", translations={"sv": "https://x.fi/"}))
+        assert (changed.change, changed.fields) == ("modified", ["title"])
+        (again,) = record(archive, item(title="New", translations={}))
+        assert (again.change, again.fields) == ("modified", ["translations"])

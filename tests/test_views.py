@@ -157,3 +157,20 @@ def test_readme_schema_section_is_generated_from_the_real_schema():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert with_schema(readme) == readme, "run: python -m storage.schema_doc --update README.md"
+
+
+def test_current_pages_follows_the_declared_fields(tmp_path):
+    """The view shows every field the page object declares `viewed`: an archive whose view
+    was made before a field was declared gets the new view when it is opened."""
+    from pages.fields import VIEW_FIELDS
+
+    path = tmp_path / "a.db"
+    Archive(path).close()
+    db = Database(path)
+    db.execute("DROP VIEW current_pages")
+    db.create_view("current_pages", "SELECT p.id, p.url FROM pages p")  # as if made earlier
+    db.close()
+    with Archive(path) as archive:
+        cols = [d[0] for d in archive.conn.execute("SELECT * FROM current_pages").description]
+        news = [d[0] for d in archive.conn.execute("SELECT * FROM news").description]
+    assert set(VIEW_FIELDS) <= set(cols) and cols == news

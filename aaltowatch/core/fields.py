@@ -1,16 +1,21 @@
-"""The field registry: each field of a page item declared once, with what consumers need.
+"""What a field of a page item is, and how a page object declares one (web-poet's habit).
 
-Fingerprints, classification, date flags, normalisation, the recorder's version rows, storage's
-JSON columns and version columns, exports, HTML diffs and the layout-drift health check all
-derive their field lists from `FIELDS`. A new field is a `PageItem` attribute, one `Field` here,
-a migration adding its column, and the golden files.
+A page object (pages.article.ArticlePage) declares each field once, as a method decorated with
+`@field(...)`: the method's name is the item key, the decorator's arguments are what consumers
+need (shape, limit, compared, shown in diffs and views, ...), the body is its extraction.
+`fields_of` reads the declarations back in order; the item class (`item_class`) and the lists
+of fingerprints, classification, normalisation, storage's columns and views, exports and diffs
+(pages.fields) derive from them. docs/DESIGN.md "Adding a field" gives the path.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from aaltowatch.core.text import parse_utc
 from aaltowatch.core.urls import SECTIONS
@@ -38,15 +43,20 @@ class Field:
     hashed: bool = False  # in the content hash: a new version only when one of these moves
     duplicate: bool = False  # in the duplicate hash: equal ones make pages duplicates
     edited: bool = False  # changed by an editor on the page (what a declared `updated` is about)
-    diffed: bool = False  # shown in the HTML diffs of the feeds
+    diffed: bool = False  # shown in the diffs: the feeds' HTML diffs and `aaltowatch diff`
+    viewed: bool = False  # a column of the `current_pages` view (and the views over it)
     exported: bool = False  # in `export` rows (docs/DESIGN.md §7)
-    extracted: bool = False  # the page object notes its source in `item.extraction`
+    extracted: bool = False  # its method returns (value, Source): noted in `item.extraction`
     guarded: bool = False  # an untrusted re-extraction holds a new version back (layout drift)
-    keys: tuple[str, ...] | None = None  # the keys of each record that are compared
+    keys: tuple[str, ...] | None = None  # the keys of each record that are compared and shown
     # Longest value stored, in characters (of each name, or of each text of a record); longer
     # ones are cut, and the version records the cut (`truncated`). None: no text to cut.
     limit: int | None = None
     most: int | None = None  # most names or records kept of a list; more are cut the same way
+    label: str = ""  # what starts its lines in a text diff ("" for none)
+    # The item's value when the page object is not asked (a hand-built item): `list` and
+    # `dict` make a new empty one, dataclasses.MISSING makes the field required.
+    default: Any = None
     doc: str = ""  # its column's description (storage.schema_doc, the README, Datasette)
 
     @property
@@ -54,70 +64,50 @@ class Field:
         return self.shape in (Shape.NAMES, Shape.RECORDS, Shape.LINKS)
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def field(shape: Shape = Shape.RAW, **facts: Any) -> Callable[[Method], Method]:
+    """Declare a page object's method a field of its item (web-poet's `@field`): the method's
+    name is the field's name, `facts` are the other `Field` attributes."""
+
+    def declare(method: Method) -> Method:
+        method.__field__ = Field(method.__name__, shape, **facts)  # type: ignore[attr-defined]
+        return method
+
+    return declare
+
+
+def fields_of(page: type) -> tuple[Field, ...]:
+    """The fields a page object class declares, in declaration order (bases first)."""
+    found: dict[str, Field] = {}
+    for cls in reversed(page.__mro__):
+        for value in vars(cls).values():
+            spec = getattr(value, "__field__", None)
+            if isinstance(spec, Field):
+                found[spec.name] = spec
+    return tuple(found.values())
+
+
+def item_class(name: str, fields: tuple[Field, ...], base: type, module: str) -> type:
+    """A dataclass item with one attribute per field (keyword-only, so a required field may
+    follow a defaulted one of `base`)."""
+
+    def spec(f: Field) -> Any:
+        if f.default in (list, dict):
+            return dataclasses.field(default_factory=f.default)
+        return dataclasses.field(default=f.default)
+
+    cls = dataclasses.make_dataclass(
+        name, [(f.name, Any, spec(f)) for f in fields], bases=(base,), kw_only=True
+    )
+    cls.__module__ = module
+    return cls
+
+
 # A URL cannot be cut: a longer one (an image's src, a translation link) is left out. The
 # sitemap protocol's limit; the site's URLs are below 200 characters.
 MAX_URL_CHARS = 2_048
-# The limits are far above anything a real page of the site carries (a long news title is
-# ~150 characters, a lead ~600, a body ~30,000 with ~60,000 of HTML, a page a dozen categories
-# and contacts): they only stop a broken or hostile page from carrying megabytes into every
-# feed, page and export. A cut value ends in an ellipsis, and the version lists the field.
-FIELDS = (
-    Field("url", Shape.URL, exported=True),
-    Field("kind", exported=True),
-    Field("lang", exported=True),
-    Field("title", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True, guarded=True,
-          limit=1_000, doc="Title."),
-    Field("lead", Shape.INLINE, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True, limit=5_000,
-          doc="Lead paragraph."),
-    Field("body", Shape.BLOCK, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, extracted=True, guarded=True,
-          limit=200_000, doc="Plain-text body, paragraphs separated by a blank line."),
-    Field("body_html", version=True, limit=400_000, doc="Sanitised body HTML."),
-    Field("published", Shape.DATE, version=True, compared=True, hashed=True, duplicate=True,
-          diffed=True, exported=True, extracted=True,
-          doc="Publication time from the page (ISO 8601 UTC)."),
-    Field("updated", Shape.DATE, version=True, compared=True, exported=True, extracted=True,
-          doc="Update time from the page (ISO 8601 UTC)."),
-    Field("categories", Shape.NAMES, version=True, compared=True, hashed=True, diffed=True,
-          exported=True, limit=200, most=100,
-          doc="JSON list of categories (from listings and the site feed)."),
-    Field("contacts", Shape.RECORDS, version=True, compared=True, hashed=True, duplicate=True,
-          edited=True, diffed=True, exported=True, limit=1_000, most=100,
-          doc="JSON list of {name, title, organisation, email, phone}."),
-    # Image src carries cache-busters (itok) that rotate without any content change.
-    Field("images", Shape.RECORDS, version=True, compared=True, hashed=True, edited=True,
-          diffed=True, exported=True, keys=("alt", "caption", "credit"), limit=2_000,
-          most=200, doc="JSON list of {src, alt, caption, credit}."),
-    Field("translations", Shape.LINKS, version=True, compared=True, hashed=True, exported=True,
-          limit=MAX_URL_CHARS, most=20, doc="JSON object {lang: url}."),
-    Field("fetched_at", exported=True),  # a version's is the moment it was observed
-    Field("http_status", version=True, exported=True, doc="HTTP status of the fetch."),
-    Field("raw_sha256", version=True, exported=True,
-          doc="sha256 of the raw response (responses.sha256)."),
-    Field("truncated", Shape.NAMES, version=True, exported=True,
-          doc="JSON list of the fields cut to their limit (core.fields) when stored."),
-)  # fmt: skip
-BY_NAME = {f.name: f for f in FIELDS}
-VERSION_DOCS = {f.name: f.doc for f in FIELDS if f.version}
-
-
-def names(fact: str) -> tuple[str, ...]:
-    """The fields with a fact (a `Field` attribute), in registry order."""
-    return tuple(f.name for f in FIELDS if getattr(f, fact))
-
-
-VERSION_COLUMNS = names("version")
-COMPARED_FIELDS = names("compared")
-HASHED_FIELDS = names("hashed")
-DUPLICATE_FIELDS = names("duplicate")
-EDITED_FIELDS = frozenset(names("edited"))
-DIFF_FIELDS = names("diffed")
-EXPORTED_FIELDS = names("exported")
-EXTRACTED_FIELDS = names("extracted")
-GUARDED_FIELDS = names("guarded")
-JSON_FIELDS = names("json")
 
 
 def required_fields(kind: str) -> tuple[str, ...]:

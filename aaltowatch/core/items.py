@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class Source(StrEnum):
@@ -24,35 +24,26 @@ class Source(StrEnum):
 TRUSTED_SOURCES = frozenset({Source.SELECTOR, Source.META})
 
 
-@dataclass
-class PageItem:
-    """One fetched content page (docs/DESIGN.md §3)."""
+@dataclass(kw_only=True)
+class ItemBase:
+    """What a page item carries besides its page object's fields (aaltowatch.core.fields):
+    where it was fetched from, how it was read, and the HTTP record stored with it in one
+    transaction. The item class (pages.article.PageItem) adds one attribute per field."""
 
-    url: str
-    kind: str  # news | partnership
-    lang: str  # en | fi | sv
-    title: str | None = None
-    lead: str | None = None
-    body: str = ""
-    body_html: str = ""
-    published: str | None = None
-    updated: str | None = None
-    categories: list[str] = field(default_factory=list)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
-    images: list[dict[str, Any]] = field(default_factory=list)
-    translations: dict[str, str] = field(default_factory=dict)
-    fetched_at: str | None = None
-    http_status: int = 200
-    raw_sha256: str | None = None
-    truncated: list[str] = field(default_factory=list)  # fields cut to their limit (core.fields)
-    # Where the page was fetched from (a 301 source, for `moved`), and extraction notes.
     fetched_url: str | None = None
-    moved_from: str | None = None
+    moved_from: str | None = None  # a 301 source, for `moved`
     flags: list[str] = field(default_factory=list)
-    extraction: dict[str, str] = field(default_factory=dict)
+    extraction: dict[str, str] = field(default_factory=dict)  # field -> Source
     sitemap_lastmod: str | None = None
-    # The HTTP record (validators, raw bytes) stored with the page in one transaction.
     fetch: dict[str, Any] | None = field(default=None, repr=False)
+
+    if TYPE_CHECKING:  # the field attributes are made at run time from their declarations
+
+        def __init__(self, **values: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

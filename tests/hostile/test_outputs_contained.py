@@ -23,11 +23,11 @@ from rich.console import Console
 from aaltowatch import crawlcmd
 from aaltowatch.cli import cli
 from aaltowatch.core.config import Config, load_config
-from aaltowatch.core.items import PageItem
 from aaltowatch.core.runstats import RunStats
 from aaltowatch.figures import RunSummary
 from aaltowatch.runonce import run_once
 from aaltowatch.status import print_status, status_report
+from pages.article import PageItem
 from pipeline.recorder import Recorder
 from storage import Archive
 from tests.faultserver import Fault, Page, site_pages

@@ -15,12 +15,14 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aaltowatch.core.fields import FIELDS, Shape, plausible
-from aaltowatch.core.items import PageItem, Unchanged
+from aaltowatch.core.fields import Shape, plausible
+from aaltowatch.core.items import Unchanged
 from aaltowatch.core.runstats import outcome_key
 from aaltowatch.core.text import format_utc, parse_utc
 from aaltowatch.history import page_history
 from feeds.build import build_feeds
+from pages.article import PageItem
+from pages.fields import FIELDS
 from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder
 from pipeline.scrapy_pipeline import TRUNCATED
