@@ -655,7 +655,8 @@ def prune(ctx: click.Context) -> None:
         report = run_prune(archive, _config(ctx))
     err_console.print(
         f"pruned {report['checks']} checks and {report['raws']} raw bodies, recompressed"
-        f" {report['recompressed']}; {report['vacuum']} vacuum:"
+        f" {report['recompressed']}, stored {report['deltas']} as deltas;"
+        f" {report['vacuum']} vacuum:"
         f" {report['bytes_before'] / 1e6:.1f} MB -> {report['bytes_after'] / 1e6:.1f} MB"
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from aaltowatch.core.config import Config
 from aaltowatch.core.text import format_utc, parse_utc, utc_now
 from storage import Archive
+from storage.watches import compact_matches
 
 
 def _size(db: Path) -> int:
@@ -19,7 +20,9 @@ def _size(db: Path) -> int:
 
 def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str, Any]:
     """Checks older than `prune_checks_after_days` (their summaries stay), raw bodies nothing
-    refers to; kept bodies are brought to zstd with the archive's dictionary; then a vacuum."""
+    refers to; kept keyframes are brought to zstd with the archive's dictionary, other bodies
+    to deltas against their URL's keyframe; the watch matches are rewritten in order (their
+    pages fill); then a vacuum."""
     now = now or utc_now()
     moment = parse_utc(now)
     if moment is None:
@@ -32,11 +35,14 @@ def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str,
     raws = archive.drop_unreferenced_raws()
     archive.train_raw_dictionary(now)
     recompressed = archive.recompress_raws()
+    deltas = archive.delta_raws()
+    compact_matches(archive)
     vacuum = archive.reclaim_space()
     return {
         "checks": checks,
         "raws": raws,
         "recompressed": recompressed,
+        "deltas": deltas,
         "vacuum": vacuum,
         "bytes_before": size_before,
         "bytes_after": _size(archive.path),

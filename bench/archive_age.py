@@ -232,7 +232,7 @@ def measure(source: Path, days: int, repeat: int) -> dict[str, Any]:
         pruned = prune(archive, plain, now=now)
         out["prune"] = {
             "s": round(time.perf_counter() - started, 1),
-            **{k: pruned[k] for k in ("checks", "raws", "vacuum")},
+            **{k: pruned[k] for k in ("checks", "raws", "deltas", "vacuum")},
         }
     out["db_pruned_mb"] = round(db.stat().st_size / 1e6, 1)
     out["db_pruned_unscaled_mb"] = unscaled_mb(db)

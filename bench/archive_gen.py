@@ -167,6 +167,9 @@ def generate_age(
 
     pages_rows: dict[int, list] = {}  # id -> [url, kind, lang, first_seen, last_changed, n]
     current: dict[int, tuple[str, str, str, str]] = {}  # id -> title, lead, body, raw sha
+    # id -> its raw keyframe: sha, the story's part of it (between the template's head and
+    # tail: a full-size site's keyframes would not fit in memory), size of its blob
+    keyframes: dict[int, tuple[str, bytes, int]] = {}
     stats: dict[int, list] = {}  # id -> [last_checked, checks, changes, unchanged, intervals]
     versions, changes, responses = [], [], []
 
@@ -181,7 +184,7 @@ def generate_age(
         raw = (head + "".join(f"<p>{p}</p>" for p in body.split("\n\n")) + tail).encode()
         sha = hashlib.sha256(raw).hexdigest()
         stamp = _stamp(at)
-        responses.append((sha, row[0], "text/html", len(raw), rawcodec.compress(raw, zdict), stamp))
+        responses.append((sha, row[0], "text/html", len(raw), *encode(pid, sha, raw), stamp))
         versions.append(
             (pid, v, run_id, row[0], stamp, f"h{pid}-{v}", title, lead, body, f"<p>{body}</p>",
              row[3], stamp, json.dumps(rng.sample(CATEGORIES, 2)), 200, sha)
@@ -192,6 +195,19 @@ def generate_age(
              "[]" if v == 1 else '["body"]', stamp, v, v - 1 or None, diff)
         )  # fmt: skip
         current[pid] = (title, lead, body, sha)
+
+    def encode(pid: int, sha: str, raw: bytes) -> tuple[bytes, str, int | None, str | None]:
+        """As storage.fetches stores it: a delta against the URL's keyframe where that pays.
+        (Only a version's raw becomes a keyframe here: the product may also key a noise body.)"""
+        head, tail = (part.encode() for part in templates[pid % len(templates)])
+        if pid in keyframes:
+            key_sha, key_story, key_size = keyframes[pid]
+            delta = rawcodec.delta(raw, head + key_story + tail, key_size)
+            if delta is not None:
+                return delta, rawcodec.DELTA, None, key_sha
+        blob = rawcodec.compress(raw, zdict)
+        keyframes[pid] = (sha, raw[len(head) : len(raw) - len(tail)], len(blob))
+        return blob, rawcodec.ZSTD, 1, None
 
     def new_page(at: datetime, run_id: int) -> int:
         pid = len(pages_rows) + 1
@@ -282,7 +298,7 @@ def generate_age(
         head, tail = templates[pid % len(templates)]
         raw = (head + current[pid][2] + f"<!-- card {rng.random()} -->" + tail).encode()
         sha = hashlib.sha256(raw).hexdigest()
-        responses.append((sha, url, "text/html", len(raw), rawcodec.compress(raw, zdict), stamp))
+        responses.append((sha, url, "text/html", len(raw), *encode(pid, sha, raw), stamp))
         latest.append((url, f'"{sha[:16]}"', sha, "text/html", 200, stamp))
     _flush_versions(conn, versions, changes, responses)
     conn.executemany(
@@ -328,8 +344,8 @@ def _flush_versions(
         changes,
     )
     conn.executemany(
-        "INSERT OR IGNORE INTO responses (sha256, url, content_type, size, body,"
-        " first_fetched_at, codec, dict_id) VALUES (?, ?, ?, ?, ?, ?, 'zstd', 1)",
+        "INSERT OR IGNORE INTO responses (sha256, url, content_type, size, body, codec,"
+        " dict_id, base, first_fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         responses,
     )
     versions.clear()

@@ -3,7 +3,8 @@
 Raw bodies are kept while something refers to them: the version extracted from them (for
 `reextract`) or the URL's latest 200 (what a 304 stands for). A body that only differs from
 the last one by the site's noise replaces it instead of piling up, so raw storage grows with
-content, not with the number of runs.
+content, not with the number of runs. A new body is stored as a delta against its URL's
+keyframe (storage.rawcodec), so a keyframe is kept while a delta refers to it.
 
 A mixin of `Archive`; crawling reaches it through aaltowatch.core.fetchcache, never directly.
 """
@@ -16,10 +17,12 @@ from typing import Any
 from storage import rawcodec
 from storage.connection import Store
 
-# A raw body nothing refers to: neither a version (reextract) nor a URL's latest fetch (304).
+# A raw body nothing refers to: neither a version (reextract), nor a URL's latest fetch (304),
+# nor a delta stored against it.
 UNREFERENCED = (
     "NOT EXISTS (SELECT 1 FROM versions v WHERE v.raw_sha256 = responses.sha256)"
     " AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.raw_sha256 = responses.sha256)"
+    " AND NOT EXISTS (SELECT 1 FROM responses d WHERE d.base = responses.sha256)"
 )
 
 
@@ -51,12 +54,13 @@ class FetchStore(Store):
                 if not self.conn.execute(
                     "SELECT 1 FROM responses WHERE sha256 = ?", (sha256,)
                 ).fetchone():
-                    dict_id, zdict = self._newest_dict()
+                    blob, codec, dict_id, base = self._encode(body, previous)
                     self.conn.execute(
                         "INSERT INTO responses (sha256, url, content_type, size, body,"
-                        " first_fetched_at, codec, dict_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (sha256, url, content_type, len(body), rawcodec.compress(body, zdict),
-                         fetched_at, rawcodec.ZSTD, dict_id),
+                        " first_fetched_at, codec, dict_id, base)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (sha256, url, content_type, len(body), blob, fetched_at, codec,
+                         dict_id, base),
                     )  # fmt: skip
             self.conn.execute(
                 "INSERT INTO fetches (url, etag, last_modified, raw_sha256, content_type,"
@@ -81,11 +85,32 @@ class FetchStore(Store):
 
     def raw_body(self, sha256: str) -> bytes | None:
         row = self.conn.execute(
-            "SELECT body, codec, dict_id FROM responses WHERE sha256 = ?", (sha256,)
+            "SELECT body, codec, dict_id, base FROM responses WHERE sha256 = ?", (sha256,)
         ).fetchone()
         if row is None:
             return None
-        return rawcodec.decompress(row[0], row[1], self._dict(row[2]))
+        base = self.raw_body(row[3]) if row[3] else None  # a keyframe: one level deep
+        if row[3] and base is None:
+            return None
+        return rawcodec.decompress(row[0], row[1], self._dict(row[2]), base)
+
+    def _encode(
+        self, body: bytes, previous: str | None
+    ) -> tuple[bytes, str, int | None, str | None]:
+        """The body's blob, codec, dictionary and keyframe: a delta against the keyframe of
+        the URL's previous body where that pays (rawcodec.delta), else a new keyframe."""
+        if previous:
+            key = self.conn.execute(
+                "SELECT k.sha256, length(k.body) FROM responses p JOIN responses k"
+                " ON k.sha256 = COALESCE(p.base, p.sha256) WHERE p.sha256 = ?",
+                (previous,),
+            ).fetchone()
+            base = self.raw_body(key[0]) if key else None
+            delta = rawcodec.delta(body, base, key[1]) if base is not None else None
+            if delta is not None:
+                return delta, rawcodec.DELTA, None, key[0]
+        dict_id, zdict = self._newest_dict()
+        return rawcodec.compress(body, zdict), rawcodec.ZSTD, dict_id, None
 
     # -- the zstd dictionaries -------------------------------------------------------------
     def _dict(self, dict_id: int | None) -> Any:
@@ -133,13 +158,15 @@ class FetchStore(Store):
         return cur.lastrowid
 
     def recompress_raws(self, batch: int = 500) -> int:
-        """Bring every kept body to zstd with the newest dictionary (zlib bodies of older
-        archives included); returns how many were rewritten."""
+        """Bring every kept keyframe to zstd with the newest dictionary (zlib bodies of older
+        archives included); returns how many were rewritten. Deltas stay: they are stored
+        against their keyframe's raw bytes, not its blob."""
         dict_id, zdict = self._newest_dict()
         done = 0
         while True:
             rows = self.conn.execute(
-                "SELECT sha256 FROM responses WHERE codec != ? OR dict_id IS NOT ? LIMIT ?",
+                "SELECT sha256 FROM responses WHERE base IS NULL"
+                " AND (codec != ? OR dict_id IS NOT ?) LIMIT ?",
                 (rawcodec.ZSTD, dict_id, batch),
             ).fetchall()
             if not rows:
@@ -154,10 +181,56 @@ class FetchStore(Store):
             done += len(rows)
 
     def drop_unreferenced_raws(self) -> int:
-        """Remove the raw bodies nothing refers to; returns how many went."""
-        with self.transaction():
-            cur = self.conn.execute(f"DELETE FROM responses WHERE {UNREFERENCED}")
-        return cur.rowcount
+        """Remove the raw bodies nothing refers to; returns how many went. A second pass takes
+        the keyframes whose deltas went in the first."""
+        dropped = 0
+        while True:
+            with self.transaction():
+                cur = self.conn.execute(f"DELETE FROM responses WHERE {UNREFERENCED}")
+            if not cur.rowcount:
+                return dropped
+            dropped += cur.rowcount
+
+    def delta_raws(self, batch: int = 500) -> int:
+        """Store each URL's other keyframes as deltas against its first one (bodies written
+        before deltas existed, or re-keyed since), where that is smaller and no delta refers
+        to them; returns how many were rewritten."""
+        keyframes: dict[str, str] = {}
+        todo: list[tuple[str, str, int]] = []
+        for url, sha, length in self.conn.execute(
+            "SELECT url, sha256, length(body) FROM responses WHERE base IS NULL"
+            " ORDER BY url, first_fetched_at, sha256"
+        ).fetchall():
+            if keyframes.setdefault(url, sha) != sha:
+                todo.append((keyframes[url], sha, length))
+        done = 0
+        for start in range(0, len(todo), batch):
+            with self.transaction():
+                for key, sha, length in todo[start : start + batch]:
+                    if self.conn.execute(
+                        "SELECT 1 FROM responses WHERE base = ?", (sha,)
+                    ).fetchone():
+                        continue  # a keyframe itself
+                    base, body = self.raw_body(key), self.raw_body(sha)
+                    if base is None or body is None:
+                        continue
+                    delta = rawcodec.delta(body, base, length)
+                    if delta is not None:
+                        # Written anew at the table's end, not updated in place: the pages
+                        # the old blobs leave are freed whole, so a vacuum gives them back.
+                        row = self.conn.execute(
+                            "DELETE FROM responses WHERE sha256 = ?"
+                            " RETURNING url, content_type, size, first_fetched_at",
+                            (sha,),
+                        ).fetchone()
+                        self.conn.execute(
+                            "INSERT INTO responses (sha256, url, content_type, size,"
+                            " first_fetched_at, body, codec, base)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (sha, *row, delta, rawcodec.DELTA, key),
+                        )
+                        done += 1
+        return done
 
     def cached_response(self, url: str) -> tuple[bytes, str | None] | None:
         """The last 200 body for a URL: what a 304 means."""

@@ -593,6 +593,18 @@ def m0015_rendered_diffs(db: Database) -> None:
     )
 
 
+@migrations(name="0016_raw_deltas")
+def m0016_raw_deltas(db: Database) -> None:
+    """A raw body may be stored as a delta against its URL's keyframe (storage.rawcodec);
+    bodies already stored stay as they are (keyframes) until `prune` rewrites them."""
+    db.executescript(
+        """
+        ALTER TABLE responses ADD COLUMN base TEXT REFERENCES responses(sha256);
+        CREATE INDEX responses_base ON responses(base) WHERE base IS NOT NULL;
+        """
+    )
+
+
 # meta keys `field_since.<name>`: the first version id stored with a field added after the
 # archive was created (pipeline.classify.unknown_fields).
 FIELD_SINCE = "field_since."

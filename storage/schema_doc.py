@@ -167,8 +167,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "size": "Uncompressed size in bytes.",
         "body": "Compressed raw bytes (see codec).",
         "first_fetched_at": "When these bytes were first fetched.",
-        "codec": "zstd, or zlib for bodies stored before aaltowatch used zstd.",
+        "codec": "zstd, zstd-delta (against base), or zlib for bodies stored before zstd.",
         "dict_id": "The zstd dictionary the body was compressed with (response_dicts.id).",
+        "base": "For a zstd-delta body: the keyframe it was compressed against (sha256).",
     },
     "page_categories": {
         "category": "A category, as shown on the site.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import zlib
 from pathlib import Path
 
@@ -165,6 +166,10 @@ def test_reextract_rebuilds_history_from_the_kept_raws_after_prune(two_state_cop
             ).fetchone()[0]
             == 0
         )
+        deltas = archive.conn.execute(
+            "SELECT COUNT(*) FROM responses WHERE codec = ?", (rawcodec.DELTA,)
+        ).fetchone()[0]
+        assert deltas > 0  # reextract replays bodies stored as deltas
     proc = run_cli("reextract", db=two_state_copy)
     assert proc.returncode == 0, proc.stderr
     assert f"re-extracted {live} pages: 0 new versions, 0 errors" in proc.stderr
@@ -180,3 +185,87 @@ def test_a_writer_leaves_fresh_planner_statistics(tmp_path: Path) -> None:
     with open_archive(tmp_path / "a.db", readonly=True) as archive:
         tables = {r[0] for r in archive.conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert "pages" in tables
+
+
+def _stored(archive: Archive, sha: str) -> tuple[str, str | None, int]:
+    row = archive.conn.execute(
+        "SELECT codec, base, length(body) FROM responses WHERE sha256 = ?", (sha,)
+    ).fetchone()
+    return row[0], row[1], row[2]
+
+
+def test_a_urls_later_bodies_are_deltas_against_its_keyframe(tmp_path: Path) -> None:
+    with open_archive(tmp_path / "a.db") as archive:
+        first = _fetch(archive, URL, _page(1))
+        with archive.transaction():
+            _version_of(archive, URL, first)
+        edited = _fetch(archive, URL, _page(1).replace(b"word7 ", b"edited "))
+        with archive.transaction():  # a second version refers to the edited body
+            _version_of(archive, f"{URL}-2", edited)
+        latest = _fetch(archive, URL, _page(1, "card 2"))
+        assert _stored(archive, first)[:2] == (rawcodec.ZSTD, None)
+        for sha in (edited, latest):
+            codec, base, size = _stored(archive, sha)
+            assert (codec, base) == (rawcodec.DELTA, first)
+            assert size * 4 < _stored(archive, first)[2]
+        assert archive.raw_body(edited) == _page(1).replace(b"word7 ", b"edited ")
+        assert archive.cached_response(URL) == (_page(1, "card 2"), None)
+
+
+def test_a_keyframe_stays_while_a_delta_refers_to_it(tmp_path: Path) -> None:
+    with open_archive(tmp_path / "a.db") as archive:
+        key = _fetch(archive, URL, _page(1, "card 1"))  # the URL's latest, then replaced
+        later = _fetch(archive, URL, _page(1, "card 2"))
+        assert _stored(archive, later)[:2] == (rawcodec.DELTA, key)
+        assert archive.drop_unreferenced_raws() == 0
+        assert archive.cached_response(URL) == (_page(1, "card 2"), None)
+        archive.conn.execute("UPDATE fetches SET raw_sha256 = NULL")  # nothing refers now
+        assert archive.drop_unreferenced_raws() == 2  # the delta, then its keyframe
+        assert _blobs(archive) == set()
+
+
+def test_a_body_with_new_markup_becomes_a_new_keyframe(tmp_path: Path) -> None:
+    with open_archive(tmp_path / "a.db") as archive:
+        _fetch(archive, URL, _page(1))
+        redesigned = random.Random(1).randbytes(4000)  # nothing in common with the keyframe
+        sha = _fetch(archive, URL, redesigned)
+        assert _stored(archive, sha)[:2] == (rawcodec.ZSTD, None)
+        assert archive.raw_body(sha) == redesigned
+
+
+def test_an_archive_before_deltas_upgrades_and_prune_stores_its_bodies_as_deltas(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "old.db")
+    migrations.migrations.apply(db, stop_before="0016_raw_deltas")
+    bodies = {n: _page(1, f"edit {n}") for n in range(1, 6)}
+    shas = {n: hashlib.sha256(body).hexdigest() for n, body in bodies.items()}
+    db["responses"].insert_all(
+        {"sha256": shas[n], "url": URL, "size": len(body), "body": zlib.compress(body, 1),
+         "first_fetched_at": f"2026-01-0{n}T00:00:00Z"}
+        for n, body in bodies.items()
+    )  # fmt: skip
+    db["fetches"].insert({"url": URL, "raw_sha256": shas[5], "http_status": 200})
+    db["pages"].insert(
+        {"id": 1, "url": URL, "kind": "news", "lang": "en", "first_seen": AT, "last_seen": AT,
+         "last_changed": AT}
+    )  # fmt: skip
+    db["versions"].insert_all(
+        {"page_id": 1, "version": n, "url": URL, "fetched_at": AT, "content_hash": f"h{n}",
+         "raw_sha256": shas[n]}
+        for n in range(1, 5)
+    )  # fmt: skip
+    db.close()
+    with open_archive(tmp_path / "old.db") as archive:
+        assert all(archive.raw_body(shas[n]) == body for n, body in bodies.items())
+        before = archive.conn.execute("SELECT SUM(length(body)) FROM responses").fetchone()[0]
+        report = prune(archive, load_config(environ={}))
+        assert report["deltas"] == 4
+        assert [_stored(archive, shas[n])[:2] for n in bodies] == [
+            (rawcodec.ZSTD, None),
+            *[(rawcodec.DELTA, shas[1])] * 4,
+        ]
+        assert all(archive.raw_body(shas[n]) == body for n, body in bodies.items())
+        after = archive.conn.execute("SELECT SUM(length(body)) FROM responses").fetchone()[0]
+        assert after * 2 < before
+        assert prune(archive, load_config(environ={}))["deltas"] == 0

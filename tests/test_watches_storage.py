@@ -400,3 +400,21 @@ def test_search_changes_plans_are_bounded(tmp_path: Path) -> None:
     assert plans[stored._HIT_EVENTS].startswith("SEARCH c USING INTEGER PRIMARY KEY")
     for plan in plans.values():
         assert "TEMP B-TREE" not in plan and plan.count("SCAN versions_fts") == 1, plan
+
+
+def test_compacting_the_matches_keeps_every_row_in_fewer_pages(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        rows = [
+            (f"w{w}", change, f"…snippet {w} {change} " + "x" * 120, utc_now(), change % 2)
+            for change in range(3000, 0, -1)  # newest first, as a backfill writes them
+            for w in range(5)
+        ]
+        with archive.transaction():
+            archive.conn.executemany("INSERT INTO watch_matches VALUES (?, ?, ?, ?, ?)", rows)
+        before = sorted(map(tuple, archive.conn.execute("SELECT * FROM watch_matches")))
+        archive.reclaim_space()
+        pages = archive.conn.execute("PRAGMA page_count").fetchone()[0]
+        assert stored.compact_matches(archive) == len(rows)
+        archive.reclaim_space()
+        assert sorted(map(tuple, archive.conn.execute("SELECT * FROM watch_matches"))) == before
+        assert archive.conn.execute("PRAGMA page_count").fetchone()[0] < pages * 0.8
