@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url as _w3lib_canonical
@@ -102,11 +103,15 @@ class OffSiteURL(ValueError):
 def has_unsafe_chars(url: str) -> bool:
     """True when a URL holds control or format characters (C0/C1 controls, bidi overrides and
     isolates, zero-width marks): a key with them would write escape sequences to terminals."""
+    if url.isascii() and url.isprintable():  # the common case, without a per-character loop
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in url.strip())
 
 
 def strip_unsafe(url: str) -> str:
     """The URL without control and format characters (see has_unsafe_chars)."""
+    if url.isascii() and url.isprintable():  # printable ASCII has no Cc or Cf character
+        return url
     return "".join(ch for ch in url if unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
@@ -135,6 +140,7 @@ def is_site_host(netloc: str, base_url: str | None = None) -> bool:
     return bool(base_url) and netloc == urlsplit(base_url).netloc.lower()
 
 
+@lru_cache(maxsize=8192)
 def canonical_url(url: str, base_url: str | None = None) -> str:
     """Map any on-site URL (aalto.fi host variants or the crawled base_url) to the public origin.
 
@@ -142,6 +148,9 @@ def canonical_url(url: str, base_url: str | None = None) -> str:
     and bidi characters are removed from every URL: stored keys never carry them. Escapes are
     w3lib's canonical form (Scrapy's request fingerprints use it too): `caf%c3%a9`, `caf%C3%A9`
     and `café` are one key, `caf%C3%A9`.
+
+    Cached: a pure function of its arguments, asked about the same menu, card and page URLs
+    many times a page (URL canonicalisation was 5-10 % of a crawl's CPU).
     """
     parts = urlsplit(strip_unsafe(url.strip()))
     host = parts.netloc.lower()
