@@ -12,6 +12,10 @@ Then the database size per year, scaled back to 20,000 pages, as generated (ever
 and after `aaltowatch prune` with the default policy (checks older than 90 days dropped).
 
     python -m bench.archive_age [--ages 7,91,365,1095] [--scale 0.1] [--write]
+    python -m bench.archive_age --generator replay --ages 7,365,1095 --scale 0.0125
+
+`--generator replay` makes the archives a second way (bench/archive_replay.py: simulated
+crawls through the product's own write path) and times them the same way.
 
 `--scale 0.1` shrinks pages, versions and checks a day tenfold (runs stay 48 a day): minutes,
 not an hour. Archives are kept in bench/work/ and reused (`--regen` writes them again).
