@@ -12,6 +12,10 @@ Then the database size per year, scaled back to 20,000 pages, as generated (ever
 and after `aaltowatch prune` with the default policy (checks older than 90 days dropped).
 
     python -m bench.archive_age [--ages 7,91,365,1095] [--scale 0.1] [--write]
+    python -m bench.archive_age --generator replay --ages 7,365,1095 --scale 0.0125
+
+`--generator replay` makes the archives a second way (bench/archive_replay.py: simulated
+crawls through the product's own write path) and times them the same way.
 
 `--scale 0.1` shrinks pages, versions and checks a day tenfold (runs stay 48 a day): minutes,
 not an hour. Archives are kept in bench/work/ and reused (`--regen` writes them again).
@@ -249,16 +253,25 @@ def measure(source: Path, days: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def run(ages: list[int], scale: float, repeat: int, regen: bool) -> dict[str, Any]:
+def run(
+    ages: list[int], scale: float, repeat: int, regen: bool, generator: str = "bulk"
+) -> dict[str, Any]:
     WORK.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"scale": scale, "pages": int(20_000 * scale), "ages": {}}
+    generate_age = archive_gen.generate_age
+    prefix = "age"
+    if generator == "replay":  # the second method (bench/archive_replay.py); imports this
+        from bench import archive_replay
+
+        generate_age, prefix = archive_replay.generate_age, "replay"
+        report["generator"] = "replay"
     for days in ages:
-        source = WORK / f"age-{days}-x{scale:g}.db"
+        source = WORK / f"{prefix}-{days}-x{scale:g}.db"
         entry: dict[str, Any] = {"label": AGES.get(days, f"{days} days")}
         if regen or not source.exists():
             log(f"generating {entry['label']} at scale {scale:g}")
             started = time.perf_counter()
-            entry["rows"] = archive_gen.generate_age(source, days, scale=scale, log=log)
+            entry["rows"] = generate_age(source, days, scale=scale, log=log)
             entry["generate_s"] = round(time.perf_counter() - started, 1)
         entry["db_mb"] = round(source.stat().st_size / 1e6, 1)
         entry["db_unscaled_mb"] = unscaled_mb(source)
@@ -293,13 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="best of this many timings")
     parser.add_argument("--regen", action="store_true", help="generate the archives again")
     parser.add_argument("--write", action="store_true", help="store the figures in RESULTS.json")
+    parser.add_argument(
+        "--generator",
+        choices=("bulk", "replay"),
+        default="bulk",
+        help="bulk SQL (archive_gen) or replayed crawls through the write path (archive_replay)",
+    )
     args = parser.parse_args(argv)
     ages = [int(a) for a in args.ages.split(",")]
-    report = run(ages, args.scale, args.repeat, args.regen)
+    report = run(ages, args.scale, args.repeat, args.regen, args.generator)
     print(json.dumps(report, indent=2))
     if args.write:
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        results[f"archive_age_x{args.scale:g}"] = report
+        suffix = "_replay" if args.generator == "replay" else ""
+        results[f"archive_age_x{args.scale:g}{suffix}"] = report
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
