@@ -225,7 +225,8 @@ CHARTS: tuple[tuple[str, str, str, str, Callable[..., str | None]], ...] = (
      "news_by_month_category",
      lambda s, t, rows: _stacked(s, t, rows, "month", "category", _month, 25, "news items")),
     ("changes-by-week", "Changes per week by kind",
-     "Change events detected per week (Monday), by kind of change.", "changes_by_week",
+     f"Change events detected per week (Monday), by kind of change: the last {data.WEEK_HISTORY}"
+     " weeks.", "changes_by_week",
      lambda s, t, rows: _stacked(s, t, rows, "week", "change", _day, 5, "changes")),
     ("partner-mentions", "Partner mentions over time",
      "Live news items mentioning each partner, by publication month (see `aaltowatch partners`).",

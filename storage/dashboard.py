@@ -12,6 +12,8 @@ from storage.archive import Archive
 from storage.rows import plausible_sql
 
 RUN_HISTORY = 60  # runs shown in the crawl-health chart
+WEEK_HISTORY = 52  # weeks shown in the changes-per-week chart (a year: readable, and its cost
+# stops growing with the archive's age; `aaltowatch changes` and SQL keep the whole history)
 # A month is a plausible declared date's (core.fields.plausible), else the first sighting's.
 _PUBLISHED = plausible_sql("published", "last_seen")
 
@@ -25,10 +27,13 @@ SQL = {
         " GROUP BY month, category ORDER BY month, category"
     ),
     # Change events per week (its Monday) and kind of change; duplicates are not changes. A
-    # running total (migration 0014_cost), so the chart costs the same in year 3 as in week 1.
+    # running total (migration 0014_cost), and the last WEEK_HISTORY weeks of it, so the chart
+    # costs the same in year 3 as in year 1.
     "changes_by_week": (
         "SELECT week, change, count FROM changes_weekly"
-        " WHERE change != 'duplicate' AND count > 0 ORDER BY week, change"
+        " WHERE change != 'duplicate' AND count > 0 AND week >= (SELECT"
+        f" date(MAX(week), '-{7 * (WEEK_HISTORY - 1)} days') FROM changes_weekly)"
+        " ORDER BY week, change"
     ),
     "partner_mentions": (
         "SELECT partner, month, SUM(count) AS count FROM partner_mentions_by_month"

@@ -176,3 +176,20 @@ def test_chromium_renders_the_dashboard(two_state_copy: Path, tmp_path: Path) ->
         assert image.size == (1100, 3000)
         colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 20)}
     assert BAR_BLUE in colours
+
+
+def test_changes_per_week_shows_the_last_year_however_old_the_archive(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from storage import dashboard as data
+
+    archive = Archive(tmp_path / "archive.db")
+    mondays = [date(2024, 1, 1) + timedelta(weeks=n) for n in range(150)]
+    with archive.transaction():
+        archive.conn.executemany(
+            "INSERT INTO changes_weekly (week, change, count) VALUES (?, 'new', 3)",
+            [(d.isoformat(),) for d in mondays],
+        )
+    weeks = [row["week"] for row in data.rows(archive, "changes_by_week")]
+    archive.close()
+    assert weeks == [d.isoformat() for d in mondays[-data.WEEK_HISTORY :]]
