@@ -5,7 +5,8 @@ Raw bodies are kept while something refers to them: the version extracted from t
 the last one by the site's noise replaces it instead of piling up, so raw storage grows with
 content, not with the number of runs.
 
-A mixin of `Archive`; crawling reaches it through aaltowatch.core.fetchcache, never directly.
+`archive.fetches`: the store of tables fetches, responses and response_dicts; crawling
+reaches it through aaltowatch.core.fetchcache, never directly.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ UNREFERENCED = (
 
 
 class FetchStore(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
+    """Raw bodies and each URL's validators."""
 
     # -- raw responses and HTTP validators -------------------------------------------------
     def record_fetch(
