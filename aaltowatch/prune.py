@@ -28,10 +28,10 @@ def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str,
     checks = 0
     if config.prune_checks_after_days > 0:
         before = moment - timedelta(days=config.prune_checks_after_days)
-        checks = archive.prune_checks(format_utc(before))
-    raws = archive.drop_unreferenced_raws()
-    archive.train_raw_dictionary(now)
-    recompressed = archive.recompress_raws()
+        checks = archive.plan.prune_checks(format_utc(before))
+    raws = archive.fetches.drop_unreferenced_raws()
+    archive.fetches.train_raw_dictionary(now)
+    recompressed = archive.fetches.recompress_raws()
     vacuum = archive.reclaim_space()
     return {
         "checks": checks,

@@ -162,7 +162,6 @@ def crawl_figures(results: dict[str, Any]) -> None:
 def archive_figures(results: dict[str, Any]) -> None:
     from feeds.build import build_feeds
     from storage import open_archive
-    from storage.search import search
 
     db = WORK / "archive.db"
     log("generating a 20,000-page / 100,000-version archive")
@@ -182,12 +181,12 @@ def archive_figures(results: dict[str, Any]) -> None:
         ],
     }
     with open_archive(db, readonly=True) as archive:
-        search(archive, "warmup")
+        archive.search.pages("warmup")
         for key, batch in queries.items():
             times = []
             for query in batch:
                 started = time.perf_counter()
-                search(archive, query, limit=20)
+                archive.search.pages(query, limit=20)
                 times.append((time.perf_counter() - started) * 1000)
             times.sort()
             results[key] = round(times[int(len(times) * 0.95) - 1], 2)

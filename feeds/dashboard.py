@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from aaltowatch.core.errors import one_line
 from storage import Archive
-from storage import dashboard as data
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -242,7 +241,7 @@ def dashboard_charts(archive: Archive) -> list[Chart]:
     charts = []
     for slug, title, note, query, draw in CHARTS:
         try:
-            charts.append(Chart(slug, title, note, draw(slug, title, data.rows(archive, query))))
+            charts.append(Chart(slug, title, note, draw(slug, title, archive.charts.rows(query))))
         except Exception as exc:  # this chart's data or drawing; the others still show
             log.error("dashboard: chart %s could not be drawn: %s", slug, one_line(exc))
             charts.append(Chart(slug, title, note, None, error=one_line(exc)))

@@ -26,7 +26,6 @@ from feeds.render import render
 from feeds.sanitize import clean_text
 from feeds.watches import watch_feed
 from storage import open_archive
-from storage.watches import search_changes
 
 RSS_PATH = "/search.xml"
 PATHS = {RSS_PATH: 0, "/search.atom": 1}  # which of render()'s (RSS, Atom) each path answers
@@ -115,7 +114,7 @@ def search_spec(archive_path: Path, watch: Watch, max_entries: int, origin: str 
         def entry(row: dict[str, Any]) -> Entry:
             return change_entry(archive, row)
 
-        spec = watch_feed(watch, search_changes(archive, watch, max_entries), entry)
+        spec = watch_feed(watch, archive.watches.search(watch, max_entries), entry)
         since = watched_since(archive)
     return replace(
         spec,

@@ -31,7 +31,7 @@ def _page(n: int, noise: str = "") -> bytes:
 
 def _fetch(archive: Archive, url: str, body: bytes, at: str = AT) -> str:
     sha = hashlib.sha256(body).hexdigest()
-    archive.record_fetch(url, status=200, fetched_at=at, body=body, sha256=sha)
+    archive.fetches.record_fetch(url, status=200, fetched_at=at, body=body, sha256=sha)
     return sha
 
 
@@ -41,11 +41,11 @@ def _blobs(archive: Archive) -> set[str]:
 
 def _version_of(archive: Archive, url: str, sha: str) -> None:
     """A version extracted from the raw body `sha` (what `reextract` would replay)."""
-    page_id = archive.insert_page(
+    page_id = archive.pages.insert_page(
         {"url": url, "kind": "news", "lang": "en", "first_seen": AT, "last_seen": AT,
          "last_changed": AT}
     )  # fmt: skip
-    archive.add_version(
+    archive.pages.add_version(
         {"page_id": page_id, "version": 1, "url": url, "fetched_at": AT, "content_hash": "h",
          "title": "t", "raw_sha256": sha}
     )  # fmt: skip
@@ -59,8 +59,8 @@ def test_a_noise_only_body_replaces_the_urls_latest_raw(tmp_path: Path) -> None:
         for day in range(2, 30):  # every revalidation: new bytes, the same story
             latest = _fetch(archive, URL, _page(1, f"card {day}"))
         assert _blobs(archive) == {first, latest}  # the version's raw and the URL's latest
-        assert archive.cached_response(URL) == (_page(1, "card 29"), None)
-        assert archive.raw_body(first) == _page(1, "card 1")
+        assert archive.fetches.cached_response(URL) == (_page(1, "card 29"), None)
+        assert archive.fetches.raw_body(first) == _page(1, "card 1")
 
 
 def test_a_dictionary_is_trained_and_older_blobs_stay_readable(tmp_path: Path) -> None:
@@ -79,19 +79,23 @@ def test_a_dictionary_is_trained_and_older_blobs_stay_readable(tmp_path: Path) -
                 "SELECT codec, dict_id FROM responses WHERE sha256 = ?", (sha,)
             ).fetchone()
         ) == ("zstd", dict_id)
-        assert archive.raw_body(sha) == later
+        assert archive.fetches.raw_body(sha) == later
         with_dict = archive.conn.execute(
             "SELECT length(body) FROM responses WHERE sha256 = ?", (sha,)
         ).fetchone()[0]
         assert with_dict < len(rawcodec.compress(later, None))
         # Bodies from before the dictionary: readable, and `prune` brings them onto it.
-        assert all(archive.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values())
+        assert all(
+            archive.fetches.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values()
+        )
         report = prune(archive, load_config(environ={}))
         assert report["recompressed"] == len(bodies)
         assert {r[0] for r in archive.conn.execute("SELECT DISTINCT dict_id FROM responses")} == {
             dict_id
         }
-        assert all(archive.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values())
+        assert all(
+            archive.fetches.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values()
+        )
 
 
 def test_an_older_archive_loses_only_what_nothing_refers_to(tmp_path: Path) -> None:
@@ -116,8 +120,8 @@ def test_an_older_archive_loses_only_what_nothing_refers_to(tmp_path: Path) -> N
     db.close()
     with open_archive(tmp_path / "old.db") as archive:
         assert _blobs(archive) == {shas["version"], shas["latest"]}
-        assert archive.raw_body(shas["version"]) == bodies["version"]  # zlib, still read
-        assert archive.cached_response(URL) == (bodies["latest"], None)
+        assert archive.fetches.raw_body(shas["version"]) == bodies["version"]  # zlib, still read
+        assert archive.fetches.cached_response(URL) == (bodies["latest"], None)
 
 
 def test_prune_drops_old_checks_keeps_summaries_and_vacuums(tmp_path: Path) -> None:
@@ -128,19 +132,19 @@ def test_prune_drops_old_checks_keeps_summaries_and_vacuums(tmp_path: Path) -> N
         with archive.transaction():
             _version_of(archive, URL, "none")
         for day in range(1, 29):
-            archive.add_check(
+            archive.plan.add_check(
                 URL, CheckOutcome.SAME, run_id=None, checked_at=f"2026-02-{day:02d}T00:00:00Z"
             )
-        archive.add_check(
+        archive.plan.add_check(
             f"{URL}-gone", CheckOutcome.GONE, run_id=None, checked_at="2026-01-01T00:00:00Z"
         )
-        stats = archive.check_stats(1)
+        stats = archive.plan.check_stats(1)
         report = prune(archive, config, now="2026-03-10T00:00:00Z")
         assert report["checks"] == 7  # Feb 1-7 are older than 30 days
         assert report["vacuum"] == "full"
-        assert archive.check_stats(1) == stats
-        assert archive.settled_unknown_urls() == {f"{URL}-gone"}
-        assert len(archive.checks_of_page(1, 100)) == 21
+        assert archive.plan.check_stats(1) == stats
+        assert archive.plan.settled_unknown_urls() == {f"{URL}-gone"}
+        assert len(archive.plan.checks_of_page(1, 100)) == 21
         with archive.transaction():  # bodies nothing refers to (as before 0007)
             archive.conn.executemany(
                 "INSERT INTO responses (sha256, url, size, body, first_fetched_at)"
@@ -157,7 +161,7 @@ def test_reextract_rebuilds_history_from_the_kept_raws_after_prune(two_state_cop
     assert proc.returncode == 0, proc.stderr
     assert "vacuum" in proc.stderr
     with open_archive(two_state_copy) as archive:
-        live = archive.count_pages("news") + archive.count_pages("partnership")
+        live = archive.pages.count_pages("news") + archive.pages.count_pages("partnership")
         assert (
             archive.conn.execute(
                 "SELECT COUNT(*) FROM versions v WHERE raw_sha256 IS NOT NULL AND NOT EXISTS"
@@ -176,7 +180,7 @@ def test_a_writer_leaves_fresh_planner_statistics(tmp_path: Path) -> None:
         with archive.transaction():
             for n in range(50):
                 _version_of(archive, f"{URL}-{n}", f"sha-{n}")
-        archive.duplicates_of(URL, other_than=None)
+        archive.pages.duplicates_of(URL, other_than=None)
     with open_archive(tmp_path / "a.db", readonly=True) as archive:
         tables = {r[0] for r in archive.conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert "pages" in tables

@@ -63,9 +63,9 @@ def _item(title: str) -> PageItem:
 def _recorded_run(db: Path, title: str) -> list[RunSummary]:
     """What a crawl of the news leaves: a finished, healthy run that stored `title`."""
     with Archive(db) as archive:
-        run_id = archive.start_run("news", "http://127.0.0.1")
+        run_id = archive.runs.start_run("news", "http://127.0.0.1")
         change = Recorder(archive, run_id).record_page(_item(title)).change
-        archive.finish_run(run_id, status="ok", exit_code=0)
+        archive.runs.finish_run(run_id, status="ok", exit_code=0)
     return [RunSummary("news", run_id, pages=1, **{"new" if change == "new" else "modified": 1})]
 
 
