@@ -14,12 +14,13 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from sqlite_utils import Database
 
 from aaltowatch.core.errors import AaltowatchError, NotAnArchiveError
+from aaltowatch.core.fetchcache import ARCHIVE_SETTING, CrawlCache
 from aaltowatch.core.text import utc_now
 from storage import migrations
 from storage.connection import Connection, write_failure
@@ -161,8 +162,6 @@ class Archive(Connection):
     def from_crawler(cls, crawler: Any) -> Archive:
         """The crawl's fetch cache (aaltowatch.core.fetchcache): the archive its runner handed over,
         else the configured database, opened once per crawler."""
-        from aaltowatch.core.fetchcache import ARCHIVE_SETTING
-
         archive = crawler.settings.get(ARCHIVE_SETTING)
         if archive is None:
             archive = _CRAWL_ARCHIVES.get(crawler)
@@ -227,3 +226,7 @@ class Archive(Connection):
                 " updated_at = excluded.updated_at",
                 [(k, v, utc_now()) for k, v in values.items()],
             )
+
+
+if TYPE_CHECKING:  # mypy checks that an Archive is all that crawling asks for
+    _AS_CRAWL_CACHE: type[CrawlCache] = Archive
