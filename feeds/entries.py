@@ -221,7 +221,7 @@ def partner_title(change: dict[str, Any]) -> str:
 
 
 def partner_entry(entry: Entry, change: dict[str, Any]) -> Entry:
-    """A change on a partner's page (storage.partners.partner_changes row), told per partner:
+    """A change on a partner's page (archive.partners.changes row), told per partner:
     `entry` is the change's own entry (change_entry), rendered once for every feed."""
     return replace(
         entry,

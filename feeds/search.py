@@ -5,7 +5,7 @@ The query string is read into a `Watch` and rendered as a configured watch's fee
 (feeds.watches): the same entries led by a highlighted snippet, sanitising, diff rendering and
 entry limit, and ids by the same rule (feed name + item), the feed name being the canonical
 query. A search has no stored matches and `serve` may not write, so its events are read from
-the archive's index of every version (storage.watches.search_changes), newest first. A query
+the archive's index of every version (archive.watches.search), newest first. A query
 FTS5 cannot run is a SearchError (HTTP 400) that says what to fix, as `aaltowatch search` says it.
 """
 

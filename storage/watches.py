@@ -1,10 +1,10 @@
 """Watches: each change event matched once, the matches stored (`watch_matches`).
 
-`sync_matches` runs after every crawl (and before feeds and notifications): the events recorded
-since a watch's cursor are matched in one pass, so a run's watch cost is its new events, not the
-archive's age. What an event is matched against and whether a match is pushed are pure decisions
-(aaltowatch.core.watchmatch); here they are applied with a temporary FTS5 table that holds only
-the batch's documents, so the query means exactly what `search` makes of it.
+`archive.watches.sync` runs after every crawl (and before feeds and notifications): the events
+recorded since a watch's cursor are matched in one pass, so a run's watch cost is its new events,
+not the archive's age. What an event is matched against and whether a match is pushed are pure
+decisions (aaltowatch.core.watchmatch); here they are applied with a temporary FTS5 table that
+holds only the batch's documents, so the query means exactly what `search` makes of it.
 
 A new watch, or one whose query or filters changed (its `spec`), is matched over the archive's
 history newest first, a bounded share per call (events and CPU), resumable from its cursor. Those
@@ -52,7 +52,7 @@ _EVENTS = f"""
     WHERE c.change != 'duplicate' AND {{range}}
     ORDER BY c.id {{order}} LIMIT {{limit}}
 """
-# A match as `Archive.changes` rows are (feeds.entries.change_entry reads them).
+# A match as `archive.queries.changes` rows are (feeds.entries.change_entry reads them).
 _CHANGE_COLUMNS = (
     "c.id, c.url, p.kind, p.lang, c.change, c.fields, c.detected_at, c.version,"
     " c.previous_version, c.moved_from, c.diff, c.run_id, c.page_id, p.url AS page_url, c.flags"
@@ -381,8 +381,9 @@ class WatchStore(Store):
         pushed_only: bool = False,
         oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """The watch's stored matches as `Archive.changes` rows (plus `snippet`, `pushable`),
-        newest first by default; pages that became duplicates are left out, as in the change feed.
+        """The watch's stored matches as `archive.queries.changes` rows (plus `snippet`,
+        `pushable`), newest first by default; pages that became duplicates are left out, as in the
+        change feed.
 
         `pushed_only` keeps the matches that are news (not the baseline); `after` keeps higher
         event ids; `unsent_for` drops events already claimed or sent to that notification target.
@@ -424,7 +425,7 @@ class WatchStore(Store):
         )
 
     def search(self, watch: Watch, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` events the watch's query and filters match, as `watch_changes` rows
+        """The newest `limit` events the watch's query and filters match, as `changes` rows
         (with `snippet`), read-only. Unlike a stored match, an edit matches by either version's
         whole text: a search asks what the archive holds, not what is news."""
         params: dict[str, Any] = {"query": fts_query(watch.query), "limit": max(1, int(limit))}
