@@ -36,7 +36,7 @@ def read_everything(path: Path) -> tuple[int, int, int]:
 def test_readers_see_committed_data_while_a_write_transaction_is_open(two_state_copy):
     _, exported, live = read_everything(two_state_copy)
     with Archive(two_state_copy) as writer:
-        run_id = writer.start_run("news", "http://127.0.0.1")
+        run_id = writer.runs.start_run("news", "http://127.0.0.1")
         with writer.transaction():
             Recorder(writer, run_id).record_page(item(1))
             # The writer holds the lock with uncommitted work: readers neither wait nor see it.

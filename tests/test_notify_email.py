@@ -33,10 +33,11 @@ from pathlib import Path
 from aaltowatch.core.config import load_config
 from aaltowatch.core.watchconfig import target_label
 from aaltowatch.notify import deliver
-from storage import notifications, open_archive
+from storage import open_archive
+from storage.notifications import NotificationStore
 
 config = load_config(Path(sys.argv[1]), {"db": sys.argv[2]})
-notifications.mark_sent = lambda *args, **kwargs: os._exit(9)  # the crash: sent, not recorded
+NotificationStore.mark_sent = lambda *args, **kwargs: os._exit(9)  # the crash: sent, not recorded
 with open_archive(config.db) as archive:
     deliver.deliver(archive, config.watches, limits=deliver.Limits.from_config(config))
 """

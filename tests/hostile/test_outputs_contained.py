@@ -188,12 +188,12 @@ def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Webho
 def test_a_failing_notify_step_costs_the_notifications(
     site: Config, hooks: Webhook, monkeypatch
 ) -> None:
-    from storage import notifications
+    from storage.notifications import NotificationStore
 
     def locked(*args: Any) -> int:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(notifications, "resolve_stale_claims", locked)
+    monkeypatch.setattr(NotificationStore, "resolve_stale_claims", locked)
     code, report = _run(site)
     report["_feeds"] = str(site.feeds_dir)
     _assert_failed(code, report, "notify")
