@@ -104,7 +104,7 @@ class CrawlJobs:
 
         try:
             with run_lock(self.config.effective_lock_file), open_archive(self.config.db) as db:
-                marked = db.interrupt_runs_of(pid)
+                marked = db.runs.interrupt_runs_of(pid)
         except (AaltowatchError, OSError, sqlite3.Error) as exc:
             log.warning(
                 "job %s: killed; its run is left to the next run to close (%s)", spider, exc

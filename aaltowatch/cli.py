@@ -305,11 +305,11 @@ def changes(
     if since and not iso_utc(since):
         raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since")
     with _archive(ctx, readonly=True) as archive:
-        if run_id is not None and archive.run(run_id) is None:
+        if run_id is not None and archive.runs.get(run_id) is None:
             raise click.BadParameter(
                 f"there is no run {run_id} in {archive.path}", param_hint="--run"
             )
-        rows = archive.changes(
+        rows = archive.queries.changes(
             since=iso_utc(since),
             kind=kind,
             lang=lang,
@@ -408,12 +408,13 @@ def search(
     from rich.text import Text
 
     from aaltowatch.core.query import operator_hint
-    from storage.search import MARK, count_matches
-    from storage.search import search as run_search
+    from storage.search import MARK
 
     with _archive(ctx, readonly=True) as archive:
-        hits = run_search(archive, query, lang=lang, kind=kind, limit=limit)
-        total = count_matches(archive, query, lang=lang, kind=kind) if len(hits) == limit else 0
+        hits = archive.search.pages(query, lang=lang, kind=kind, limit=limit)
+        total = (
+            archive.search.count_matches(query, lang=lang, kind=kind) if len(hits) == limit else 0
+        )
     hints = [operator_hint(query)]
     if total > limit:  # on stderr, so JSON on stdout stays JSON
         hints.append(f"{limit} of {total} matches shown; use --limit {total} for all")
@@ -444,17 +445,17 @@ def watches_cmd(ctx: click.Context, as_json: bool) -> None:
     """The watches of the config file, with how many change events each matches."""
     from aaltowatch.core.watchconfig import MATCH_CHANGED
     from aaltowatch.watches import match_watches, watch_record
-    from storage.watches import backfill_progress, count_watch_changes, stored_state
+    from storage.watches import backfill_progress
 
     watches = _config(ctx).watches
     with _existing_archive(ctx) as archive:  # events not matched yet are matched first
         match_watches(archive, watches)
         records = []
         for w in watches:
-            state = stored_state(archive, w)
+            state = archive.watches.stored_state(w)
             done, history = backfill_progress(state) if state else (0, 0)
             records.append(
-                {**watch_record(w), "matches": count_watch_changes(archive, w),
+                {**watch_record(w), "matches": archive.watches.count_changes(w),
                  "history_matched": [done, history]}
             )  # fmt: skip
     if as_json:
@@ -503,17 +504,19 @@ def watch_test(ctx: click.Context, name: str, limit: int, as_json: bool, send: b
     from aaltowatch.notify.message import snippet_text
     from aaltowatch.watches import find_watch, match_watches
     from storage.export import change_record
-    from storage.watches import backfill_progress, count_watch_changes, stored_state, watch_changes
+    from storage.watches import backfill_progress
 
     watch = find_watch(_config(ctx).watches, name)
     if send and not watch.notify:
         raise ConfigError(f"watch {name} has no notify targets: nothing to send a test to")
     with _existing_archive(ctx) as archive:  # the watch's new matches are stored first
         match_watches(archive, [watch])
-        total = count_watch_changes(archive, watch)
-        rows = watch_changes(archive, watch, limit=limit)
-        titles = [(archive.version(r["page_id"], r["version"]) or {}).get("title") for r in rows]
-        state = stored_state(archive, watch)
+        total = archive.watches.count_changes(watch)
+        rows = archive.watches.changes(watch, limit=limit)
+        titles = [
+            (archive.pages.version(r["page_id"], r["version"]) or {}).get("title") for r in rows
+        ]
+        state = archive.watches.stored_state(watch)
         sent = send_test(archive, watch) if send else []
     records = [
         {**change_record(r), "title": t, "match": snippet_text(r["snippet"]),
@@ -629,14 +632,13 @@ def export(
 ) -> None:
     """Current pages to stdout."""
     from aaltowatch.core.text import iso_utc
-    from storage.export import iter_pages, write_export
+    from storage.export import write_export
 
     for value, hint in ((since, "--since"), (published_since, "--published-since")):
         if value and not iso_utc(value):
             raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=hint)
     with _archive(ctx, readonly=True) as archive:
-        pages = iter_pages(
-            archive,
+        pages = archive.queries.export_pages(
             since=iso_utc(since),
             published_since=iso_utc(published_since),
             kind=kind,
@@ -733,7 +735,6 @@ def demo(ctx: click.Context, keep: bool) -> None:
 def partners(ctx: click.Context, refresh: bool, as_json: bool) -> None:
     """Partners (cities, regions, universities, companies) of the partnership pages."""
     from aaltowatch.partners import print_partners
-    from storage.partners import partners as list_partners
 
     config = _config(ctx)
     if refresh:
@@ -743,7 +744,7 @@ def partners(ctx: click.Context, refresh: bool, as_json: bool) -> None:
         with run_lock(config.effective_lock_file), _archive(ctx) as archive:
             refresh_partners(archive, config)
     with _archive(ctx, readonly=True) as archive:
-        rows = list_partners(archive)
+        rows = archive.partners.all()
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

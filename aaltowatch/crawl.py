@@ -80,17 +80,17 @@ def _summarise(archive: Any, crawler: Any, config: Config, stopped: bool = False
         if run_id is not None:
             with suppress(ArchiveWriteError):  # a few bytes may still fit; the error stands
                 failed = RunStatus.FAILED
-                archive.finish_run(run_id, status=failed, exit_code=RUN_EXIT_CODES[failed])
+                archive.runs.finish_run(run_id, status=failed, exit_code=RUN_EXIT_CODES[failed])
         raise ArchiveWriteError(stats[crawlstop.STAT])
     summary = RunSummary(spider.name, run_id, run)
     summary.alerts = check_run(spider.kind, run, config.health)
     if run_id is not None:
         for alert in summary.alerts:
-            archive.add_alert(run_id, alert.check, alert.message, severity=alert.severity)
-        archive.bump_run(run_id, **stored(summary))
+            archive.runs.add_alert(run_id, alert.check, alert.message, severity=alert.severity)
+        archive.runs.bump_run(run_id, **stored(summary))
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         status = summary.status
-        archive.finish_run(run_id, status=status, exit_code=RUN_EXIT_CODES[status], stats=keep)
+        archive.runs.finish_run(run_id, status=status, exit_code=RUN_EXIT_CODES[status], stats=keep)
     return summary
 
 

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.site import Site
-from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
 
@@ -100,12 +99,11 @@ def _print_watches(
     console: Console, archive: Any, watches: Any, feeds_dir: Path, bundled: bool
 ) -> None:
     from aaltowatch.watches import feed_name
-    from storage.watches import count_watch_changes
 
     for watch in watches:
         console.print(
             f"watch {escape(watch.name)} ({escape(watch.query)}):"
-            f" {count_watch_changes(archive, watch)} matching changes"
+            f" {archive.watches.count_changes(watch)} matching changes"
             f" -> {escape(str(feeds_dir / feed_name(watch)))}.xml / .atom"
         )
     if bundled:  # the commands see these watches only with the demo's config file
@@ -131,7 +129,7 @@ def _print_summary(
     rows = [([f"day {index // 2 + 1}", s.spider], s) for index, s in enumerate(summaries)]
     table = figures_table("aaltowatch demo: two days of aalto.fi", ("day", "spider"), rows)
     console.print(table)
-    totals = archive.totals()
+    totals = archive.queries.totals()
     console.print(f"pages: {totals['pages']}   versions: {totals['versions']}")
     console.print("changes: " + ", ".join(f"{c} {n}" for c, n in totals["changes"].items()))
     day2_runs = [s.run_id for s in summaries[2:]]
@@ -141,7 +139,7 @@ def _print_summary(
         day2.add_column("page (https://www.aalto.fi…)", overflow="fold", ratio=3)
         day2.add_column("fields", overflow="fold", ratio=1)
         for run_id in day2_runs:
-            for row in archive.changes(run_id=run_id):
+            for row in archive.queries.changes(run_id=run_id):
                 path = row["url"].removeprefix("https://www.aalto.fi")
                 if row["moved_from"]:
                     path += " (was " + row["moved_from"].removeprefix("https://www.aalto.fi") + ")"
@@ -151,7 +149,7 @@ def _print_summary(
         console.print(
             f"feeds after {label}: {len(report.written)} written, {len(report.unchanged)} unchanged"
         )
-    names = ", ".join(p["name"] for p in partners(archive))
+    names = ", ".join(p["name"] for p in archive.partners.all())
     console.print(f"partners: {escape(names) or 'none'}  (`aaltowatch --db {db} partners`)")
     console.print(f"database: {db.resolve()}")
     console.print(

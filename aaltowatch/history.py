@@ -14,9 +14,9 @@ from storage.export import change_record
 
 def _page(archive: Archive, url: str, base_url: str | None = None) -> dict[str, Any]:
     key = canonical_url(url, base_url)
-    page = archive.page(key)
+    page = archive.pages.page(key)
     if page is None:
-        moved = archive.page_moved_from(key)
+        moved = archive.pages.page_moved_from(key)
         if moved is None:
             raise AaltowatchError(f"{key} is not in the archive")
         page = moved
@@ -27,9 +27,9 @@ def page_history(archive: Archive, url: str, base_url: str | None = None) -> dic
     page = _page(archive, url, base_url)
     versions = [
         {k: v for k, v in row.items() if k not in ("body_html",)}
-        for row in archive.versions(page["id"])
+        for row in archive.pages.versions(page["id"])
     ]
-    changes = [change_record(r) for r in reversed(archive.changes_of_page(page["id"]))]
+    changes = [change_record(r) for r in reversed(archive.pages.changes_of_page(page["id"]))]
     public = {
         k: page[k]
         for k in (
@@ -58,7 +58,7 @@ def check_summary(archive: Archive, page_id: int, recent: int = 20) -> dict[str,
     """When the page was last verified, how often it was checked (`count`: every check, as
     `recent` lists them; `verified`: those that got the page) and found changed, and its
     latest checks (newest first)."""
-    if not archive.has_checks():
+    if not archive.plan.has_checks():
         return {
             "last_verified": None,
             "last_attempt": None,
@@ -67,14 +67,14 @@ def check_summary(archive: Archive, page_id: int, recent: int = 20) -> dict[str,
             "changed": 0,
             "recent": [],
         }
-    stats = archive.check_stats(page_id) or {}
+    stats = archive.plan.check_stats(page_id) or {}
     return {
         "last_verified": stats.get("last_checked"),
         "last_attempt": stats.get("last_attempt"),
-        "count": archive.count_checks(page_id),
+        "count": archive.plan.count_checks(page_id),
         "verified": stats.get("checks", 0),
         "changed": stats.get("changes", 0),
-        "recent": archive.checks_of_page(page_id, recent),
+        "recent": archive.plan.checks_of_page(page_id, recent),
     }
 
 
@@ -94,8 +94,8 @@ def version_diff(
     page = _page(archive, url, base_url)
     new = page["current_version"] if new is None else new
     old = max(1, new - 1) if old is None else old
-    before = archive.version(page["id"], old)
-    after = archive.version(page["id"], new)
+    before = archive.pages.version(page["id"], old)
+    after = archive.pages.version(page["id"], new)
     if before is None or after is None:
         raise AaltowatchError(
             f"{page['url']} has versions 1..{page['version_count']}; asked for {old} and {new}"

@@ -58,7 +58,7 @@ def message(run: dict[str, Any]) -> str:
 
 def stale_runs(archive: Any, lock_path: Path) -> list[dict[str, Any]]:
     """Abandoned runs still marked `running`; reads only (for `status`)."""
-    running = archive.running_runs()
+    running = archive.runs.running_runs()
     if not running:
         return []
     free, host = lock_is_free(lock_path), socket.gethostname()
@@ -69,8 +69,8 @@ def close_abandoned(archive: Any) -> list[dict[str, Any]]:
     """Finish abandoned runs as `abandoned` with an alert; the caller holds the run lock."""
     host = socket.gethostname()
     closed = []
-    for run in archive.running_runs():
-        if is_abandoned(run, lock_free=True, host=host) and archive.abandon_run(
+    for run in archive.runs.running_runs():
+        if is_abandoned(run, lock_free=True, host=host) and archive.runs.abandon_run(
             run["id"], CHECK, message(run)
         ):
             log.error("%s", message(run))

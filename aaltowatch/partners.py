@@ -20,7 +20,6 @@ from aaltowatch.core.urls import HUB_PATHS, LANGS, PUBLIC_HOST
 from pages.hub import hub_links
 from pipeline.partners import Partner, build_partners
 from storage import Archive
-from storage.partners import partnership_pages, replace_partners
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,12 @@ HUB_URLS = frozenset(f"https://{PUBLIC_HOST}{path}" for path in HUB_PATHS.values
 
 def refresh_partners(archive: Archive, config: Config) -> list[Partner]:
     """Rebuild the registry from the archive (one transaction); returns the partners."""
-    pages = partnership_pages(archive)
+    pages = archive.partners.pages()
     hub_texts: dict[str, list[str]] = {}
     for page in pages:
         if page["url"] not in HUB_URLS or not page["raw_sha256"]:
             continue
-        raw = archive.raw_body(page["raw_sha256"])
+        raw = archive.fetches.raw_body(page["raw_sha256"])
         try:
             links = hub_links(raw or b"", page["url"], page["content_type"])
         except ExtractionError as exc:
@@ -43,7 +42,7 @@ def refresh_partners(archive: Archive, config: Config) -> list[Partner]:
         for url, texts in links.items():
             hub_texts.setdefault(url, []).extend(t for t in texts if t not in hub_texts[url])
     partners = build_partners(pages, hub_texts, set(HUB_URLS), config.partner)
-    replace_partners(archive, partners)
+    archive.partners.replace(partners)
     log.info("partners: %d in the registry", len(partners))
     return partners
 

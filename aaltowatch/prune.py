@@ -9,7 +9,6 @@ from typing import Any
 from aaltowatch.core.config import Config
 from aaltowatch.core.text import format_utc, parse_utc, utc_now
 from storage import Archive
-from storage.watches import compact_matches
 
 
 def _size(db: Path) -> int:
@@ -31,12 +30,12 @@ def prune(archive: Archive, config: Config, now: str | None = None) -> dict[str,
     checks = 0
     if config.prune_checks_after_days > 0:
         before = moment - timedelta(days=config.prune_checks_after_days)
-        checks = archive.prune_checks(format_utc(before))
-    raws = archive.drop_unreferenced_raws()
-    archive.train_raw_dictionary(now)
-    recompressed = archive.recompress_raws()
-    deltas = archive.delta_raws()
-    compact_matches(archive)
+        checks = archive.plan.prune_checks(format_utc(before))
+    raws = archive.fetches.drop_unreferenced_raws()
+    archive.fetches.train_raw_dictionary(now)
+    recompressed = archive.fetches.recompress_raws()
+    deltas = archive.fetches.delta_raws()
+    archive.watches.compact_matches()
     vacuum = archive.reclaim_space()
     return {
         "checks": checks,

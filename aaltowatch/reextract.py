@@ -19,16 +19,16 @@ log = logging.getLogger(__name__)
 
 
 def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
-    run_id = archive.start_run("reextract", config.base_url)
+    run_id = archive.runs.start_run("reextract", config.base_url)
     recorder = Recorder(archive, run_id, replay=True)
     report = {"pages": 0, "new_versions": 0, "errors": 0}
-    for row in list(archive.stored_responses()):
+    for row in list(archive.fetches.stored_responses()):
         if content_kind(row["url"]) is None:
             continue
-        page = archive.page(row["url"])
+        page = archive.pages.page(row["url"])
         if page is None or page["status"] != PageStatus.LIVE:
             continue
-        raw = archive.raw_body(row["raw_sha256"])
+        raw = archive.fetches.raw_body(row["raw_sha256"])
         try:
             item = parse_article(raw or b"", row["url"], content_type=row["content_type"])
         except ExtractionError as exc:
@@ -39,6 +39,6 @@ def reextract_all(archive: Archive, config: Config) -> dict[str, Any]:
         report["pages"] += 1
         if outcome.change in (ChangeKind.MODIFIED, ChangeKind.RESTORED):
             report["new_versions"] += 1
-    archive.finish_run(run_id, status=RunStatus.OK, exit_code=0, stats=report)
+    archive.runs.finish_run(run_id, status=RunStatus.OK, exit_code=0, stats=report)
     refresh_registry(archive, config)
     return report

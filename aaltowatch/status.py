@@ -31,7 +31,6 @@ from aaltowatch.figures import COLUMNS, FIGURES
 from aaltowatch.steps import Outcome
 from spiders.statkeys import BUDGET_LIMIT, BUDGET_REQUESTS, PLAN_MODE
 from storage import Archive
-from storage.notifications import target_report
 
 RUN_FIELDS = ("id", "spider", "started_at", "finished_at", "status", "exit_code", *COLUMNS)
 UNJUDGED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
@@ -66,10 +65,10 @@ def _record(archive: Archive, run: dict[str, Any]) -> dict[str, Any]:
     record["bad_links"] = stats.get(BAD_LINKS, 0)
     record["alerts"] = [
         {"check": a["check_name"], "severity": a["severity"], "message": a["message"]}
-        for a in archive.alerts(run_id=run["id"])
+        for a in archive.runs.alerts(run_id=run["id"])
     ]
     # What each step of the run did (aaltowatch.steps); a failed one makes the run unhealthy.
-    record["steps"] = archive.run_steps(run["id"])
+    record["steps"] = archive.runs.run_steps(run["id"])
     if run.get("stale"):
         record["alerts"].insert(
             0, {"check": integrity.CHECK, "severity": "error", "message": integrity.message(run)}
@@ -85,7 +84,9 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     """The crawl plan: backfill progress per listing, the queue, overdue pages, oldest check."""
     listings = {}
     for lang in LISTING_PATHS:
-        cursor = planner.ListingCursor.load(archive.plan_state(planner.ListingCursor.key(lang)))
+        cursor = planner.ListingCursor.load(
+            archive.plan.plan_state(planner.ListingCursor.key(lang))
+        )
         listings[lang] = {
             **cursor.dump(),
             "backfill": "done" if not cursor.backfilling else f"page {cursor.next}",
@@ -94,8 +95,8 @@ def plan_report(archive: Archive, revisit_max_days: float) -> dict[str, Any]:
     overdue_before = format_utc(now - timedelta(days=revisit_max_days))
     kinds = {}
     for kind in KINDS:
-        overview = archive.check_overview(kind, overdue_before)
-        queue = archive.queue_sizes(kind)
+        overview = archive.plan.check_overview(kind, overdue_before)
+        queue = archive.plan.queue_sizes(kind)
         kinds[kind] = {
             "overdue": overview["overdue"],
             "oldest_check": overview["oldest_check"],
@@ -114,7 +115,7 @@ def status_report(
     and with `revisit_max_days` the crawl `plan`.
 
     With `lock_path`, `running` rows whose process died are reported as abandoned."""
-    history = archive.runs(max(limit, LOOKBACK))
+    history = archive.runs.latest(max(limit, LOOKBACK))
     if lock_path is not None:
         stale = {r["id"] for r in integrity.stale_runs(archive, lock_path)}
         history = [_as_abandoned(r) if r["id"] in stale else r for r in history]
@@ -124,7 +125,7 @@ def status_report(
         if run["status"] not in UNJUDGED and run["spider"] not in latest:
             latest[run["spider"]] = _record(archive, run)
     counts = {
-        f"{kind}_{status}": archive.count_pages(kind, status)
+        f"{kind}_{status}": archive.pages.count_pages(kind, status)
         for kind in KINDS
         for status in ("live", "removed")
     }
@@ -137,10 +138,10 @@ def status_report(
         "pages": counts,
         "runs": runs,
         # Per watch and target (URL with secrets masked): delivered, failing, lost to a crash.
-        "notifications": target_report(archive),
+        "notifications": archive.notifications.target_report(),
         **(
             {"plan": plan_report(archive, revisit_max_days)}
-            if revisit_max_days and archive.has_checks()
+            if revisit_max_days and archive.plan.has_checks()
             else {}
         ),
     }

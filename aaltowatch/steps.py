@@ -130,16 +130,16 @@ class Steps:
         message = f"step {step} failed: {error}"
         with suppress(OSError, sqlite3.Error, ArchiveWriteError):
             if self.run_ids:
-                archive.fail_runs(self.run_ids, step.alert, message)
+                archive.runs.fail_runs(self.run_ids, step.alert, message)
             else:
-                archive.add_alert(None, step.alert, message)
+                archive.runs.add_alert(None, step.alert, message)
 
     def record(self, archive: Any) -> None:
         """Every step's outcome on every run of this invocation (`run_steps`)."""
         with suppress(OSError, sqlite3.Error, ArchiveWriteError):
             for run_id in self.run_ids:
                 for r in self.results:
-                    archive.add_step(run_id, r.step, r.outcome, r.error, r.duration_s)
+                    archive.runs.add_step(run_id, r.step, r.outcome, r.error, r.duration_s)
 
 
 def after_crawl(

@@ -16,7 +16,7 @@ from aaltowatch.core.errors import ArchiveWriteError, ConfigError
 from aaltowatch.core.watchconfig import Watch, parse_watches, target_label
 from feeds.watches import feed_name
 from storage.archive import Archive
-from storage.watches import SyncReport, sync_matches
+from storage.watches import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def match_watches(archive: Archive, watches: Sequence[Watch]) -> SyncReport | No
     store the matches; a failure is logged and retried by the next call, never raised into a
     run: the cursors only move with the matches they cover."""
     try:
-        report = sync_matches(archive, watches)
+        report = archive.watches.sync(watches)
     except (sqlite3.Error, OSError, ArchiveWriteError) as exc:
         log.error("watch matching failed: %s (retried next run)", exc)
         return None

@@ -192,7 +192,6 @@ def recrawl_figures(results: dict[str, Any], db: Path, url: str, full_s: float) 
 def archive_figures(results: dict[str, Any]) -> None:
     from feeds.build import build_feeds
     from storage import open_archive
-    from storage.search import search
 
     db = WORK / "archive.db"
     log("generating a 20,000-page / 100,000-version archive")
@@ -212,12 +211,12 @@ def archive_figures(results: dict[str, Any]) -> None:
         ],
     }
     with open_archive(db, readonly=True) as archive:
-        search(archive, "warmup")
+        archive.search.pages("warmup")
         for key, batch in queries.items():
             times = []
             for query in batch:
                 started = time.perf_counter()
-                search(archive, query, limit=20)
+                archive.search.pages(query, limit=20)
                 times.append((time.perf_counter() - started) * 1000)
             times.sort()
             results[key] = round(times[int(len(times) * 0.95) - 1], 2)

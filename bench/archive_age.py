@@ -99,26 +99,28 @@ def record_a_run(archive: Any, now: str) -> int:
     """One run's new events: EVENTS_PER_RUN edits of recent pages, their text holding the
     watched words (every watch has something to send)."""
     rng = random.Random(11)
-    run_id = archive.start_run("news", "https://www.aalto.fi")
+    run_id = archive.runs.start_run("news", "https://www.aalto.fi")
     (pages,) = archive.conn.execute("SELECT MAX(id) FROM pages").fetchone()
     words = watch_words()
     with archive.transaction():
         for n in range(EVENTS_PER_RUN):
-            page = archive.page_by_id(pages - n)
+            page = archive.pages.page_by_id(pages - n)
             v = page["current_version"] + 1
             body = " ".join(rng.sample(words, 4) + archive_gen.VOCAB[50:120])
-            archive.add_version(
+            archive.pages.add_version(
                 {"page_id": page["id"], "version": v, "run_id": run_id, "url": page["url"],
                  "fetched_at": now, "content_hash": f"bench-{v}", "title": f"Edited {n}",
                  "lead": "", "body": body, "categories": '["Research"]'}
             )  # fmt: skip
-            archive.update_page(page["id"], current_version=v, version_count=v, last_changed=now)
-            archive.add_change(
+            archive.pages.update_page(
+                page["id"], current_version=v, version_count=v, last_changed=now
+            )
+            archive.pages.add_change(
                 {"page_id": page["id"], "run_id": run_id, "url": page["url"],
                  "change": "modified", "fields": '["body"]', "detected_at": now, "version": v,
                  "previous_version": v - 1}
             )  # fmt: skip
-    archive.finish_run(run_id, status="ok", exit_code=0)
+    archive.runs.finish_run(run_id, status="ok", exit_code=0)
     return run_id
 
 
@@ -136,7 +138,7 @@ def plan_revisits(archive: Any, config: Any, now: datetime) -> list[str]:
     """What a news run's planner does with the archive: candidates in, revisits out."""
     from aaltowatch.core import planner
 
-    pages = [planner.PageView.from_row(r) for r in archive.revisit_candidates("news")]
+    pages = [planner.PageView.from_row(r) for r in archive.plan.revisit_candidates("news")]
     return planner.select_revisits(
         pages,
         now=now,
@@ -171,10 +173,9 @@ def backfill(archive: Any, watches: Any) -> dict[str, Any]:
 def feed_entries(archive: Any, config: Any) -> dict[str, int]:
     """Entries of the 20 watch feeds, and how many are edits (each rendered with a word diff):
     what the watch feeds cost grows with, up to `feed_max_entries` a watch."""
-    from storage.watches import watch_changes
 
     rows = [
-        r for w in config.watches for r in watch_changes(archive, w, limit=config.feed_max_entries)
+        r for w in config.watches for r in archive.watches.changes(w, limit=config.feed_max_entries)
     ]
     return {"entries": len(rows), "edits": sum(r["change"] == "modified" for r in rows)}
 

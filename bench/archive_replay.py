@@ -369,11 +369,11 @@ class Crawler:
             yield Gone(url, 404)
         elif story.status == "moved":
             assert story.moved_to is not None
-            if self.archive.page(url) is None:
+            if self.archive.pages.page(url) is None:
                 yield Checked(url, CheckOutcome.MOVED, 301)
             yield from self.fetch(story.moved_to, now, moved_from or url)
         else:
-            info = self.archive.fetch_info(url)
+            info = self.archive.fetches.fetch_info(url)
             record = {"url": url, "fetched_at": now, "etag": story.etag, "last_modified": None}
             if moved_from is None and info and info["raw_sha256"] and info["etag"] == story.etag:
                 self.count("downloader/response_status_count/304")
@@ -424,7 +424,7 @@ class Crawler:
 
         for lang, section in SECTIONS.items():  # the listings, kept as the middleware keeps them
             body = f"<ul>{' '.join(site.listed[-20:])}</ul>{self.rng.random()}".encode()
-            archive.record_fetch(
+            archive.fetches.record_fetch(
                 f"{BASE_URL}/{lang}/{section}", status=200, fetched_at=now(), body=body,
                 sha256=hashlib.sha256(body).hexdigest(), content_type="text/html",
             )  # fmt: skip
@@ -432,10 +432,10 @@ class Crawler:
         self.stats.set_value("aaltowatch/plan/teasers", 20 * len(SECTIONS))
         wanted = []
         for url in site.read_listings():  # new (or returning) pages are fetched at once
-            page = archive.page(url)
+            page = archive.pages.page(url)
             if page is None or page["status"] == "removed":
                 wanted.append(url)
-        pages = [planner.PageView.from_row(r) for r in archive.revisit_candidates("news")]
+        pages = [planner.PageView.from_row(r) for r in archive.plan.revisit_candidates("news")]
         wanted += planner.select_revisits(
             pages,
             now=at,

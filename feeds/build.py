@@ -34,8 +34,6 @@ from feeds.render import render
 from feeds.sanitize import clean_text
 from feeds.watches import watch_specs
 from storage import Archive
-from storage.partners import partner_changes
-from storage.rendered import keep_rendered_diffs, rendered_diffs
 
 if TYPE_CHECKING:
     from aaltowatch.core.watchconfig import Watch
@@ -99,11 +97,11 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
     """One feed per category, for the `max_feeds` categories with most pages; each under the
     file name its category was first given (feeds.names)."""
     specs = []
-    categories = archive.categories(limit=max_feeds)
+    categories = archive.queries.categories(limit=max_feeds)
     names = names_for(archive, "category", categories)
     for category in categories:
         label = clean_text(category)
-        rows = archive.category_entries(category, max_entries)
+        rows = archive.queries.category_entries(category, max_entries)
         entries = [page_entry(r) for r in rows]
         languages = _languages(rows)
         language_names = ", ".join(LANGUAGE_NAMES[lang] for lang in languages)
@@ -141,7 +139,7 @@ def feed_specs(
     diffs an earlier build rendered."""
     specs = []
     for lang, (language, path) in NEWS.items():
-        entries = [page_entry(r) for r in archive.news_entries(lang, max_entries)]
+        entries = [page_entry(r) for r in archive.queries.news_entries(lang, max_entries)]
         specs.append(
             FeedSpec(
                 name=f"news-{lang}",
@@ -162,7 +160,7 @@ def feed_specs(
         return cache[row["id"]]
 
     def changes(kind: str | None) -> list[Entry]:
-        rows = archive.changes(kind=kind, limit=max_entries, include_duplicates=False)
+        rows = archive.queries.changes(kind=kind, limit=max_entries, include_duplicates=False)
         return _newest_first([entry(r) for r in rows])
 
     all_changes = changes(None)
@@ -193,7 +191,7 @@ def feed_specs(
             " (the cities, regions and organisations of the partnership pages).",
             link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
             entries=_newest_first(
-                [partner_entry(entry(r), r) for r in partner_changes(archive, max_entries)]
+                [partner_entry(entry(r), r) for r in archive.partners.changes(max_entries)]
             ),
             group="Changes",
         )
@@ -218,7 +216,7 @@ def health_spec(archive: Archive, max_entries: int = 50, feeds_url: str = "") ->
         title="aaltowatch health alerts",
         description="Crawl problems, layout drift and suspicious versions, newest first.",
         entries=_newest_first(
-            [alert_entry(a, alerts_page) for a in archive.alerts(limit=max_entries)]
+            [alert_entry(a, alerts_page) for a in archive.runs.alerts(limit=max_entries)]
         ),
         group="Health",
     )
@@ -269,7 +267,7 @@ def build_feeds(
     specs: list[FeedSpec] = [health]
     all_changes: list[Entry] = []
 
-    memo = DiffMemo(rendered_diffs(archive))
+    memo = DiffMemo(archive.rendered.diffs())
 
     def collect() -> None:
         nonlocal specs, all_changes
@@ -279,7 +277,7 @@ def build_feeds(
 
     complete = report.attempt("feeds", collect)
     if complete:
-        keep_rendered_diffs(archive, memo.used)
+        archive.rendered.keep(memo.used)
     for spec in specs:
         if spec.name != HEALTH:
             write_spec(report, out_dir, spec)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from aaltowatch.core.errors import one_line
 from storage import Archive
-from storage import dashboard as data
+from storage.dashboard import WEEK_HISTORY
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -225,7 +225,7 @@ CHARTS: tuple[tuple[str, str, str, str, Callable[..., str | None]], ...] = (
      "news_by_month_category",
      lambda s, t, rows: _stacked(s, t, rows, "month", "category", _month, 25, "news items")),
     ("changes-by-week", "Changes per week by kind",
-     f"Change events detected per week (Monday), by kind of change: the last {data.WEEK_HISTORY}"
+     f"Change events detected per week (Monday), by kind of change: the last {WEEK_HISTORY}"
      " weeks.", "changes_by_week",
      lambda s, t, rows: _stacked(s, t, rows, "week", "change", _day, 5, "changes")),
     ("partner-mentions", "Partner mentions over time",
@@ -243,7 +243,7 @@ def dashboard_charts(archive: Archive) -> list[Chart]:
     charts = []
     for slug, title, note, query, draw in CHARTS:
         try:
-            charts.append(Chart(slug, title, note, draw(slug, title, data.rows(archive, query))))
+            charts.append(Chart(slug, title, note, draw(slug, title, archive.charts.rows(query))))
         except Exception as exc:  # this chart's data or drawing; the others still show
             log.error("dashboard: chart %s could not be drawn: %s", slug, one_line(exc))
             charts.append(Chart(slug, title, note, None, error=one_line(exc)))

@@ -90,7 +90,7 @@ def feed_entry_id(feed: str, item_id: str) -> str:
 def watched_since(archive: Archive) -> datetime:
     """The date of a feed with no entries: when the archive began watching. Not the last run:
     an empty feed would then change, and be rewritten and refetched, after every run."""
-    return parse_utc(archive.first_run_started()) or EPOCH
+    return parse_utc(archive.runs.first_run_started()) or EPOCH
 
 
 def url_tag(url: str) -> str:
@@ -161,9 +161,9 @@ def change_entry(archive: Archive, change: dict[str, Any], memo: DiffMemo | None
     """A change event with what changed: field list, moved-from link and a text diff (from
     `memo` when an earlier build rendered it)."""
     label = change_label(change["change"])
-    current = archive.version(change["page_id"], change.get("version"))
+    current = archive.pages.version(change["page_id"], change.get("version"))
     previous = (
-        archive.version(change["page_id"], change["previous_version"])
+        archive.pages.version(change["page_id"], change["previous_version"])
         if change.get("previous_version")
         else None
     )
@@ -221,7 +221,7 @@ def partner_title(change: dict[str, Any]) -> str:
 
 
 def partner_entry(entry: Entry, change: dict[str, Any]) -> Entry:
-    """A change on a partner's page (storage.partners.partner_changes row), told per partner:
+    """A change on a partner's page (archive.partners.changes row), told per partner:
     `entry` is the change's own entry (change_entry), rendered once for every feed."""
     return replace(
         entry,

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Set
 
 from feeds.sanitize import clean_text
 from storage import Archive
-from storage.feednames import feed_names
 
 MAX_SLUG = 60  # characters of the slug; "category-" + slug + "-NNN.atom" stays far below 255 bytes
 
@@ -54,4 +53,4 @@ def new_names(kind: str, labels: Iterable[str], taken: Set[str]) -> dict[str, st
 
 def names_for(archive: Archive, kind: str, labels: Iterable[str]) -> dict[str, str]:
     """The file stem of each subject: the kept one, or a new one kept from now on."""
-    return feed_names(archive, kind, list(labels), new_names)
+    return archive.feed_names.assign(kind, list(labels), new_names)

@@ -5,7 +5,7 @@ The query string is read into a `Watch` and rendered as a configured watch's fee
 (feeds.watches): the same entries led by a highlighted snippet, sanitising, diff rendering and
 entry limit, and ids by the same rule (feed name + item), the feed name being the canonical
 query. A search has no stored matches and `serve` may not write, so its events are read from
-the archive's index of every version (storage.watches.search_changes), newest first. A query
+the archive's index of every version (archive.watches.search), newest first. A query
 FTS5 cannot run is a SearchError (HTTP 400) that says what to fix, as `aaltowatch search` says it.
 """
 
@@ -26,7 +26,6 @@ from feeds.render import render
 from feeds.sanitize import clean_text
 from feeds.watches import watch_feed
 from storage import open_archive
-from storage.watches import search_changes
 
 RSS_PATH = "/search.xml"
 PATHS = {RSS_PATH: 0, "/search.atom": 1}  # which of render()'s (RSS, Atom) each path answers
@@ -115,7 +114,7 @@ def search_spec(archive_path: Path, watch: Watch, max_entries: int, origin: str 
         def entry(row: dict[str, Any]) -> Entry:
             return change_entry(archive, row)
 
-        spec = watch_feed(watch, search_changes(archive, watch, max_entries), entry)
+        spec = watch_feed(watch, archive.watches.search(watch, max_entries), entry)
         since = watched_since(archive)
     return replace(
         spec,

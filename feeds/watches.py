@@ -16,7 +16,6 @@ from aaltowatch.core.watchmatch import snippet_parts
 from feeds.entries import Entry, FeedSpec
 from feeds.sanitize import clean_html, clean_text
 from storage import Archive
-from storage.watches import watch_changes
 
 if TYPE_CHECKING:
     from aaltowatch.core.watchconfig import Watch
@@ -92,6 +91,6 @@ def watch_specs(
 ) -> list[FeedSpec]:
     """A FeedSpec per watch, from its stored matches."""
     return [
-        watch_feed(watch, watch_changes(archive, watch, limit=max_entries), entry)
+        watch_feed(watch, archive.watches.changes(watch, limit=max_entries), entry)
         for watch in watches
     ]

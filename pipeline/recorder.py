@@ -22,7 +22,6 @@ from pipeline.history import (
     version_record,
 )
 from storage import Archive
-from storage.history import apply
 from storage.migrations import field_since
 
 log = logging.getLogger(__name__)
@@ -39,14 +38,14 @@ class Recorder:
         self.field_since = field_since(archive.db)
 
     def _apply(self, decision: Decision) -> Outcome:
-        apply(self.archive, decision)
+        self.archive.history.apply(decision)
         return decision.outcome
 
     def stored(self, item: PageItem) -> Stored:
         """The page, a move's source, and the neighbours of the item's fingerprints."""
         archive = self.archive
-        page = archive.page(item.url)
-        source = archive.page(item.moved_from) if item.moved_from else None
+        page = archive.pages.page(item.url)
+        source = archive.pages.page(item.moved_from) if item.moved_from else None
         involved = {p["id"] for p in (page, source) if p}
         dup = duplicate_hash(version_record(item))
         sh = simhash(item.body or "")
@@ -57,15 +56,17 @@ class Recorder:
 
         return Stored(
             page=page,
-            current=archive.version(page["id"]) if page else None,
+            current=archive.pages.version(page["id"]) if page else None,
             source=source,
-            source_current=archive.version(source["id"]) if source else None,
-            twins=others(archive.live_pages_with_dup_hash(dup, None)),
-            dependants=others(archive.duplicates_of(item.url, other_than=dup)),
+            source_current=archive.pages.version(source["id"]) if source else None,
+            twins=others(archive.pages.live_pages_with_dup_hash(dup, None)),
+            dependants=others(archive.pages.duplicates_of(item.url, other_than=dup)),
             source_dependants=(
-                others(archive.duplicates_of(source["url"], other_than=dup)) if source else ()
+                others(archive.pages.duplicates_of(source["url"], other_than=dup)) if source else ()
             ),
-            near=others(archive.near_duplicate_candidates(bands, item.lang, None)) if sh else (),
+            near=others(archive.pages.near_duplicate_candidates(bands, item.lang, None))
+            if sh
+            else (),
             dup_hash=dup,
             simhash=sh,
             bands=bands,
@@ -86,8 +87,8 @@ class Recorder:
     def record_unchanged(self, item: Unchanged, now: str | None = None) -> Outcome:
         """A 304 or an unmoved sitemap lastmod."""
         with self.archive.transaction():
-            page = self.archive.page(item.url)
-            current = self.archive.version(page["id"]) if page else None
+            page = self.archive.pages.page(item.url)
+            current = self.archive.pages.version(page["id"]) if page else None
             decision = decide_unchanged(
                 item, page, current, run_id=self.run_id, now=now or utc_now(), replay=self.replay
             )
@@ -96,10 +97,10 @@ class Recorder:
     def record_gone(self, item: Gone) -> Outcome:
         """404/410 on a live page: removed. The caller guards against mass disappearance."""
         with self.archive.transaction():
-            page = self.archive.page(item.url)
+            page = self.archive.pages.page(item.url)
             live = page is not None and page["status"] == PageStatus.LIVE
-            current = self.archive.version(page["id"]) if live and page is not None else None
-            dependants = self.archive.duplicates_of(item.url, other_than=None) if live else []
+            current = self.archive.pages.version(page["id"]) if live and page is not None else None
+            dependants = self.archive.pages.duplicates_of(item.url, other_than=None) if live else []
             decision = decide_gone(
                 item, page, current, tuple(dependants), run_id=self.run_id,
                 now=item.fetched_at or utc_now(), replay=self.replay,

@@ -73,8 +73,8 @@ class ArchivePipeline:
     def open_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
         self.kind = spider.kind
-        self.run_id = self.archive.start_run(spider.name, self.config.base_url)
-        self.known_live = self.archive.count_pages(spider.kind)
+        self.run_id = self.archive.runs.start_run(spider.name, self.config.base_url)
+        self.known_live = self.archive.pages.count_pages(spider.kind)
         self.recorder = Recorder(self.archive, self.run_id)
         spider.run_id = self.run_id
 
@@ -120,7 +120,7 @@ class ArchivePipeline:
             self.outcomes[Counted.UNCHANGED] += 1
             self._count(self.recorder.record_unchanged(item))
         elif isinstance(item, Gone):
-            page = self.archive.page(item.url)
+            page = self.archive.pages.page(item.url)
             if page is not None and page["status"] == PageStatus.LIVE:  # known pages can vanish
                 self.gone.append(item)
             elif page is None:  # a queued URL never stored: settled, nothing to remove
@@ -136,15 +136,15 @@ class ArchivePipeline:
 
     def _is_current(self, url: str) -> bool:
         """Is the stored body (what a 304 stands for) the live page's current version?"""
-        page = self.archive.page(url)
-        info = self.archive.fetch_info(url)
+        page = self.archive.pages.page(url)
+        info = self.archive.fetches.fetch_info(url)
         if not page or not info or page["status"] != PageStatus.LIVE:
             return False
-        current = self.archive.version(page["id"])
+        current = self.archive.pages.version(page["id"])
         return bool(current and current.get("raw_sha256") == info.get("raw_sha256"))
 
     def _is_live(self, url: str) -> bool:
-        page = self.archive.page(url)
+        page = self.archive.pages.page(url)
         return page is not None and page["status"] == PageStatus.LIVE
 
     def _count(self, outcome: Outcome) -> None:

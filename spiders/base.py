@@ -244,9 +244,9 @@ class AaltoSpider(scrapy.Spider):
 
     def site_is_small(self, limit: int) -> bool:
         return planner.small_site(
-            known_pages=self.cache.count_pages(self.kind),
+            known_pages=self.cache.pages.count_pages(self.kind),
             listing_pages=0,
-            queued=sum(self.cache.queue_sizes(self.kind).values()),
+            queued=sum(self.cache.plan.queue_sizes(self.kind).values()),
             budget=limit,
         )
 
@@ -273,13 +273,13 @@ class AaltoSpider(scrapy.Spider):
             "tier": planner.TEASER,
             "categories": self.categories.get(key),
         }
-        self.cache.enqueue([row], self.now())
+        self.cache.plan.enqueue([row], self.now())
 
     def fetch_queued(
         self, tiers: tuple[int, ...], priority: int = 0, langs: tuple[str, ...] | None = None
     ) -> Iterator[Request]:
         """The crawl queue, best tier and newest first, as far as the budget goes."""
-        for row in self.cache.queued(self.kind, tiers, self.budget.remaining + 100, langs):
+        for row in self.cache.plan.queued(self.kind, tiers, self.budget.remaining + 100, langs):
             if row["url"] in self.requested:
                 continue
             if not self.budget.take():
@@ -299,7 +299,7 @@ class AaltoSpider(scrapy.Spider):
         now = datetime.now(UTC)
         pages = [
             planner.PageView.from_row(row)
-            for row in self.cache.revisit_candidates(self.kind)
+            for row in self.cache.plan.revisit_candidates(self.kind)
             if row["url"] not in self.requested
         ]
         chosen = planner.select_revisits(
@@ -380,7 +380,7 @@ class AaltoSpider(scrapy.Spider):
         if key in self.requested or (found := content_kind(key)) is None or found[0] != self.kind:
             return
         if self.planned:  # stored pages wait for the revisit policy; new ones are fetched
-            page = self.cache.page(key)
+            page = self.cache.pages.page(key)
             if page is None or page["status"] == PageStatus.REMOVED:
                 yield from self.fetch_page(key)
             return
@@ -396,8 +396,8 @@ class AaltoSpider(scrapy.Spider):
         max_age_h = self.config.lastmod_skip_max_age_h
         if max_age_h <= 0:
             return False
-        page = self.cache.page(key)
-        info = self.cache.fetch_info(key)
+        page = self.cache.pages.page(key)
+        info = self.cache.fetches.fetch_info(key)
         if not page or page["status"] != PageStatus.LIVE or not info or not info.get("fetched_at"):
             return False
         if info.get("sitemap_lastmod") != lastmod:
@@ -461,7 +461,7 @@ class AaltoSpider(scrapy.Spider):
             yield Checked(key, http_status=status)
         elif (found := content_kind(target_key)) and found[0] == self.kind:
             self.count(REDIRECTS)
-            if self.cache.page(key) is None:
+            if self.cache.pages.page(key) is None:
                 # Never stored (a queued URL): settled here; a stored page's move is
                 # recorded with its history.
                 yield Checked(key, CheckOutcome.MOVED, status)
@@ -554,7 +554,7 @@ class AaltoSpider(scrapy.Spider):
         elif phase == "deferred":
             yield from self.follow_links("sitemap", self.deferred, self.want)
         elif phase == "known" and self.config.revisit_known:
-            for url in self.cache.known_urls(self.kind):
+            for url in self.cache.pages.known_urls(self.kind):
                 if url not in self.requested:
                     self.count(REVISITS)
                     yield self.page_request(url, priority=-10)

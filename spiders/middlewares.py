@@ -40,14 +40,14 @@ class ConditionalGetMiddleware:
     Past fetches come from the fetch cache (aaltowatch.core.fetchcache), never from storage itself.
     """
 
-    def __init__(self, cache: FetchCache, base_url: str) -> None:
-        self.cache = cache
+    def __init__(self, fetches: FetchCache, base_url: str) -> None:
+        self.fetches = fetches
         self.base_url = base_url
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
         config = crawler.settings.get("AALTOWATCH_CONFIG")
-        return cls(fetch_cache(crawler), config.base_url if config else "")
+        return cls(fetch_cache(crawler).fetches, config.base_url if config else "")
 
     def _key(self, request: Request) -> str:
         return canonical_url(request.url, self.base_url)
@@ -60,7 +60,7 @@ class ConditionalGetMiddleware:
             or request.url.endswith("/robots.txt")
         ):
             return None
-        info = self.cache.fetch_info(self._key(request))
+        info = self.fetches.fetch_info(self._key(request))
         if info and info.get("raw_sha256"):
             if info.get("etag"):
                 request.headers.setdefault("If-None-Match", info["etag"])
@@ -75,7 +75,7 @@ class ConditionalGetMiddleware:
             return response
         key = self._key(request)
         if response.status == 304:
-            cached = self.cache.cached_response(key)
+            cached = self.fetches.cached_response(key)
             if cached is None:
                 # Validators without a body (a lost write): fetch it whole once more.
                 log.info("304 without a stored body for %s; refetching", key)
@@ -123,7 +123,7 @@ class ConditionalGetMiddleware:
         if request.meta.get("defer_fetch_record"):
             request.meta["fetch_record"] = {"url": key, **record}
         else:
-            self.cache.record_fetch(key, **record)
+            self.fetches.record_fetch(key, **record)
 
 
 class RetryAfterMiddleware:

@@ -68,9 +68,9 @@ class NewsSpider(AaltoSpider):
         cursors = [self._cursor(lang) for lang in LISTING_PATHS]
         measured = all(c.pages for c in cursors)
         return planner.small_site(
-            known_pages=self.cache.count_pages(self.kind),
+            known_pages=self.cache.pages.count_pages(self.kind),
             listing_pages=sum(c.pages or 0 for c in cursors) if measured else None,
-            queued=sum(self.cache.queue_sizes(self.kind).values()),
+            queued=sum(self.cache.plan.queue_sizes(self.kind).values()),
             budget=limit,
         )
 
@@ -118,7 +118,7 @@ class NewsSpider(AaltoSpider):
     def _cursor(self, lang: str) -> planner.ListingCursor:
         if lang not in self.cursors:
             self.cursors[lang] = planner.ListingCursor.load(
-                self.cache.plan_state(planner.ListingCursor.key(lang))
+                self.cache.plan.plan_state(planner.ListingCursor.key(lang))
             )
         return self.cursors[lang]
 
@@ -185,7 +185,7 @@ class NewsSpider(AaltoSpider):
         backfilling = cursor.backfilling
         # Every read is contiguous from the top (scan) or from the cursor (sweep, backfill).
         cursor.read(page, has_next)
-        self.cache.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
+        self.cache.plan.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
         if not has_next:
             return
         if how == SCAN and not at_frontier:
@@ -226,7 +226,7 @@ class NewsSpider(AaltoSpider):
         """Listing `page` is past the end: the pass ended on the page before."""
         cursor = self._cursor(lang)
         cursor.read(page - 1, False)
-        self.cache.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
+        self.cache.plan.set_plan_state(planner.ListingCursor.key(lang), cursor.dump(), self.now())
 
     def _runs_per_day(self) -> float:
         return 86400.0 / planner.cron_interval_s(*self.schedule_of_kind())
@@ -248,13 +248,13 @@ class NewsSpider(AaltoSpider):
             for t in teasers
             if t.url in langs
         }
-        memory = self.cache.teaser_memory(list(hashes))
+        memory = self.cache.plan.teaser_memory(list(hashes))
         if not remember:
             memory = {url: {**seen, "teaser_hash": None} for url, seen in memory.items()}
         verdict = planner.judge_teasers(list(hashes.items()), memory)
         by_url = {t.url: t for t in teasers}
         now = self.now()
-        self.cache.enqueue(
+        self.cache.plan.enqueue(
             [
                 {
                     "url": url,
@@ -269,7 +269,7 @@ class NewsSpider(AaltoSpider):
             now,
         )
         if remember:
-            self.cache.set_teaser_hashes(hashes)
+            self.cache.plan.set_teaser_hashes(hashes)
         self.count(PLAN_TEASERS, len(hashes))
         self.count(TEASERS_NEW_OR_CHANGED, len(verdict.fetch))
         for url in sorted(verdict.fetch, key=lambda u: by_url[u].published or "", reverse=True):
@@ -333,8 +333,8 @@ class NewsSpider(AaltoSpider):
     def _plan_sitemap_entries(self, entries: list[Any]) -> None:
         """Queue pages never stored (backfill) and stored ones whose lastmod moved."""
         if self.stored_lastmods is None:
-            self.stored_lastmods = self.cache.stored_lastmods(self.kind)
-            self.settled = self.cache.settled_unknown_urls()
+            self.stored_lastmods = self.cache.plan.stored_lastmods(self.kind)
+            self.settled = self.cache.plan.settled_unknown_urls()
         rows, first_lastmods = [], {}
         for entry in entries:
             kind = content_kind(entry.loc)
@@ -364,9 +364,9 @@ class NewsSpider(AaltoSpider):
                     "lastmod": entry.lastmod,
                 }
             )
-        self.cache.enqueue(rows, self.now())
+        self.cache.plan.enqueue(rows, self.now())
         if first_lastmods:
-            self.cache.set_sitemap_lastmods(first_lastmods)
+            self.cache.fetches.set_sitemap_lastmods(first_lastmods)
         self.count(SITEMAP_QUEUED, len(rows))
 
     def _remember_categories(self, teasers: list[Teaser], *, cap: bool) -> None:

@@ -1,7 +1,10 @@
 """Archive API: every read and write of the SQLite archive goes through here.
 
-Writers hold one transaction per page (`with archive.transaction():`), so a crawl killed at any
-point leaves whole pages or nothing; readers work alongside a crawl thanks to WAL.
+`Archive` opens the one connection (migrating it first), closes it with its upkeep, and holds
+one small store per group of tables over that connection: `archive.runs`, `archive.pages`,
+`archive.fetches`, ... (sqlite-utils' `db[table]` habit). Writers hold one transaction per page
+(`with archive.transaction():`), so a crawl killed at any point leaves whole pages or nothing;
+readers work alongside a crawl thanks to WAL.
 """
 
 from __future__ import annotations
@@ -11,23 +14,31 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from sqlite_utils import Database
 
 from aaltowatch.core.errors import AaltowatchError, NotAnArchiveError
+from aaltowatch.core.fetchcache import ARCHIVE_SETTING, CrawlCache
 from aaltowatch.core.text import utc_now
 from storage import migrations
-from storage.connection import write_failure
+from storage.connection import Connection, write_failure
+from storage.dashboard import ChartStore
+from storage.feednames import FeedNameStore
 from storage.fetches import FetchStore
+from storage.history import History
+from storage.notifications import NotificationStore
 from storage.pages import PageStore
+from storage.partners import PartnerStore
 from storage.plan import PlanStore
 from storage.queries import ReadQueries
-from storage.rows import _decode_row
+from storage.rendered import RenderedDiffStore
 from storage.runs import RunStore
+from storage.search import SearchStore
+from storage.watches import WatchStore
 
-__all__ = ["Archive", "_decode_row", "open_archive"]
+__all__ = ["Archive", "open_archive"]
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +99,9 @@ def open_archive(path: str | Path, *, readonly: bool = False) -> Archive:
 _CRAWL_ARCHIVES: WeakKeyDictionary[Any, Archive] = WeakKeyDictionary()
 
 
-class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
-    """The archive: one SQLite connection and its transactions; each responsibility (runs and
-    alerts, the fetch cache, pages/versions/changes, read queries, the planner's state) is a
-    mixin in its own module."""
+class Archive(Connection):
+    """The archive: one SQLite connection, its transactions and lifecycle, and a store for
+    each group of tables, all over that connection."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -134,13 +144,24 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
                     raise
                 raise failure from exc
         self._in_tx = False
+        self.runs = RunStore(self)
+        self.fetches = FetchStore(self)
+        self.pages = PageStore(self)
+        self.plan = PlanStore(self)
+        self.history = History(self, self.fetches, self.pages, self.plan, self.runs)
+        self.queries = ReadQueries(self)
+        self.search = SearchStore(self)
+        self.charts = ChartStore(self)
+        self.watches = WatchStore(self)
+        self.notifications = NotificationStore(self)
+        self.partners = PartnerStore(self)
+        self.feed_names = FeedNameStore(self)
+        self.rendered = RenderedDiffStore(self)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Archive:
         """The crawl's fetch cache (aaltowatch.core.fetchcache): the archive its runner handed over,
         else the configured database, opened once per crawler."""
-        from aaltowatch.core.fetchcache import ARCHIVE_SETTING
-
         archive = crawler.settings.get(ARCHIVE_SETTING)
         if archive is None:
             archive = _CRAWL_ARCHIVES.get(crawler)
@@ -161,7 +182,7 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
         if self._in_tx or self.write_refused:
             return
         try:
-            self.train_raw_dictionary(utc_now())
+            self.fetches.train_raw_dictionary(utc_now())
             self.conn.execute("PRAGMA analysis_limit = 1000")  # bounded: rows sampled per index
             self.conn.execute("PRAGMA optimize")
         except sqlite3.Error as exc:
@@ -205,3 +226,7 @@ class Archive(RunStore, FetchStore, PageStore, ReadQueries, PlanStore):
                 " updated_at = excluded.updated_at",
                 [(k, v, utc_now()) for k, v in values.items()],
             )
+
+
+if TYPE_CHECKING:  # mypy checks that an Archive is all that crawling asks for
+    _AS_CRAWL_CACHE: type[CrawlCache] = Archive

@@ -1,12 +1,12 @@
 """What every store of the archive stands on: one SQLite connection, its transactions and
-row reads. Each store (runs, fetches, pages, queries, plan) is a `Store`; `Archive` joins them
-over one connection."""
+row reads. Each store (runs, fetches, pages, plan, watches, ...) is a `Store` over the one
+`Connection` that `Archive` opens."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,13 @@ def write_failure(exc: BaseException, path: Path) -> ArchiveWriteError | None:
     return ArchiveWriteError(f"cannot write the archive {path}: {reason} ({exc})")
 
 
-class Store:
+class Connection:
+    """The archive's one SQLite connection and its transactions, which every store shares:
+    `Archive` opens and closes it, the stores (storage/*.py) read and write through it."""
+
     conn: sqlite3.Connection
     path: Path
+    readonly: bool = False
     _in_tx: bool = False
     # The disk refused a write: the command ends with that error, and optional writes
     # (the upkeep on close) are not tried again to fail a second time.
@@ -64,6 +68,30 @@ class Store:
                 raise
             self.write_refused = failure
             raise failure from exc
+
+
+class Store:
+    """A small typed store over the archive's one connection, one per group of tables
+    (sqlite-utils' `db[table]` habit): `archive.runs`, `archive.pages`, ... Its writes join
+    the caller's transaction, so one page's writes across stores stay one unit."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._db.conn
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    @property
+    def readonly(self) -> bool:
+        return self._db.readonly
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._db.transaction()
 
     def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
         return _decode_row(self.conn.execute(sql, params).fetchone())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.archive import Archive
+from storage.connection import Store
 from storage.rows import plausible_sql
 
 RUN_HISTORY = 60  # runs shown in the crawl-health chart
@@ -49,5 +49,8 @@ SQL = {
 }
 
 
-def rows(archive: Archive, name: str) -> list[dict[str, Any]]:
-    return archive._all(SQL[name])
+class ChartStore(Store):
+    """The charts' numbers."""
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return self._all(SQL[name])

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from pages.fields import EXPORTED_FIELDS
-from storage.archive import Archive
 
 ARCHIVE_FIELDS = (
     "first_seen",
@@ -42,14 +41,6 @@ def page_record(row: dict[str, Any]) -> dict[str, Any]:
 
 def change_record(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row.get(name) for name in CHANGE_FIELDS}
-
-
-def iter_pages(archive: Archive, **filters: Any) -> Iterator[dict[str, Any]]:
-    """Live and removed pages; an old URL whose page now lives on elsewhere (status `moved`) is
-    not a page of its own, and §7 promises status live|removed only."""
-    for row in archive.current_pages(**filters):
-        if row["status"] != "moved":
-            yield page_record(row)
 
 
 def write_export(records: Iterator[dict[str, Any]], fmt: str, out: IO[str]) -> int:

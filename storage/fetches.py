@@ -6,7 +6,8 @@ the last one by the site's noise replaces it instead of piling up, so raw storag
 content, not with the number of runs. A new body is stored as a delta against its URL's
 keyframe (storage.rawcodec), so a keyframe is kept while a delta refers to it.
 
-A mixin of `Archive`; crawling reaches it through aaltowatch.core.fetchcache, never directly.
+`archive.fetches`: the store of tables fetches, responses and response_dicts; crawling
+reaches it through aaltowatch.core.fetchcache, never directly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ UNREFERENCED = (
 
 
 class FetchStore(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
+    """Raw bodies and each URL's validators."""
 
     # -- raw responses and HTTP validators -------------------------------------------------
     def record_fetch(

@@ -1,6 +1,7 @@
 """Pages, their versions and change events: what the pipeline's history writes and reads.
 
-A mixin of `Archive`; writes join the caller's per-page transaction.
+`archive.pages`: the store of tables pages, versions, changes (and pages_fts); writes join
+the caller's per-page transaction.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from storage.rows import _dumps
 
 
 class PageStore(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
-
-    conn: Any
+    """Pages, versions and change events: the writes of a page's history, and lookups."""
 
     # -- pages, versions, changes ------------------------------------------------------------
     def page(self, url: str) -> dict[str, Any] | None:
@@ -57,7 +56,8 @@ class PageStore(Store):
         values = [_dumps(v) if isinstance(v, dict | list) else v for v in row.values()]
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", values)
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT on a rowid table
+        return cur.lastrowid
 
     def insert_page(self, row: dict[str, Any]) -> int:
         return self._insert("pages", row)

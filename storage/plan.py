@@ -1,6 +1,6 @@
 """The crawl planner's side of the archive: checks, their per-page summary, the queue, cursors.
 
-A mixin of `Archive` (it uses its connection and transactions), kept apart because it is one
+`archive.plan`: the store of tables checks, check_stats, crawl_queue and crawl_state, one
 concept: what the planner learns from and what a killed run leaves for the next one.
 """
 
@@ -23,9 +23,7 @@ def _days_between(earlier: str, later: str) -> float:
 
 
 class PlanStore(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
-
-    conn: Any
+    """Checks and their per-page summary, the crawl queue, listing cursors."""
 
     def has_checks(self) -> bool:
         """False for an archive opened read-only before migration 0004 reached it."""

@@ -1,6 +1,6 @@
 """Read queries for the CLI, feeds and exports: changes, current pages, feed entries, totals.
 
-A mixin of `Archive`; nothing here writes.
+`archive.queries`: reads over pages, versions and changes; nothing here writes.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from storage.connection import Store
+from storage.export import page_record
 from storage.rows import CURRENT_VERSION_COLUMNS, _decode_row, feed_date_sql
 
 # Newest first by the date the feed shows (an implausible declared date does not count).
@@ -22,9 +23,7 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
 
 
 class ReadQueries(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
-
-    conn: Any
+    """What the CLI, feeds, charts and exports read."""
 
     # -- queries for the CLI, feeds and exports ----------------------------------------------
     def changes(
@@ -89,6 +88,14 @@ class ReadQueries(Store):
         )
         for row in self.conn.execute(sql, params):
             yield _decode_row(row)  # type: ignore[misc]
+
+    def export_pages(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Pages in the export's shape (storage.export): live and removed; an old URL whose page
+        now lives on elsewhere (status `moved`) is not a page of its own, and §7 promises status
+        live|removed only."""
+        for row in self.current_pages(**filters):
+            if row["status"] != "moved":
+                yield page_record(row)
 
     def news_entries(self, lang: str, limit: int) -> list[dict[str, Any]]:
         """Live, non-duplicate news of one language, newest published first."""

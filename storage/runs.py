@@ -1,6 +1,6 @@
 """Runs and their alerts: what each crawl did, how it ended, and what went wrong.
 
-A mixin of `Archive`, as storage/plan.py is: one responsibility, one module.
+`archive.runs`: the store of tables runs, run_steps and alerts.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from storage.rows import _dumps
 
 
 class RunStore(Store):
-    """Methods of `Archive` (self.conn, self.transaction, self._one, self._all)."""
-
-    conn: Any
+    """Runs, their steps and alerts."""
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, spider: str, base_url: str) -> int:
@@ -27,7 +25,8 @@ class RunStore(Store):
                 "INSERT INTO runs (spider, base_url, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
                 (spider, base_url, utc_now(), os.getpid(), socket.gethostname()),
             )
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT on a rowid table
+        return cur.lastrowid
 
     def bump_run(self, run_id: int, **counters: int) -> None:
         sets = ", ".join(f"{k} = {k} + ?" for k in counters)
@@ -44,14 +43,14 @@ class RunStore(Store):
                 (utc_now(), status, exit_code, _dumps(stats or {}), run_id),
             )
 
-    def run(self, run_id: int) -> dict[str, Any] | None:
+    def get(self, run_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
 
     def first_run_started(self) -> str | None:
         """When this archive began watching the site (its first run's start)."""
         return self.conn.execute("SELECT MIN(started_at) FROM runs").fetchone()[0]
 
-    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 
     def running_runs(self) -> list[dict[str, Any]]:
@@ -125,7 +124,8 @@ class RunStore(Store):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, utc_now(), check, severity, message, url),
             )
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT on a rowid table
+        return cur.lastrowid
 
     def alerts(self, limit: int = 50, run_id: int | None = None) -> list[dict[str, Any]]:
         if run_id is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aaltowatch.core.query import fts_query
-from storage.archive import Archive
+from storage.connection import Store
 
 # Title hits matter most, then the lead; bm25 weights follow the pages_fts column order
 # (aaltowatch.core.query.COLUMNS).
@@ -55,31 +55,30 @@ def _filters(lang: str | None, kind: str | None) -> tuple[str, dict[str, Any]]:
     return filters, params
 
 
-def search(
-    archive: Archive,
-    query: str,
-    *,
-    lang: str | None = None,
-    kind: str | None = None,
-    limit: int = 20,
-) -> list[dict[str, Any]]:
-    """Best matches first (bm25, lower rank is better) with `**`-marked snippets."""
-    match = fts_query(query)
-    filters, params = _filters(lang, kind)
-    params.update(limit=max(1, int(limit)), mark=MARK, tokens=SNIPPET_TOKENS)
-    ranked = _RANKED.format(weights=", ".join(map(str, WEIGHTS)), filters=filters)
-    sql = _HITS.format(ranked=ranked)
-    return _run(archive, sql, {**params, "query": match})
+class SearchStore(Store):
+    """Ranked full-text search over live pages (table pages_fts)."""
 
+    def pages(
+        self,
+        query: str,
+        *,
+        lang: str | None = None,
+        kind: str | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Best matches first (bm25, lower rank is better) with `**`-marked snippets."""
+        match = fts_query(query)
+        filters, params = _filters(lang, kind)
+        params.update(limit=max(1, int(limit)), mark=MARK, tokens=SNIPPET_TOKENS)
+        ranked = _RANKED.format(weights=", ".join(map(str, WEIGHTS)), filters=filters)
+        sql = _HITS.format(ranked=ranked)
+        return self._run(sql, {**params, "query": match})
 
-def count_matches(
-    archive: Archive, query: str, *, lang: str | None = None, kind: str | None = None
-) -> int:
-    """How many live pages match (what `search` would list without a limit)."""
-    filters, params = _filters(lang, kind)
-    sql = _COUNT.format(filters=filters)
-    return int(archive.conn.execute(sql, {**params, "query": fts_query(query)}).fetchone()[0])
+    def count_matches(self, query: str, *, lang: str | None = None, kind: str | None = None) -> int:
+        """How many live pages match (what `search` would list without a limit)."""
+        filters, params = _filters(lang, kind)
+        sql = _COUNT.format(filters=filters)
+        return int(self.conn.execute(sql, {**params, "query": fts_query(query)}).fetchone()[0])
 
-
-def _run(archive: Archive, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(row) for row in archive.conn.execute(sql, params)]
+    def _run(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.conn.execute(sql, params)]

@@ -5,6 +5,9 @@ Every top-level module is in the graph. grimp reads packages only, so the top-le
 `scheduler.py` joins it by its own imports, read here (those inside functions included): the
 scheduler sits under the CLI (`aaltowatch schedule` starts it) and over the layers, so it may
 import the core and the layers, never the application.
+
+Storage has one style: `Archive` and the small stores it holds, no module functions that take
+the archive.
 """
 
 from __future__ import annotations
@@ -125,3 +128,21 @@ def test_no_layer_and_not_the_core_imports_the_application(graph):
         if is_application(imported)
     )
     assert wrong == []
+
+
+def test_storage_has_one_style() -> None:
+    """`Archive` owns the connection and holds one small store per group of tables (no
+    mixins); no storage module has functions that take the archive beside them."""
+    from storage import Archive
+    from storage.connection import Connection
+
+    assert Archive.__bases__ == (Connection,)
+    for path in sorted((HERE / "storage").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.args.args:
+                first = node.args.args[0]
+                annotation = ast.unparse(first.annotation) if first.annotation else ""
+                assert first.arg != "archive" and annotation not in ("Archive", "Store"), (
+                    f"storage/{path.name}: {node.name}() takes the archive: make it a method of"
+                    " the store that owns its tables"
+                )

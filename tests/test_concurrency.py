@@ -9,8 +9,6 @@ from pathlib import Path
 from pages.article import PageItem
 from pipeline.recorder import Recorder
 from storage import Archive
-from storage.export import iter_pages
-from storage.search import search
 
 
 def item(n: int) -> PageItem:
@@ -29,16 +27,16 @@ def item(n: int) -> PageItem:
 def read_everything(path: Path) -> tuple[int, int, int]:
     """What an analyst does: search, export, and a plain query, each on its own connection."""
     with Archive(path, readonly=True) as archive:
-        hits = len(search(archive, "zebracorn"))
-        exported = sum(1 for _ in iter_pages(archive))
-        live = archive.count_pages()
+        hits = len(archive.search.pages("zebracorn"))
+        exported = sum(1 for _ in archive.queries.export_pages())
+        live = archive.pages.count_pages()
     return hits, exported, live
 
 
 def test_readers_see_committed_data_while_a_write_transaction_is_open(two_state_copy):
     _, exported, live = read_everything(two_state_copy)
     with Archive(two_state_copy) as writer:
-        run_id = writer.start_run("news", "http://127.0.0.1")
+        run_id = writer.runs.start_run("news", "http://127.0.0.1")
         with writer.transaction():
             Recorder(writer, run_id).record_page(item(1))
             # The writer holds the lock with uncommitted work: readers neither wait nor see it.
@@ -57,7 +55,7 @@ def test_readers_succeed_while_a_writer_commits_in_a_loop(two_state_copy):
     def writer() -> None:
         try:
             with Archive(two_state_copy) as archive:
-                recorder = Recorder(archive, archive.start_run("news", "http://127.0.0.1"))
+                recorder = Recorder(archive, archive.runs.start_run("news", "http://127.0.0.1"))
                 n = 0
                 while not stop.is_set():
                     n += 1

@@ -190,6 +190,6 @@ def test_changes_per_week_shows_the_last_year_however_old_the_archive(tmp_path: 
             "INSERT INTO changes_weekly (week, change, count) VALUES (?, 'new', 3)",
             [(d.isoformat(),) for d in mondays],
         )
-    weeks = [row["week"] for row in data.rows(archive, "changes_by_week")]
+    weeks = [row["week"] for row in archive.charts.rows("changes_by_week")]
     archive.close()
     assert weeks == [d.isoformat() for d in mondays[-data.WEEK_HISTORY :]]

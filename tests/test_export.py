@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import Archive
-from storage.export import iter_pages, write_export
+from storage.export import write_export
 from tests.conftest import run_cli
 
 # docs/DESIGN.md §3 item fields without body_html, then the §7 archive fields, spelled out here on
@@ -127,7 +127,7 @@ class Watched(io.StringIO):
 @pytest.mark.parametrize("fmt", ["ndjson", "csv", "json"])
 def test_export_streams(two_state_db, fmt):
     with Archive(two_state_db, readonly=True) as archive:
-        pages = iter_pages(archive)
+        pages = archive.queries.export_pages()
         assert iter(pages) is pages  # an iterator, not a list
         pulled = [0]
 
@@ -147,9 +147,11 @@ def test_export_streams(two_state_db, fmt):
 def test_an_old_url_with_status_moved_is_not_a_page_of_its_own(two_state_copy):
     """§7 promises status live|removed: a 301 source that kept its own history is skipped."""
     with Archive(two_state_copy) as archive:
-        url = archive.known_urls("news")[0]
-        archive.update_page(archive.page(url)["id"], status="moved", moved_to="https://x")
-        records = list(iter_pages(archive))
+        url = archive.pages.known_urls("news")[0]
+        archive.pages.update_page(
+            archive.pages.page(url)["id"], status="moved", moved_to="https://x"
+        )
+        records = list(archive.queries.export_pages())
     assert url not in {r["url"] for r in records}
     assert {r["status"] for r in records} == {"live", "removed"}
 

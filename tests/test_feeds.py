@@ -49,15 +49,15 @@ def built(two_state_copy: Path, tmp_path: Path) -> Path:
 
 def _record(archive: Archive, url: str, fetched_at: str, **changes: object):
     """Record a new observation of `url` (its current version with `changes`) via the pipeline."""
-    page = archive.page(url)
+    page = archive.pages.page(url)
     assert page is not None
-    current = archive.version(page["id"])
+    current = archive.pages.version(page["id"])
     fields = {k: current[k] for k in VERSION_COLUMNS} | changes
     item = PageItem(
         url=url, kind=page["kind"], lang=page["lang"], fetched_at=fetched_at,
         extraction=page["extraction"], **fields,
     )  # fmt: skip
-    run_id = archive.start_run("test", "http://test")
+    run_id = archive.runs.start_run("test", "http://test")
     return Recorder(archive, run_id).record_page(item)
 
 
@@ -229,8 +229,8 @@ def test_edited_article_keeps_its_entry(two_state_copy: Path, built: Path) -> No
     old = _parse(built / "news-en.atom").entries
     target = old[3]
     with Archive(two_state_copy) as archive:
-        page = archive.page(target.link)
-        current = archive.version(page["id"])
+        page = archive.pages.page(target.link)
+        current = archive.pages.version(page["id"])
         outcome = _record(
             archive,
             target.link,
@@ -265,10 +265,10 @@ def test_hostile_content_never_becomes_active(two_state_copy: Path, tmp_path: Pa
         fetched_at="2026-12-25T00:00:00Z",
     )  # fmt: skip
     with Archive(two_state_copy) as archive:
-        run_id = archive.start_run("test", "http://test")
+        run_id = archive.runs.start_run("test", "http://test")
         assert Recorder(archive, run_id).record_page(item).change == "new"
         _record(archive, url, "2026-12-26T00:00:00Z", body=f"Changed {HOSTILE}")
-        archive.add_alert(run_id, f"check {HOSTILE}", f"message {HOSTILE}", url="javascript:x")
+        archive.runs.add_alert(run_id, f"check {HOSTILE}", f"message {HOSTILE}", url="javascript:x")
         out = tmp_path / "hostile"
         build_feeds(archive, out, max_entries=50)
     news = _parse(out / "news-en.atom").entries
@@ -328,9 +328,9 @@ def test_feeds_name_themselves_and_date_empty_feeds_by_the_first_run(
 ) -> None:
     base = "https://feeds.example.org/aalto/"
     with Archive(two_state_copy) as archive:
-        first_run = archive.runs(limit=100)[-1]["started_at"]
+        first_run = archive.runs.latest(limit=100)[-1]["started_at"]
         build_feeds(archive, tmp_path / "out", feeds_base_url=base)
-        archive.finish_run(archive.start_run("news", base), status="ok", exit_code=0)
+        archive.runs.finish_run(archive.runs.start_run("news", base), status="ok", exit_code=0)
         again = build_feeds(archive, tmp_path / "out", feeds_base_url=base)
     # Another healthy run changes nothing in an empty feed: it is not rewritten.
     assert tmp_path / "out" / "health.xml" in again.unchanged
@@ -348,7 +348,7 @@ def test_health_entries_link_to_the_alerts_on_the_index(
     two_state_copy: Path, tmp_path: Path
 ) -> None:
     with Archive(two_state_copy) as archive:
-        archive.add_alert(None, "zero_items", "news: 0 pages seen")
+        archive.runs.add_alert(None, "zero_items", "news: 0 pages seen")
         build_feeds(archive, tmp_path / "out", feeds_base_url="http://feeds.example.org")
     (entry,) = _parse(tmp_path / "out" / "health.atom").entries
     assert entry.link == "http://feeds.example.org/index.html#alerts"

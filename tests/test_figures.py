@@ -48,7 +48,7 @@ def crawled(archive: Any) -> RunSummary:
     """The stats above through the crawl's own summary step, into a recorded run."""
     from aaltowatch.crawl import _summarise
 
-    run_id = archive.start_run("news", "http://127.0.0.1:1")
+    run_id = archive.runs.start_run("news", "http://127.0.0.1:1")
     spider = SimpleNamespace(name="news", kind="news", run_id=run_id)
     crawler = SimpleNamespace(
         stats=SimpleNamespace(get_stats=lambda: {**STATS, runstats.RUN_ID: run_id}), spider=spider
@@ -89,7 +89,7 @@ def test_every_figure_is_stored_in_its_run_and_given_by_status_json(tmp_path: Pa
     with open_archive(tmp_path / "archive.db") as archive:
         summary = crawled(archive)
         run = status_report(archive)["runs"][0]
-        row = archive.run(summary.run_id)
+        row = archive.runs.get(summary.run_id)
     for figure in FIGURES:
         value = figure.value(summary)
         if figure.column:

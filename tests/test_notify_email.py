@@ -21,7 +21,6 @@ from aaltowatch.core.config import load_config
 from aaltowatch.core.watchconfig import target_label
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
-from storage.watches import watch_changes
 from tests.conftest import SNAPSHOT_DAYS, cli_env, crawl, on_day, run_cli
 from tests.mailserver import PASSWORD, MailServer, free_port
 
@@ -34,10 +33,11 @@ from pathlib import Path
 from aaltowatch.core.config import load_config
 from aaltowatch.core.watchconfig import target_label
 from aaltowatch.notify import deliver
-from storage import notifications, open_archive
+from storage import open_archive
+from storage.notifications import NotificationStore
 
 config = load_config(Path(sys.argv[1]), {"db": sys.argv[2]})
-notifications.mark_sent = lambda *args, **kwargs: os._exit(9)  # the crash: sent, not recorded
+NotificationStore.mark_sent = lambda *args, **kwargs: os._exit(9)  # the crash: sent, not recorded
 with open_archive(config.db) as archive:
     deliver.deliver(archive, config.watches, limits=deliver.Limits.from_config(config))
 """
@@ -106,8 +106,8 @@ def test_each_event_reaches_the_smtp_server_exactly_once(tmp_path: Path) -> None
 
     watch = load_config(config).watches[0]
     with open_archive(db, readonly=True) as archive:
-        matches = watch_changes(archive, watch, pushed_only=True, oldest_first=True)
-        baseline = watch_changes(archive, watch)
+        matches = archive.watches.changes(watch, pushed_only=True, oldest_first=True)
+        baseline = archive.watches.changes(watch)
     assert {m["detected_at"][:10] for m in matches} == {"2026-01-21"}  # day 2, all of it
     assert len(baseline) > len(matches)
     expected = Counter((m["change"].capitalize(), m["url"]) for m in matches)

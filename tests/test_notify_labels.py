@@ -9,7 +9,6 @@ from sqlite_utils import Database
 from aaltowatch.core.targets import label
 from aaltowatch.core.watchconfig import load_target, target_label
 from storage import Archive, migrations
-from storage import notifications as ledger
 
 SECRET = "Zq7Secret"
 
@@ -82,10 +81,10 @@ def test_the_upgrade_relabels_the_ledger_in_place_and_the_secrets_leave_the_file
     db.close()
 
     with Archive(path) as archive:
-        row = ledger.register_target(archive, "w", target_label(url))
+        row = archive.notifications.register_target("w", target_label(url))
         # The same subscription: its start, its failures and what it was sent are kept.
         assert (row["id"], row["since_change"], row["consecutive_failures"]) == (1, 7, 3)
-        assert ledger.delivered(archive, row["id"]) == {8: "sent"}
+        assert archive.notifications.delivered(row["id"]) == {8: "sent"}
         (message,) = archive.conn.execute("SELECT message FROM alerts").fetchone()
         assert message.startswith(f"watch w: 3 deliveries in a row to {target_label(url)} failed")
     for file in tmp_path.iterdir():

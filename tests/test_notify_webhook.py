@@ -17,7 +17,6 @@ from aaltowatch.core.config import load_config
 from aaltowatch.notify.deliver import Limits, deliver
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from storage import open_archive
-from storage.watches import watch_changes
 from tests.conftest import on_day, run_cli
 from tests.mailserver import free_port
 
@@ -139,7 +138,7 @@ def test_webhook_down_then_up_loses_nothing_and_sends_nothing_twice(tmp_path: Pa
             config = load_config(config_file, {"db": db})
             each, daily = config.watches
             with open_archive(db) as archive:
-                matches = watch_changes(archive, each, pushed_only=True, oldest_first=True)
+                matches = archive.watches.changes(each, pushed_only=True, oldest_first=True)
                 tomorrow = datetime(2026, 1, 22, 6, tzinfo=UTC)
                 limits = Limits.from_config(config)
                 first = deliver(archive, [daily], limits=limits, now=tomorrow)

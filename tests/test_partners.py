@@ -158,7 +158,7 @@ def test_snapshot_partners_with_languages_and_first_seen(two_state_db: Path, exp
     proc = run_cli("partners", "--json", db=two_state_db, check=True)
     got = json.loads(proc.stdout)
     with Archive(two_state_db, readonly=True) as archive:
-        runs = sorted(archive.runs(100), key=lambda r: r["id"])
+        runs = sorted(archive.runs.latest(100), key=lambda r: r["id"])
     per_crawl = len({r["spider"] for r in runs})
     days = {"state-1": runs[:per_crawl], "state-2": runs[per_crawl : 2 * per_crawl]}
     by_urls = {frozenset(p["url"] for p in partner["pages"]): partner for partner in got}

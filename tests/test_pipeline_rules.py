@@ -24,7 +24,6 @@ from pipeline.history import Stored, decide_page
 from pipeline.normalise import normalise
 from pipeline.recorder import Recorder
 from storage import Archive, open_archive
-from storage.history import apply
 from tests.conftest import CLI, cli_env, crawl
 
 URL = "https://www.aalto.fi/en/news/example-story"
@@ -74,7 +73,7 @@ def archive(tmp_path: Path) -> Archive:
 
 
 def record(archive: Archive, *items: PageItem, run: str = "news") -> list[Any]:
-    recorder = Recorder(archive, archive.start_run(run, "http://127.0.0.1"))
+    recorder = Recorder(archive, archive.runs.start_run(run, "http://127.0.0.1"))
     return [recorder.record_page(normalise(i)) for i in items]
 
 
@@ -161,9 +160,9 @@ def test_second_observation(
 
 
 def test_storage_applies_a_decision_faithfully(archive: Archive) -> None:
-    run_id = archive.start_run("news", "http://127.0.0.1")
-    other_id = apply(archive, decide_page(normalise(item(url=OTHER)), Stored(), run_id=run_id,
-                                          now=NOW))  # fmt: skip
+    run_id = archive.runs.start_run("news", "http://127.0.0.1")
+    other = decide_page(normalise(item(url=OTHER)), Stored(), run_id=run_id, now=NOW)
+    other_id = archive.history.apply(other)
     fetch = {"url": URL, "status": 200, "fetched_at": NOW, "body": b"<html>", "sha256": "s1",
              "etag": '"e1"'}  # fmt: skip
     observed = normalise(item(sitemap_lastmod="2026-01-21T00:00:00Z", fetch=fetch))
@@ -172,34 +171,34 @@ def test_storage_applies_a_decision_faithfully(archive: Archive) -> None:
         links=(PageUpdate(other_id, {"near_duplicate_of": URL}),),
         alerts=(Alert("suspicious_version", "a message", "warning", URL),),
     )
-    page_id = apply(archive, decision)
+    page_id = archive.history.apply(decision)
 
-    page = archive.page_by_id(page_id)
+    page = archive.pages.page_by_id(page_id)
     assert {k: page[k] for k in {**decision.insert, **decision.page}} == {
         **decision.insert,
         **decision.page,
     }
-    version = archive.version(page_id)
+    version = archive.pages.version(page_id)
     assert {k: version[k] for k in decision.version} == {**decision.version, "page_id": page_id}
-    (change,) = archive.changes_of_page(page_id)
+    (change,) = archive.pages.changes_of_page(page_id)
     assert {k: change[k] for k in decision.changes[0]} == {
         **decision.changes[0],
         "page_id": page_id,
     }
-    assert archive.page_by_id(other_id)["near_duplicate_of"] == URL
+    assert archive.pages.page_by_id(other_id)["near_duplicate_of"] == URL
     alerts = [(a["check_name"], a["message"], a["severity"], a["url"], a["run_id"])
-              for a in archive.alerts(run_id=run_id)]  # fmt: skip
+              for a in archive.runs.alerts(run_id=run_id)]  # fmt: skip
     assert alerts == [("suspicious_version", "a message", "warning", URL, run_id)]
     checks = [(c["outcome"], c["http_status"], c["run_id"], c["url"], c["checked_at"])
-              for c in archive.checks_of_page(page_id)]  # fmt: skip
+              for c in archive.plan.checks_of_page(page_id)]  # fmt: skip
     assert checks == [(c.outcome.value, c.http_status, run_id, c.url, NOW) for c in decision.checks]
-    info = archive.fetch_info(URL)
+    info = archive.fetches.fetch_info(URL)
     assert (info["etag"], info["raw_sha256"], info["sitemap_lastmod"]) == (
         '"e1"',
         "s1",
         "2026-01-21T00:00:00Z",
     )
-    assert archive.raw_body("s1") == b"<html>"
+    assert archive.fetches.raw_body("s1") == b"<html>"
 
 
 def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
@@ -214,21 +213,23 @@ def test_suspicious_versions_are_alerts_not_changes(archive: Archive) -> None:
     assert outcomes[1].flagged == ["empty_body"]
     assert outcomes[2].flagged == ["layout_drift:title", "layout_drift:body"]
     assert count(archive, "versions") == 1
-    assert archive.version(archive.page(URL)["id"])["body"].startswith("First paragraph")
-    assert [a["check_name"] for a in archive.alerts()] == ["suspicious_version"] * 2
+    assert archive.pages.version(archive.pages.page(URL)["id"])["body"].startswith(
+        "First paragraph"
+    )
+    assert [a["check_name"] for a in archive.runs.alerts()] == ["suspicious_version"] * 2
 
 
 def test_removed_on_404_and_410_then_restored(archive: Archive) -> None:
     record(archive, item(), item(url=OTHER, title="Other"))
-    recorder = Recorder(archive, archive.start_run("news", "x"))
+    recorder = Recorder(archive, archive.runs.start_run("news", "x"))
     assert recorder.record_gone(Gone(URL, 404)).change == "removed"
     assert recorder.record_gone(Gone(OTHER, 410)).change == "removed"
     assert recorder.record_gone(Gone(URL, 404)).change is None  # once only
-    assert archive.page(URL)["status"] == "removed"
+    assert archive.pages.page(URL)["status"] == "removed"
     back = record(archive, item())
     assert back[0].change == "restored"
-    assert archive.page(URL)["status"] == "live"
-    changes = [c["change"] for c in reversed(archive.changes())]
+    assert archive.pages.page(URL)["status"] == "live"
+    changes = [c["change"] for c in reversed(archive.queries.changes())]
     assert changes == ["new", "new", "removed", "removed", "restored"]
 
 
@@ -236,19 +237,19 @@ def test_duplicates_point_at_the_first_url(archive: Archive) -> None:
     twin = URL + "-1"
     outcomes = record(archive, item(url=twin), item(url=URL))
     assert [o.change for o in outcomes] == ["new", "new"]
-    events = {c["url"]: c["change"] for c in archive.changes()}
+    events = {c["url"]: c["change"] for c in archive.queries.changes()}
     assert events == {URL: "new", twin: "duplicate"}  # whatever the order of arrival
-    assert archive.page(twin)["duplicate_of"] == URL
-    assert archive.page(URL)["duplicate_of"] is None
+    assert archive.pages.page(twin)["duplicate_of"] == URL
+    assert archive.pages.page(URL)["duplicate_of"] is None
     later = record(archive, item(url=URL + "-2"))
     assert later[0].change == "duplicate"
-    assert archive.page(URL + "-2")["duplicate_of"] == URL
+    assert archive.pages.page(URL + "-2")["duplicate_of"] == URL
 
 
 def test_near_duplicates_are_flagged(archive: Archive) -> None:
     body = " ".join(f"word{i}" for i in range(300))
     record(archive, item(body=body), item(url=OTHER, title="Other", body=body + " extra"))
-    assert archive.page(OTHER)["near_duplicate_of"] == URL
+    assert archive.pages.page(OTHER)["near_duplicate_of"] == URL
 
 
 def test_moved_page_keeps_its_history(archive: Archive) -> None:
@@ -256,22 +257,22 @@ def test_moved_page_keeps_its_history(archive: Archive) -> None:
     record(archive, item(), item(title="Second title"))
     outcomes = record(archive, item(url=new_url, title="Second title", moved_from=URL))
     assert outcomes[0].change == "moved"
-    assert archive.page(URL) is None
-    page = archive.page(new_url)
+    assert archive.pages.page(URL) is None
+    page = archive.pages.page(new_url)
     assert page["version_count"] == 2
-    moved = archive.changes(change="moved")[0]
+    moved = archive.queries.changes(change="moved")[0]
     assert moved["moved_from"] == URL and moved["url"] == new_url
 
 
 def test_moved_target_seen_first_in_the_same_run_is_folded_back(archive: Archive) -> None:
     new_url = URL + "-renamed"
     record(archive, item())
-    recorder = Recorder(archive, archive.start_run("news", "x"))
+    recorder = Recorder(archive, archive.runs.start_run("news", "x"))
     assert recorder.record_page(normalise(item(url=new_url))).change == "duplicate"
     assert recorder.record_page(normalise(item(url=new_url, moved_from=URL))).change == "moved"
-    assert archive.page(URL) is None
+    assert archive.pages.page(URL) is None
     assert count(archive, "pages") == 1
-    assert [c["change"] for c in reversed(archive.changes())] == ["new", "moved"]
+    assert [c["change"] for c in reversed(archive.queries.changes())] == ["new", "moved"]
 
 
 def test_a_new_url_with_a_live_pages_content_asks_for_that_page() -> None:
@@ -288,12 +289,15 @@ def test_a_new_url_with_a_live_pages_content_asks_for_that_page() -> None:
 
 def test_unchanged_page_with_new_categories(archive: Archive) -> None:
     record(archive, item())
-    recorder = Recorder(archive, archive.start_run("news", "x"))
+    recorder = Recorder(archive, archive.runs.start_run("news", "x"))
     same = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation"]))
     assert same.change is None
     moved = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert (moved.change, moved.fields) == ("modified", ["categories"])
-    assert archive.version(archive.page(URL)["id"])["categories"] == ["Campus", "Cooperation"]
+    assert archive.pages.version(archive.pages.page(URL)["id"])["categories"] == [
+        "Campus",
+        "Cooperation",
+    ]
     reordered = recorder.record_unchanged(Unchanged(URL, "304", ["Cooperation", "Campus"]))
     assert reordered.change is None  # the listing and the feed may order them differently
 
@@ -301,7 +305,7 @@ def test_unchanged_page_with_new_categories(archive: Archive) -> None:
 def test_search_index_follows_the_current_version(archive: Archive) -> None:
     record(archive, item(), item(body="Vantaa is a growing city."))
     hits = archive.conn.execute("SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'vantaa'")
-    assert [h[0] for h in hits] == [archive.page(URL)["id"]]
+    assert [h[0] for h in hits] == [archive.pages.page(URL)["id"]]
     old = archive.conn.execute("SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'paragraph'")
     assert list(old) == []
 
@@ -363,29 +367,29 @@ def test_sigkill_mid_crawl_leaves_a_consistent_archive(tmp_path: Path) -> None:
 def test_duplicates_are_released_when_the_original_changes_or_goes(archive: Archive) -> None:
     a, b, c = URL, URL + "-1", URL + "-2"
     record(archive, item(url=a), item(url=b), item(url=c))
-    assert [archive.page(u)["duplicate_of"] for u in (b, c)] == [a, a]
+    assert [archive.pages.page(u)["duplicate_of"] for u in (b, c)] == [a, a]
     record(archive, item(url=a, body="The original was rewritten."))
-    assert archive.page(b)["duplicate_of"] is None  # first of the remaining twins
-    assert archive.page(c)["duplicate_of"] == b
-    Recorder(archive, archive.start_run("news", "x")).record_gone(Gone(b, 404))
-    assert archive.page(c)["duplicate_of"] is None
+    assert archive.pages.page(b)["duplicate_of"] is None  # first of the remaining twins
+    assert archive.pages.page(c)["duplicate_of"] == b
+    Recorder(archive, archive.runs.start_run("news", "x")).record_gone(Gone(b, 404))
+    assert archive.pages.page(c)["duplicate_of"] is None
 
 
 def test_move_onto_a_page_with_its_own_history_names_the_new_url(archive: Archive) -> None:
     target = URL + "-new"
     record(archive, item(), item(url=target, title="Other"))
     record(archive, item(url=target, title="Other", moved_from=URL))
-    moved = archive.changes(change="moved")[0]
+    moved = archive.queries.changes(change="moved")[0]
     assert (moved["url"], moved["moved_from"]) == (target, URL)
-    assert archive.page(URL)["status"] == "moved"
+    assert archive.pages.page(URL)["status"] == "moved"
 
 
 def test_a_304_without_validators_keeps_the_stored_ones(archive: Archive) -> None:
     now = "2026-01-01T00:00:00Z"
-    archive.record_fetch(URL, status=200, fetched_at=now, body=b"x", sha256="s", etag='"e"',
+    archive.fetches.record_fetch(URL, status=200, fetched_at=now, body=b"x", sha256="s", etag='"e"',
                          last_modified="Tue, 20 Jan 2026 16:00:00 GMT")  # fmt: skip
-    archive.record_fetch(URL, status=304, fetched_at=now, etag=None, last_modified=None)
-    info = archive.fetch_info(URL)
+    archive.fetches.record_fetch(URL, status=304, fetched_at=now, etag=None, last_modified=None)
+    info = archive.fetches.fetch_info(URL)
     assert (info["etag"], info["last_modified"]) == ('"e"', "Tue, 20 Jan 2026 16:00:00 GMT")
 
 

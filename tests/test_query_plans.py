@@ -142,12 +142,12 @@ def traced(aged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
         publish_feeds(archive, config)
         after_run(config, archive, run_id)
         status_report(archive, revisit_max_days=config.revisit_max_days)
-        archive.changes(since=now)
-        archive.changes(run_id=run_id)
-        archive.alerts(run_id=run_id)
-        archive.running_runs()
-        archive.first_run_started()
-        archive.totals()
+        archive.queries.changes(since=now)
+        archive.queries.changes(run_id=run_id)
+        archive.runs.alerts(run_id=run_id)
+        archive.runs.running_runs()
+        archive.runs.first_run_started()
+        archive.queries.totals()
     return statements(trace)
 
 

@@ -32,7 +32,7 @@ def _page(n: int, noise: str = "") -> bytes:
 
 def _fetch(archive: Archive, url: str, body: bytes, at: str = AT) -> str:
     sha = hashlib.sha256(body).hexdigest()
-    archive.record_fetch(url, status=200, fetched_at=at, body=body, sha256=sha)
+    archive.fetches.record_fetch(url, status=200, fetched_at=at, body=body, sha256=sha)
     return sha
 
 
@@ -42,11 +42,11 @@ def _blobs(archive: Archive) -> set[str]:
 
 def _version_of(archive: Archive, url: str, sha: str) -> None:
     """A version extracted from the raw body `sha` (what `reextract` would replay)."""
-    page_id = archive.insert_page(
+    page_id = archive.pages.insert_page(
         {"url": url, "kind": "news", "lang": "en", "first_seen": AT, "last_seen": AT,
          "last_changed": AT}
     )  # fmt: skip
-    archive.add_version(
+    archive.pages.add_version(
         {"page_id": page_id, "version": 1, "url": url, "fetched_at": AT, "content_hash": "h",
          "title": "t", "raw_sha256": sha}
     )  # fmt: skip
@@ -60,8 +60,8 @@ def test_a_noise_only_body_replaces_the_urls_latest_raw(tmp_path: Path) -> None:
         for day in range(2, 30):  # every revalidation: new bytes, the same story
             latest = _fetch(archive, URL, _page(1, f"card {day}"))
         assert _blobs(archive) == {first, latest}  # the version's raw and the URL's latest
-        assert archive.cached_response(URL) == (_page(1, "card 29"), None)
-        assert archive.raw_body(first) == _page(1, "card 1")
+        assert archive.fetches.cached_response(URL) == (_page(1, "card 29"), None)
+        assert archive.fetches.raw_body(first) == _page(1, "card 1")
 
 
 def test_a_dictionary_is_trained_and_older_blobs_stay_readable(tmp_path: Path) -> None:
@@ -80,19 +80,23 @@ def test_a_dictionary_is_trained_and_older_blobs_stay_readable(tmp_path: Path) -
                 "SELECT codec, dict_id FROM responses WHERE sha256 = ?", (sha,)
             ).fetchone()
         ) == ("zstd", dict_id)
-        assert archive.raw_body(sha) == later
+        assert archive.fetches.raw_body(sha) == later
         with_dict = archive.conn.execute(
             "SELECT length(body) FROM responses WHERE sha256 = ?", (sha,)
         ).fetchone()[0]
         assert with_dict < len(rawcodec.compress(later, None))
         # Bodies from before the dictionary: readable, and `prune` brings them onto it.
-        assert all(archive.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values())
+        assert all(
+            archive.fetches.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values()
+        )
         report = prune(archive, load_config(environ={}))
         assert report["recompressed"] == len(bodies)
         assert {r[0] for r in archive.conn.execute("SELECT DISTINCT dict_id FROM responses")} == {
             dict_id
         }
-        assert all(archive.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values())
+        assert all(
+            archive.fetches.raw_body(hashlib.sha256(b).hexdigest()) == b for b in bodies.values()
+        )
 
 
 def test_an_older_archive_loses_only_what_nothing_refers_to(tmp_path: Path) -> None:
@@ -117,8 +121,8 @@ def test_an_older_archive_loses_only_what_nothing_refers_to(tmp_path: Path) -> N
     db.close()
     with open_archive(tmp_path / "old.db") as archive:
         assert _blobs(archive) == {shas["version"], shas["latest"]}
-        assert archive.raw_body(shas["version"]) == bodies["version"]  # zlib, still read
-        assert archive.cached_response(URL) == (bodies["latest"], None)
+        assert archive.fetches.raw_body(shas["version"]) == bodies["version"]  # zlib, still read
+        assert archive.fetches.cached_response(URL) == (bodies["latest"], None)
 
 
 def test_prune_drops_old_checks_keeps_summaries_and_vacuums(tmp_path: Path) -> None:
@@ -129,19 +133,19 @@ def test_prune_drops_old_checks_keeps_summaries_and_vacuums(tmp_path: Path) -> N
         with archive.transaction():
             _version_of(archive, URL, "none")
         for day in range(1, 29):
-            archive.add_check(
+            archive.plan.add_check(
                 URL, CheckOutcome.SAME, run_id=None, checked_at=f"2026-02-{day:02d}T00:00:00Z"
             )
-        archive.add_check(
+        archive.plan.add_check(
             f"{URL}-gone", CheckOutcome.GONE, run_id=None, checked_at="2026-01-01T00:00:00Z"
         )
-        stats = archive.check_stats(1)
+        stats = archive.plan.check_stats(1)
         report = prune(archive, config, now="2026-03-10T00:00:00Z")
         assert report["checks"] == 7  # Feb 1-7 are older than 30 days
         assert report["vacuum"] == "full"
-        assert archive.check_stats(1) == stats
-        assert archive.settled_unknown_urls() == {f"{URL}-gone"}
-        assert len(archive.checks_of_page(1, 100)) == 21
+        assert archive.plan.check_stats(1) == stats
+        assert archive.plan.settled_unknown_urls() == {f"{URL}-gone"}
+        assert len(archive.plan.checks_of_page(1, 100)) == 21
         with archive.transaction():  # bodies nothing refers to (as before 0007)
             archive.conn.executemany(
                 "INSERT INTO responses (sha256, url, size, body, first_fetched_at)"
@@ -158,7 +162,7 @@ def test_reextract_rebuilds_history_from_the_kept_raws_after_prune(two_state_cop
     assert proc.returncode == 0, proc.stderr
     assert "vacuum" in proc.stderr
     with open_archive(two_state_copy) as archive:
-        live = archive.count_pages("news") + archive.count_pages("partnership")
+        live = archive.pages.count_pages("news") + archive.pages.count_pages("partnership")
         assert (
             archive.conn.execute(
                 "SELECT COUNT(*) FROM versions v WHERE raw_sha256 IS NOT NULL AND NOT EXISTS"
@@ -181,7 +185,7 @@ def test_a_writer_leaves_fresh_planner_statistics(tmp_path: Path) -> None:
         with archive.transaction():
             for n in range(50):
                 _version_of(archive, f"{URL}-{n}", f"sha-{n}")
-        archive.duplicates_of(URL, other_than=None)
+        archive.pages.duplicates_of(URL, other_than=None)
     with open_archive(tmp_path / "a.db", readonly=True) as archive:
         tables = {r[0] for r in archive.conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert "pages" in tables
@@ -208,8 +212,8 @@ def test_a_urls_later_bodies_are_deltas_against_its_keyframe(tmp_path: Path) -> 
             codec, base, size = _stored(archive, sha)
             assert (codec, base) == (rawcodec.DELTA, first)
             assert size * 4 < _stored(archive, first)[2]
-        assert archive.raw_body(edited) == _page(1).replace(b"word7 ", b"edited ")
-        assert archive.cached_response(URL) == (_page(1, "card 2"), None)
+        assert archive.fetches.raw_body(edited) == _page(1).replace(b"word7 ", b"edited ")
+        assert archive.fetches.cached_response(URL) == (_page(1, "card 2"), None)
 
 
 def test_a_keyframe_stays_while_a_delta_refers_to_it(tmp_path: Path) -> None:
@@ -217,10 +221,10 @@ def test_a_keyframe_stays_while_a_delta_refers_to_it(tmp_path: Path) -> None:
         key = _fetch(archive, URL, _page(1, "card 1"))  # the URL's latest, then replaced
         later = _fetch(archive, URL, _page(1, "card 2"))
         assert _stored(archive, later)[:2] == (rawcodec.DELTA, key)
-        assert archive.drop_unreferenced_raws() == 0
-        assert archive.cached_response(URL) == (_page(1, "card 2"), None)
+        assert archive.fetches.drop_unreferenced_raws() == 0
+        assert archive.fetches.cached_response(URL) == (_page(1, "card 2"), None)
         archive.conn.execute("UPDATE fetches SET raw_sha256 = NULL")  # nothing refers now
-        assert archive.drop_unreferenced_raws() == 2  # the delta, then its keyframe
+        assert archive.fetches.drop_unreferenced_raws() == 2  # the delta, then its keyframe
         assert _blobs(archive) == set()
 
 
@@ -230,7 +234,7 @@ def test_a_body_with_new_markup_becomes_a_new_keyframe(tmp_path: Path) -> None:
         redesigned = random.Random(1).randbytes(4000)  # nothing in common with the keyframe
         sha = _fetch(archive, URL, redesigned)
         assert _stored(archive, sha)[:2] == (rawcodec.ZSTD, None)
-        assert archive.raw_body(sha) == redesigned
+        assert archive.fetches.raw_body(sha) == redesigned
 
 
 def test_an_archive_before_deltas_upgrades_and_prune_stores_its_bodies_as_deltas(
@@ -257,7 +261,7 @@ def test_an_archive_before_deltas_upgrades_and_prune_stores_its_bodies_as_deltas
     )  # fmt: skip
     db.close()
     with open_archive(tmp_path / "old.db") as archive:
-        assert all(archive.raw_body(shas[n]) == body for n, body in bodies.items())
+        assert all(archive.fetches.raw_body(shas[n]) == body for n, body in bodies.items())
         before = archive.conn.execute("SELECT SUM(length(body)) FROM responses").fetchone()[0]
         report = prune(archive, load_config(environ={}))
         assert report["deltas"] == 4
@@ -265,7 +269,7 @@ def test_an_archive_before_deltas_upgrades_and_prune_stores_its_bodies_as_deltas
             (rawcodec.ZSTD, None),
             *[(rawcodec.DELTA, shas[1])] * 4,
         ]
-        assert all(archive.raw_body(shas[n]) == body for n, body in bodies.items())
+        assert all(archive.fetches.raw_body(shas[n]) == body for n, body in bodies.items())
         after = archive.conn.execute("SELECT SUM(length(body)) FROM responses").fetchone()[0]
         assert after * 2 < before
         assert prune(archive, load_config(environ={}))["deltas"] == 0

@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 def test_reextract_with_unchanged_parser_adds_nothing(two_state_copy: Path) -> None:
     with open_archive(two_state_copy) as archive:
-        live = archive.count_pages("news") + archive.count_pages("partnership")
+        live = archive.pages.count_pages("news") + archive.pages.count_pages("partnership")
     proc = run_cli("reextract", db=two_state_copy)
     assert proc.returncode == 0, proc.stderr
     assert f"re-extracted {live} pages: 0 new versions, 0 errors" in proc.stderr
@@ -30,7 +30,7 @@ def test_parser_fix_reaches_history(two_state_copy: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(reextract_module, "parse_article", fixed)
     with open_archive(two_state_copy) as archive:
-        live = archive.count_pages("news") + archive.count_pages("partnership")
+        live = archive.pages.count_pages("news") + archive.pages.count_pages("partnership")
         before = archive.conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
         report = reextract_module.reextract_all(archive, load_config(environ={}))
         after = archive.conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
@@ -41,7 +41,7 @@ def test_parser_fix_reaches_history(two_state_copy: Path, monkeypatch: pytest.Mo
                 " AND v.version = p.current_version WHERE p.status = 'live'"
             )
         ]
-        events = archive.changes(change="modified", run_id=archive.runs(1)[0]["id"])
+        events = archive.queries.changes(change="modified", run_id=archive.runs.latest(1)[0]["id"])
     assert report["errors"] == 0
     assert report["pages"] == live
     assert report["new_versions"] == after - before == live

@@ -30,7 +30,7 @@ DIE_MID_RUN = """
 import os, signal, sys
 from storage import open_archive
 archive = open_archive(sys.argv[1])
-archive.start_run("news", "http://127.0.0.1:1")
+archive.runs.start_run("news", "http://127.0.0.1:1")
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

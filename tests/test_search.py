@@ -11,7 +11,7 @@ import pytest
 from aaltowatch.core.errors import QueryError
 from aaltowatch.core.query import as_phrases
 from storage import Archive
-from storage.search import MARK, search
+from storage.search import MARK
 from tests.conftest import run_cli
 
 
@@ -28,7 +28,7 @@ def urls(hits: list[dict]) -> list[str]:
 def test_plain_word_finds_the_new_vantaa_pages_with_highlighted_snippets(archive, expected):
     vantaa = {u for u in expected["changes_1_to_2"]["new"] if "vantaa" in u}
     assert len(vantaa) == 2  # one news item, one partnership page
-    hits = search(archive, "Vantaa")
+    hits = archive.search.pages("Vantaa")
     assert vantaa <= set(urls(hits))
     assert set(hits[0]) == {"url", "title", "kind", "lang", "published", "rank", "snippet"}
     for hit in hits:
@@ -37,7 +37,7 @@ def test_plain_word_finds_the_new_vantaa_pages_with_highlighted_snippets(archive
 
 
 def test_title_matches_rank_above_body_only_matches(archive):
-    hits = search(archive, "Vantaa")
+    hits = archive.search.pages("Vantaa")
     in_title = ["vantaa" in (h["title"] or "").lower() for h in hits]
     assert in_title == sorted(in_title, reverse=True), [h["title"] for h in hits]
     assert not in_title[-1]  # the hub page mentions Vantaa in its body only
@@ -48,7 +48,7 @@ def test_title_matches_rank_above_body_only_matches(archive):
     ["Vantaa", "city of Espoo", '"urban development"', "sustain*", "Espoo NOT Helsinki"],
 )
 def test_ordinary_queries_find_something(archive, query):
-    assert search(archive, query)
+    assert archive.search.pages(query)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_ordinary_queries_find_something(archive, query):
     ],
 )
 def test_punctuated_text_is_retried_as_phrases(archive, query, found):
-    assert bool(search(archive, query)) is found
+    assert bool(archive.search.pages(query)) is found
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_punctuated_text_is_retried_as_phrases(archive, query, found):
 )
 def test_malformed_queries_raise_query_error_with_a_hint(archive, query, hint):
     with pytest.raises(QueryError) as info:
-        search(archive, query)
+        archive.search.pages(query)
     assert hint in str(info.value)
 
 
@@ -97,25 +97,27 @@ def test_as_phrases_keeps_operators_phrases_and_prefixes():
 
 
 def test_filters_and_limit(archive):
-    assert {h["lang"] for h in search(archive, "Aalto", lang="fi")} == {"fi"}
-    assert {h["kind"] for h in search(archive, "Vantaa", kind="partnership")} == {"partnership"}
-    assert len(search(archive, "Aalto", limit=3)) == 3
+    assert {h["lang"] for h in archive.search.pages("Aalto", lang="fi")} == {"fi"}
+    assert {h["kind"] for h in archive.search.pages("Vantaa", kind="partnership")} == {
+        "partnership"
+    }
+    assert len(archive.search.pages("Aalto", limit=3)) == 3
 
 
 def test_removed_pages_are_not_found(archive, expected):
     for url in expected["changes_1_to_2"]["removed"]:
-        page = archive.page(url)
+        page = archive.pages.page(url)
         assert page is not None and page["status"] == "removed"
-        title = archive.version(page["id"])["title"]
-        assert url not in urls(search(archive, f'"{title}"'))
-        assert url not in urls(search(archive, title))
+        title = archive.pages.version(page["id"])["title"]
+        assert url not in urls(archive.search.pages(f'"{title}"'))
+        assert url not in urls(archive.search.pages(title))
 
 
 def test_published_comes_from_the_current_version(archive, expected):
     url = next(u for u in expected["changes_1_to_2"]["new"] if "/en/news/" in u and "vantaa" in u)
-    hit = next(h for h in search(archive, "Vantaa") if h["url"] == url)
-    page = archive.page(url)
-    assert hit["published"] == archive.version(page["id"])["published"]
+    hit = next(h for h in archive.search.pages("Vantaa") if h["url"] == url)
+    page = archive.pages.page(url)
+    assert hit["published"] == archive.pages.version(page["id"])["published"]
 
 
 def test_fts_drives_the_query_and_pages_are_never_scanned(archive):
@@ -167,10 +169,9 @@ def test_a_lower_case_operator_gets_a_hint(two_state_db, query, word):
 
 
 def test_results_cut_at_the_limit_say_how_many_there_are(archive, two_state_db):
-    from storage.search import count_matches
 
-    total = count_matches(archive, "Aalto")
-    assert total > 2 and total == len(search(archive, "Aalto", limit=1000))
+    total = archive.search.count_matches("Aalto")
+    assert total > 2 and total == len(archive.search.pages("Aalto", limit=1000))
     for extra in ((), ("--json",)):
         proc = run_cli("search", "Aalto", "--limit", "2", *extra, db=two_state_db)
         assert proc.returncode == 0, proc.stderr

@@ -55,7 +55,7 @@ def test_first_claim_records_the_site_and_another_is_refused(tmp_path: Path) -> 
 def test_an_older_archive_takes_the_site_of_its_first_run(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     with open_archive(db) as archive:
-        archive.start_run("news", "http://127.0.0.1:4321")
+        archive.runs.start_run("news", "http://127.0.0.1:4321")
     with sqlite3.connect(db) as conn:  # as an archive written before migration 0007
         conn.execute("DROP TABLE meta")
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0012_site_identity'")

@@ -16,13 +16,13 @@ def make_runs(db: Path, runs: list[tuple[str, str, list[str]]]) -> None:
     """Record runs oldest first as (spider, final status, alert checks)."""
     with open_archive(db) as archive:
         for spider, status, checks in runs:
-            run_id = archive.start_run(spider, "http://127.0.0.1:1")
-            archive.bump_run(run_id, requests=12, pages_fetched=10, not_modified=3, new=2)
+            run_id = archive.runs.start_run(spider, "http://127.0.0.1:1")
+            archive.runs.bump_run(run_id, requests=12, pages_fetched=10, not_modified=3, new=2)
             for check in checks:
-                archive.add_alert(run_id, check, f"{spider}: {check} happened")
+                archive.runs.add_alert(run_id, check, f"{spider}: {check} happened")
             if status != "running":
                 code = {"ok": 0, "unhealthy": 3}.get(status, 1)
-                archive.finish_run(run_id, status=status, exit_code=code)
+                archive.runs.finish_run(run_id, status=status, exit_code=code)
 
 
 CASES = [

@@ -18,9 +18,7 @@ from aaltowatch.core.text import utc_now
 from aaltowatch.core.watchconfig import Watch
 from feeds.watches import snippet_html
 from storage import Archive, migrations
-from storage import notifications as ledger
 from storage import watches as stored
-from storage.watches import count_watch_changes, search_changes, sync_matches, watch_changes
 
 NOW = "2026-01-20T16:00:00Z"
 HUB_BODY = "Aalto works with cities.\n\nEspoo is where the campus is.\n\nContact us."
@@ -31,23 +29,23 @@ class Site:
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        self.run = archive.start_run("news", "http://site")
+        self.run = archive.runs.start_run("news", "http://site")
         self.versions: dict[int, int] = {}
 
     def next_run(self) -> None:
-        self.run = self.archive.start_run("news", "http://site")
+        self.run = self.archive.runs.start_run("news", "http://site")
 
     def new(
         self, url: str, body: str, *, published: str | None = NOW, kind: str = "news",
         lang: str = "en", categories: tuple[str, ...] = (),
     ) -> int:  # fmt: skip
         with self.archive.transaction():
-            page_id = self.archive.insert_page(
+            page_id = self.archive.pages.insert_page(
                 {"url": url, "kind": kind, "lang": lang, "first_seen": NOW, "last_seen": NOW,
                  "last_changed": NOW, "version_count": 1, "current_version": 1}
             )  # fmt: skip
             self._version(page_id, url, 1, body, published, categories)
-            self.archive.add_change(
+            self.archive.pages.add_change(
                 {"page_id": page_id, "url": url, "change": "new", "detected_at": NOW,
                  "version": 1, "run_id": self.run}
             )  # fmt: skip
@@ -58,7 +56,7 @@ class Site:
         number = self.versions[page_id] + 1
         with self.archive.transaction():
             self._version(page_id, url, number, body, NOW)
-            self.archive.add_change(
+            self.archive.pages.add_change(
                 {"page_id": page_id, "url": url, "change": "modified", "detected_at": NOW,
                  "version": number, "previous_version": number - 1, "fields": ["body"],
                  "run_id": self.run}
@@ -69,7 +67,7 @@ class Site:
         self, page_id: int, url: str, number: int, body: str, published: Any,
         categories: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
-        self.archive.add_version(
+        self.archive.pages.add_version(
             {"page_id": page_id, "version": number, "url": url, "fetched_at": NOW,
              "content_hash": f"{url}{number}", "title": f"Page {number}", "body": body,
              "published": published, "categories": list(categories)}
@@ -77,8 +75,8 @@ class Site:
 
 
 def _found(archive: Archive, watch: Watch) -> list[tuple[str, int]]:
-    sync_matches(archive, [watch])
-    return [(r["change"], r["version"]) for r in watch_changes(archive, watch)]
+    archive.watches.sync([watch])
+    return [(r["change"], r["version"]) for r in archive.watches.changes(watch)]
 
 
 def test_migration_matches_history_stored_before_it(tmp_path: Path) -> None:
@@ -104,10 +102,10 @@ def test_migration_matches_history_stored_before_it(tmp_path: Path) -> None:
     db.close()
     with Archive(path) as archive:  # upgraded on open; history matched on first use
         vantaa, helsinki = Watch(name="v", query="Vantaa"), Watch(name="h", query="Helsinki")
-        sync_matches(archive, [vantaa, helsinki])
-        assert count_watch_changes(archive, vantaa) == 1
-        assert count_watch_changes(archive, helsinki) == 0
-        (match,) = watch_changes(archive, vantaa)
+        archive.watches.sync([vantaa, helsinki])
+        assert archive.watches.count_changes(vantaa) == 1
+        assert archive.watches.count_changes(helsinki) == 0
+        (match,) = archive.watches.changes(vantaa)
         assert not match["pushable"]  # history is the baseline
 
 
@@ -117,7 +115,7 @@ def test_an_edit_matches_by_the_words_it_changed(tmp_path: Path) -> None:
         hub = "https://www.aalto.fi/en/collaboration/hub"
         espoo = Watch(name="espoo", query="Espoo")
         page = Watch(name="page", query="Espoo", match="page")
-        sync_matches(archive, [espoo, page])
+        archive.watches.sync([espoo, page])
         hub_id = site.new(hub, HUB_BODY, published=None, kind="partnership")
         site.edit(hub_id, hub, HUB_BODY.replace("Contact us.", "Contact the team."))
         # The hub mentions Espoo, but its edit does not: only `match = "page"` takes it.
@@ -127,7 +125,7 @@ def test_an_edit_matches_by_the_words_it_changed(tmp_path: Path) -> None:
         site.edit(hub_id, hub, HUB_BODY.replace("Contact us.", "Visit Espoo and Otaniemi."))
         site.edit(hub_id, hub, HUB_BODY.replace("Espoo is", "Vantaa is"))  # edited away
         assert _found(archive, espoo) == [("modified", 4), ("modified", 3), ("new", 1)]
-        away, added, new = watch_changes(archive, espoo)
+        away, added, new = archive.watches.changes(espoo)
         # Each entry says why: the words its edit changed, the match highlighted.
         assert watchmatch.snippet_parts(added["snippet"]) == [
             ("Contact the team. … Visit ", False),
@@ -149,62 +147,62 @@ def test_filters_column_queries_and_duplicates(tmp_path: Path) -> None:
             Watch(name="fi", query="Vantaa", langs=("fi",)),
             Watch(name="title", query="{title}: Vantaa"),
         ]
-        sync_matches(archive, watches)
+        archive.watches.sync(watches)
         url = "https://www.aalto.fi/en/news/b"
         b = site.new(url, "Vantaa news")
         site.edit(b, url, "Helsinki news")
         c = site.new("https://www.aalto.fi/en/collaboration/c", "Vantaa", kind="partnership")
-        sync_matches(archive, watches)
-        got = {w.name: [(r["change"], r["page_id"]) for r in watch_changes(archive, w)]
+        archive.watches.sync(watches)
+        got = {w.name: [(r["change"], r["page_id"]) for r in archive.watches.changes(w)]
                for w in watches}  # fmt: skip
         assert got["all"] == [("new", c), ("modified", b), ("new", b)]
         assert got["partners"] == [("new", c)]
         assert got["edits"] == [("modified", b)]
         assert got["fi"] == [] and got["title"] == []
         with archive.transaction():  # a page that became a duplicate leaves the feed
-            archive.update_page(c, duplicate_of=url)
-        assert count_watch_changes(archive, watches[0]) == 2
+            archive.pages.update_page(c, duplicate_of=url)
+        assert archive.watches.count_changes(watches[0]) == 2
 
 
 def test_baseline_first_crawl_old_stories_and_history_are_not_pushed(tmp_path: Path) -> None:
     with Archive(tmp_path / "a.db") as archive:
         site = Site(archive)
         watch = Watch(name="w", query="Vantaa")
-        stored.register_watches(archive, [watch])  # as run --once does before its crawl
+        archive.watches.register([watch])  # as run --once does before its crawl
         site.new("https://www.aalto.fi/en/news/first", "Vantaa first crawl")
-        sync_matches(archive, [watch])
+        archive.watches.sync([watch])
         site.next_run()
         fresh = site.new("https://www.aalto.fi/en/news/fresh", "Vantaa today", published=utc_now())
         old = site.new("https://www.aalto.fi/en/news/old", "Vantaa 2015", published="2015-03-01")
         site.edit(old, "https://www.aalto.fi/en/news/old", "Vantaa 2015, now with Vantaa again")
         undated = site.new("https://www.aalto.fi/en/collaboration/u", "Vantaa", published=None)
-        sync_matches(archive, [watch])
-        pushed = [r["page_id"] for r in watch_changes(archive, watch, pushed_only=True)]
+        archive.watches.sync([watch])
+        pushed = [r["page_id"] for r in archive.watches.changes(watch, pushed_only=True)]
         # The edit of an old story is news; the old story found by the crawl is not.
         assert pushed == [undated, old, fresh]
-        assert count_watch_changes(archive, watch) == 5
+        assert archive.watches.count_changes(watch) == 5
 
         # A target registered now gets what comes next, once.
-        target = ledger.register_target(archive, "w", "json://example.org/x")
+        target = archive.notifications.register_target("w", "json://example.org/x")
         site.new("https://www.aalto.fi/en/news/later", "Vantaa later", published=utc_now())
-        sync_matches(archive, [watch])
-        pending = watch_changes(
-            archive, watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
+        archive.watches.sync([watch])
+        pending = archive.watches.changes(
+            watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
         )
         assert len(pending) == 1
-        ledger.claim(archive, target["id"], [pending[0]["id"]], "event")
-        assert not watch_changes(
-            archive, watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
+        archive.notifications.claim(target["id"], [pending[0]["id"]], "event")
+        assert not archive.watches.changes(
+            watch, after=target["since_change"], unsent_for=target["id"], pushed_only=True
         )
 
         # A new watch (or a new query) matches the history once, never pushed.
         late = Watch(name="late", query="Vantaa")
-        sync_matches(archive, [late])
-        assert count_watch_changes(archive, late) == 6
-        assert not watch_changes(archive, late, pushed_only=True)
+        archive.watches.sync([late])
+        assert archive.watches.count_changes(late) == 6
+        assert not archive.watches.changes(late, pushed_only=True)
         edited = Watch(name="late", query="today")
-        sync_matches(archive, [edited])
-        assert [r["page_id"] for r in watch_changes(archive, edited)] == [fresh]
+        archive.watches.sync([edited])
+        assert [r["page_id"] for r in archive.watches.changes(edited)] == [fresh]
 
 
 def _statements(archive: Archive) -> list[str]:
@@ -219,13 +217,13 @@ def test_a_run_matches_only_its_new_events(tmp_path: Path) -> None:
         watches = [Watch(name="a", query="Vantaa"), Watch(name="b", query="Espoo", match="page")]
         for n in range(30):
             site.new(f"https://www.aalto.fi/en/news/{n}", f"Vantaa and Espoo {n}")
-        sync_matches(archive, watches)
-        assert [count_watch_changes(archive, w) for w in watches] == [30, 30]
+        archive.watches.sync(watches)
+        assert [archive.watches.count_changes(w) for w in watches] == [30, 30]
         site.next_run()
         site.new("https://www.aalto.fi/en/news/new", "Vantaa again")
 
         seen = _statements(archive)
-        report = sync_matches(archive, watches)
+        report = archive.watches.sync(watches)
         assert (report.events, report.backfilled, report.matched) == (1, 0, {"a": 1, "b": 0})
         # Neither the archive's full-text index nor its history is read: one event loaded,
         # each query run once over a table of that one event's documents.
@@ -235,9 +233,9 @@ def test_a_run_matches_only_its_new_events(tmp_path: Path) -> None:
         assert len([s for s in seen if "MATCH" in s]) == len(watches)
 
         seen.clear()
-        assert sync_matches(archive, watches).events == 0  # nothing new: no matching at all
+        assert archive.watches.sync(watches).events == 0  # nothing new: no matching at all
         assert not [s for s in seen if "MATCH" in s or "FROM changes c" in s]
-        assert count_watch_changes(archive, watches[0]) == 31  # each event stored once
+        assert archive.watches.count_changes(watches[0]) == 31  # each event stored once
 
         # Reading a watch's feed walks its own matches by index, newest first.
         plan = archive.conn.execute(
@@ -260,18 +258,18 @@ def test_history_is_matched_in_bounded_resumable_steps(
             site.new(f"https://www.aalto.fi/en/news/{n}", "Vantaa" if n % 2 else "Espoo")
         watch = Watch(name="w", query="Vantaa")
         with caplog.at_level(logging.INFO, logger="storage.watches"):
-            first = sync_matches(archive, [watch], backfill_events=4)
+            first = archive.watches.sync([watch], backfill_events=4)
         assert first.backfilled == 4
         assert "watch w: matching history, 4 of 10 events (40%)" in caplog.text
-        assert [r["id"] for r in watch_changes(archive, watch)] == [10, 8]  # newest first
+        assert [r["id"] for r in archive.watches.changes(watch)] == [10, 8]  # newest first
         site.next_run()
         site.new("https://www.aalto.fi/en/news/new", "Vantaa", published=utc_now())  # meanwhile
         # A new process (the next run) resumes from the stored cursor.
         with Archive(tmp_path / "a.db") as again:
-            assert sync_matches(again, [watch], backfill_events=4).backfilled == 4
-            assert sync_matches(again, [watch], backfill_events=4).backfilled == 2
-            assert sync_matches(again, [watch], backfill_events=4).backfilled == 0
-            rows = watch_changes(again, watch)
+            assert again.watches.sync([watch], backfill_events=4).backfilled == 4
+            assert again.watches.sync([watch], backfill_events=4).backfilled == 2
+            assert again.watches.sync([watch], backfill_events=4).backfilled == 0
+            rows = again.watches.changes(watch)
         assert [r["id"] for r in rows] == [11, 10, 8, 6, 4, 2]
         assert [r["pushable"] for r in rows] == [1, 0, 0, 0, 0, 0]
 
@@ -294,11 +292,11 @@ def _search_site(archive: Archive) -> dict[str, int]:
     site.edit(ids["other"], "https://www.aalto.fi/en/news/d", "Still nothing")
     ids["copy"] = site.new("https://www.aalto.fi/en/news/copy", "Vantaa ja Espoo")
     with archive.transaction():
-        archive.add_change(
+        archive.pages.add_change(
             {"page_id": ids["copy"], "url": "https://www.aalto.fi/en/news/copy",
              "change": "duplicate", "detected_at": NOW, "version": 1, "run_id": site.run}
         )  # fmt: skip
-        archive.update_page(ids["copy"], duplicate_of="https://www.aalto.fi/fi/uutiset/a")
+        archive.pages.update_page(ids["copy"], duplicate_of="https://www.aalto.fi/fi/uutiset/a")
     return ids
 
 
@@ -314,7 +312,7 @@ def test_search_changes_reads_the_newest_matches_without_stored_ones(
     with Archive(tmp_path / "a.db", readonly=True) as archive:
 
         def found(limit: int = 50, **filters: Any) -> list[tuple[str, int]]:
-            rows = search_changes(archive, Watch(name="search", query="Vantaa", **filters), limit)
+            rows = archive.watches.search(Watch(name="search", query="Vantaa", **filters), limit)
             return [(r["change"], r["page_id"]) for r in rows]
 
         edited, partner, fi = ids["edited"], ids["partner"], ids["fi"]
@@ -322,7 +320,7 @@ def test_search_changes_reads_the_newest_matches_without_stored_ones(
         # where both versions match is listed once; the duplicate page and event are left out.
         everything = [("modified", edited)] * 3 + [("new", partner), ("new", fi)]
         assert found() == everything
-        assert [r["id"] for r in search_changes(archive, Watch(name="s", query="Vantaa"), 50)] == [
+        assert [r["id"] for r in archive.watches.search(Watch(name="s", query="Vantaa"), 50)] == [
             7, 6, 5, 2, 1
         ]  # fmt: skip
         assert found(limit=2) == everything[:2]
@@ -332,7 +330,7 @@ def test_search_changes_reads_the_newest_matches_without_stored_ones(
         assert found(categories=("Research", "Nope")) == [("new", partner)]
         assert found(categories=("Campus",), kinds=("news",)) == [("new", fi)]
         assert found(categories=("Nope",)) == []
-        assert search_changes(archive, Watch(name="s", query="Otaniemi"), 50) == []
+        assert archive.watches.search(Watch(name="s", query="Otaniemi"), 50) == []
 
 
 def test_search_changes_agrees_with_the_watch_filters(tmp_path: Path) -> None:
@@ -353,7 +351,7 @@ def test_search_changes_agrees_with_the_watch_filters(tmp_path: Path) -> None:
             {"categories": ("Campus",)}, {"kinds": ("partnership",), "categories": ("Campus",)},
         ):  # fmt: skip
             watch = Watch(name="s", query="Vantaa OR Helsinki OR nothing", **filters)
-            got = [r["id"] for r in search_changes(archive, watch, 50)]
+            got = [r["id"] for r in archive.watches.search(watch, 50)]
             assert got == sorted(
                 (i for i, e in events.items() if watchmatch.passes_filters(watch, e)), reverse=True
             ), filters
@@ -365,7 +363,7 @@ def test_search_changes_lead_with_a_snippet_that_text_cannot_fake(tmp_path: Path
         url = "https://www.aalto.fi/en/news/x"
         page = site.new(url, f"A {watchmatch.MARK_OPEN}fake{watchmatch.MARK_CLOSE} and Vantaa.")
         site.edit(page, url, "Gone.")
-        gone, new = search_changes(archive, Watch(name="s", query="Vantaa"), 50)
+        gone, new = archive.watches.search(Watch(name="s", query="Vantaa"), 50)
     # The edit that removed the word shows where it was, in the version before.
     for row in (gone, new):
         assert [p for p in watchmatch.snippet_parts(row["snippet"]) if p[1]] == [("Vantaa", True)]
@@ -414,7 +412,7 @@ def test_compacting_the_matches_keeps_every_row_in_fewer_pages(tmp_path: Path) -
         before = sorted(map(tuple, archive.conn.execute("SELECT * FROM watch_matches")))
         archive.reclaim_space()
         pages = archive.conn.execute("PRAGMA page_count").fetchone()[0]
-        assert stored.compact_matches(archive) == len(rows)
+        assert archive.watches.compact_matches() == len(rows)
         archive.reclaim_space()
         assert sorted(map(tuple, archive.conn.execute("SELECT * FROM watch_matches"))) == before
         assert archive.conn.execute("PRAGMA page_count").fetchone()[0] < pages * 0.8

@@ -26,8 +26,6 @@ from aaltowatch.notify.message import Event, Message, digest_message, event_mess
 from aaltowatch.watches import match_watches
 from feeds.sanitize import clean_text
 from storage import Archive
-from storage import notifications as ledger
-from storage.watches import register_watches, watch_changes
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +48,10 @@ class DeliveryReport:
 def register(archive: Archive, watches: Sequence[Watch]) -> None:
     """Record every watch and target before a crawl, so the crawl's own events are news to
     new ones (the events before are history: matched, never sent)."""
-    register_watches(archive, watches)
+    archive.watches.register(watches)
     for watch in watches:
         for url in watch.notify:
-            ledger.register_target(archive, watch.name, target_label(url))
+            archive.notifications.register_target(watch.name, target_label(url))
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def deliver(
         logging.getLogger(name).setLevel(logging.WARNING)
     report = DeliveryReport()
     match_watches(archive, watches)  # events recorded since the feeds were built
-    report.unknown = ledger.resolve_stale_claims(archive)
+    report.unknown = archive.notifications.resolve_stale_claims()
     if report.unknown:
         log.warning(
             "%d notification(s) were interrupted by a crash between sending and recording;"
@@ -145,9 +143,8 @@ def _deliver_target(
     report: DeliveryReport,
 ) -> None:
     label = target_label(url)
-    target = ledger.register_target(archive, watch.name, label)
-    rows = watch_changes(
-        archive,
+    target = archive.notifications.register_target(watch.name, label)
+    rows = archive.watches.changes(
         watch,
         after=target["since_change"],
         unsent_for=target["id"],
@@ -178,14 +175,14 @@ def _deliver_target(
             if name == EVENT
             else digest_message(watch, name.removeprefix("digest "), batch)
         )
-        ledger.claim(archive, target["id"], ids, name)
+        archive.notifications.claim(target["id"], ids, name)
         if _send(service, message, label):
-            ledger.mark_sent(archive, target["id"], ids)
+            archive.notifications.mark_sent(target["id"], ids)
             done += len(ids)
             report.sent[label] = report.sent.get(label, 0) + len(ids)
             report.messages += 1
             continue
-        failures = ledger.release(archive, target["id"], ids)
+        failures = archive.notifications.release(target["id"], ids)
         report.failed.append(label)
         log.warning(
             "watch %s: delivery to %s failed (%d in a row); %d event(s) kept for the next run",
@@ -199,7 +196,7 @@ def _deliver_target(
                 f"watch {watch.name}: {failures} deliveries in a row to {label} failed;"
                 " its events are kept and sent when it answers again"
             )
-            archive.add_alert(run_id, ALERT_CHECK, text, severity="warning")
+            archive.runs.add_alert(run_id, ALERT_CHECK, text, severity="warning")
             report.alerts.append(text)
         return  # this target is down: the rest waits, in order, for the next run
 
@@ -220,9 +217,9 @@ def _send(service: Any, message: Message, label: str) -> bool:
 
 
 def _event(archive: Archive, change: dict[str, Any]) -> Event:
-    version = archive.version(change["page_id"], change.get("version")) or {}
+    version = archive.pages.version(change["page_id"], change.get("version")) or {}
     if not version and change.get("previous_version"):  # removed: the page as it was
-        version = archive.version(change["page_id"], change["previous_version"]) or {}
+        version = archive.pages.version(change["page_id"], change["previous_version"]) or {}
     return Event(
         change,
         clean_text(version.get("title")) or change["url"],
@@ -236,7 +233,7 @@ def send_test(archive: Archive, watch: Watch) -> list[tuple[str, bool]]:
     """One message marked as a test to each target of the watch, showing its newest match (if
     any): (target label, delivered) per target. Nothing is recorded in the ledger."""
     logging.getLogger("apprise").setLevel(logging.WARNING)
-    newest = watch_changes(archive, watch, limit=1)
+    newest = archive.watches.changes(watch, limit=1)
     message = trial_message(watch, _event(archive, newest[0]) if newest else None)
     results = []
     for url in watch.notify:

@@ -26,11 +26,11 @@ def _story(archive: Archive, slug: str, categories: list[str]) -> None:
     """A live news page whose current version carries `categories`."""
     url = f"https://www.aalto.fi/en/news/{slug}"
     with archive.transaction():
-        page_id = archive.insert_page(
+        page_id = archive.pages.insert_page(
             {"url": url, "kind": "news", "lang": "en", "first_seen": NOW, "last_seen": NOW,
              "last_changed": NOW, "version_count": 1, "current_version": 1}
         )  # fmt: skip
-        archive.add_version(
+        archive.pages.add_version(
             {"page_id": page_id, "version": 1, "url": url, "fetched_at": NOW,
              "content_hash": url, "title": f"Story {slug}", "categories": categories}
         )  # fmt: skip

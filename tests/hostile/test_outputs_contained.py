@@ -64,9 +64,9 @@ def _item(title: str) -> PageItem:
 def _recorded_run(db: Path, title: str) -> list[RunSummary]:
     """What a crawl of the news leaves: a finished, healthy run that stored `title`."""
     with Archive(db) as archive:
-        run_id = archive.start_run("news", "http://127.0.0.1")
+        run_id = archive.runs.start_run("news", "http://127.0.0.1")
         change = Recorder(archive, run_id).record_page(_item(title)).change
-        archive.finish_run(run_id, status="ok", exit_code=0)
+        archive.runs.finish_run(run_id, status="ok", exit_code=0)
     counted = RunStats(pages=1, **{"new" if change == "new" else "modified": 1})
     return [RunSummary("news", run_id, counted)]
 
@@ -190,12 +190,12 @@ def test_an_unwritable_metrics_file_costs_the_metrics(site: Config, hooks: Webho
 def test_a_failing_notify_step_costs_the_notifications(
     site: Config, hooks: Webhook, monkeypatch
 ) -> None:
-    from storage import notifications
+    from storage.notifications import NotificationStore
 
     def locked(*args: Any) -> int:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(notifications, "resolve_stale_claims", locked)
+    monkeypatch.setattr(NotificationStore, "resolve_stale_claims", locked)
     code, report = _run(site)
     report["_feeds"] = str(site.feeds_dir)
     _assert_failed(code, report, "notify")

@@ -27,8 +27,7 @@ from pipeline.normalise import normalise, normalise_unchanged
 from pipeline.recorder import Recorder
 from pipeline.scrapy_pipeline import TRUNCATED
 from storage import Archive
-from storage.dashboard import SQL, rows
-from storage.export import iter_pages
+from storage.dashboard import SQL
 
 NEWS = "https://www.aalto.fi/en/news/"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -52,7 +51,7 @@ def item(slug: str, fetched_at: str, **values: object) -> PageItem:
 
 
 def store(archive: Archive, *items: PageItem) -> None:
-    recorder = Recorder(archive, archive.start_run("news", "http://test"))
+    recorder = Recorder(archive, archive.runs.start_run("news", "http://test"))
     for page in items:
         recorder.record_page(normalise(page))
 
@@ -121,7 +120,7 @@ def test_huge_values_are_stored_cut_flagged_and_feeds_stay_small(tmp_path: Path)
     with Archive(tmp_path / "archive.db") as archive:
         store(archive, item("huge", ago(hours=1), **HUGE), item("plain", ago(hours=2)))
         history = page_history(archive, NEWS + "huge")
-        exported = {r["url"]: r for r in iter_pages(archive)}
+        exported = {r["url"]: r for r in archive.queries.export_pages()}
         report = build_feeds(archive, tmp_path / "feeds")
     cut = ["categories", "contacts", "images", "lead", "title", "translations"]
     assert history["versions"][-1]["truncated"] == cut
@@ -163,8 +162,10 @@ def dated(tmp_path: Path) -> Path:
 
 def test_implausible_dates_are_kept_and_flagged(dated: Path) -> None:
     with Archive(dated / "archive.db") as archive:
-        flags = {c["url"].rsplit("/", 1)[1]: c["flags"] for c in archive.changes()}
-        stored = {p["url"].rsplit("/", 1)[1]: p["published"] for p in iter_pages(archive)}
+        flags = {c["url"].rsplit("/", 1)[1]: c["flags"] for c in archive.queries.changes()}
+        stored = {
+            p["url"].rsplit("/", 1)[1]: p["published"] for p in archive.queries.export_pages()
+        }
     for slug in ("year-1", "year-9999", "year-2999", "year-1970"):
         assert "implausible_date" in flags[slug], (slug, flags)
     for slug in ("today", "tomorrow", "yesterday"):
@@ -193,7 +194,9 @@ def test_no_feed_or_page_says_its_data_is_from_the_future(dated: Path) -> None:
 
 def test_charts_count_only_plausible_months(dated: Path) -> None:
     with Archive(dated / "archive.db") as archive:
-        months = {r["month"] for name in SQL if "month" in SQL[name] for r in rows(archive, name)}
+        months = {
+            r["month"] for name in SQL if "month" in SQL[name] for r in archive.charts.rows(name)
+        }
         view = {r[0] for r in archive.conn.execute("SELECT month FROM category_counts_by_month")}
     assert months and view
     assert all("1990" <= m <= NOW.strftime("%Y-%m") for m in months | view), months | view
@@ -245,7 +248,7 @@ def test_the_pipeline_counts_a_cut_on_the_run(tmp_path: Path) -> None:
         pipe.process_item(item("huge", ago(hours=1), **HUGE))
         pipe.process_item(item("plain", ago(hours=1)))
         pipe.close_spider()
-        stored = archive.version(archive.page(NEWS + "huge")["id"])
+        stored = archive.pages.version(archive.pages.page(NEWS + "huge")["id"])
     assert crawler.stats.get_value(outcome_key(TRUNCATED)) == 1
     assert stored["truncated"] == [
         "categories",
