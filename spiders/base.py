@@ -32,7 +32,6 @@ from aaltowatch.core.items import Checked, CheckOutcome, Gone, PageItem, Unchang
 from aaltowatch.core.runstats import UNREACHABLE_STREAK
 from aaltowatch.core.text import parse_utc, utc_now
 from aaltowatch.core.urls import (
-    NEWS,
     OffSiteURL,
     Section,
     canonical_url,
@@ -206,7 +205,7 @@ class AaltoSpider(scrapy.Spider):
             self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
-                planner.cron_interval_s(*config.schedule.entry(NEWS.spider)),
+                planner.cron_interval_s(*self.schedule_of_kind()),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)
