@@ -18,6 +18,7 @@ from rich.table import Table
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.site import Site
+from aaltowatch.core.urls import SPIDER_NAMES
 from storage.partners import partners
 
 DEMO_DIR = Path("data/demo")
@@ -132,7 +133,8 @@ def _print_summary(
         table.add_column(col)
     for index, s in enumerate(summaries):
         table.add_row(
-            f"day {index // 2 + 1}", s.spider, str(s.requests), str(s.not_modified), str(s.pages),
+            f"day {index // len(SPIDER_NAMES) + 1}", s.spider, str(s.requests),
+            str(s.not_modified), str(s.pages),
             str(s.stored_new), str(s.modified), str(s.removed), str(s.moved),
             str(len(s.alerts)),
         )  # fmt: skip
@@ -140,7 +142,7 @@ def _print_summary(
     totals = archive.totals()
     console.print(f"pages: {totals['pages']}   versions: {totals['versions']}")
     console.print("changes: " + ", ".join(f"{c} {n}" for c, n in totals["changes"].items()))
-    day2_runs = [s.run_id for s in summaries[2:]]
+    day2_runs = [s.run_id for s in summaries[len(SPIDER_NAMES) :]]  # each day runs every spider
     if day2_runs:
         day2 = Table(title="What changed on day 2", title_justify="left", expand=True)
         day2.add_column("change", no_wrap=True)
