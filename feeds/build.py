@@ -130,18 +130,16 @@ def _names() -> str:
 def _page_specs(archive: Archive, section: Section, max_entries: int) -> list[FeedSpec]:
     """A section's live pages, one feed per language, newest first (if it publishes them)."""
     feeds = section.feeds
-    if not feeds.pages_title:
-        return []
     specs = []
-    for lang, path in section.home_paths.items():
+    for lang, name in section.page_feeds.items():
         words = {"name": section.name, "language": LANGUAGE_NAMES[lang]}
         rows = archive.section_entries(section.kind, lang, max_entries)
         specs.append(
             FeedSpec(
-                name=f"{section.spider}-{lang}",
+                name=name,
                 title=feeds.pages_title.format(**words),
                 description=feeds.pages_about.format(**words),
-                link=PUBLIC_ORIGIN + path,
+                link=PUBLIC_ORIGIN + section.home_paths[lang],
                 language=lang,
                 entries=_newest_first([page_entry(r) for r in rows], by_published=True),
                 group=section.name[:1].upper() + section.name[1:],
@@ -150,10 +148,10 @@ def _page_specs(archive: Archive, section: Section, max_entries: int) -> list[Fe
     return specs
 
 
-def _change_spec(section: Section, entries: list[Entry]) -> FeedSpec:
+def _change_spec(section: Section, name: str, entries: list[Entry]) -> FeedSpec:
     """A section's changes."""
     return FeedSpec(
-        name=section.spider,
+        name=name,
         title=section.feeds.changes_title.format(name=section.name),
         description=section.feeds.changes_about.format(name=section.name),
         link=PUBLIC_ORIGIN + section.home_paths["en"],
@@ -202,7 +200,7 @@ def feed_specs(
             group="Changes",
         )
     )
-    specs += [_change_spec(s, changes(s.kind)) for s in SECTIONS if s.feeds.changes_title]
+    specs += [_change_spec(s, name, changes(s.kind)) for s in SECTIONS if (name := s.change_feed)]
     specs.append(
         FeedSpec(
             name="partners",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import crawl, run_cli
 
@@ -21,7 +22,8 @@ def export(db: Path) -> dict[str, dict]:
     return {row["url"]: row for row in map(json.loads, proc.stdout.splitlines())}
 
 
-def changes_of_last_runs(db: Path, runs: int = 2) -> list[dict]:
+def changes_of_last_runs(db: Path, runs: int = len(SPIDER_NAMES)) -> list[dict]:
+    """The changes of the last crawl of every spider."""
     conn = sqlite3.connect(db)
     last = [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id DESC LIMIT ?", (runs,))]
     conn.close()

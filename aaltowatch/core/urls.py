@@ -91,6 +91,18 @@ class Section:
         return self.home or {lang: f"/{lang}/{slug}" for lang, slug in self.slugs.items()}
 
     @property
+    def page_feeds(self) -> dict[str, str]:
+        """language -> the file stem of its page feed (none without a `pages_title`)."""
+        if not self.feeds.pages_title:
+            return {}
+        return {lang: f"{self.spider}-{lang}" for lang in self.home_paths}
+
+    @property
+    def change_feed(self) -> str | None:
+        """The file stem of its change feed, if it has one."""
+        return self.spider if self.feeds.changes_title else None
+
+    @property
     def view_name(self) -> str:
         return self.view or f"{self.kind}_pages"
 
