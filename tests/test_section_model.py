@@ -9,13 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scrapy.utils.test import get_crawler
 
 from aaltowatch.core import planner, urls, watchconfig
-from aaltowatch.core.config import HealthThresholds
+from aaltowatch.core.config import HealthThresholds, load_config
 from aaltowatch.core.health import check_run
 from aaltowatch.core.runstats import RunStats
 from aaltowatch.core.urls import SECTION_OF_KIND, SECTIONS, Section
+from aaltowatch.crawl import spider_class
 from feeds import build
+from spiders.settings import scrapy_settings
 from storage import Archive, migrations
 
 EVENTS = Section(
@@ -120,3 +123,18 @@ def test_a_section_with_no_page_yet_is_healthy_until_it_has_had_pages(events: Se
     assert checks("event", known_live=3) == ["zero_items"]
     # The sections the site always has are unhealthy without pages, even on a fresh archive.
     assert checks("news") == checks("partnership") == ["zero_items"]
+
+
+@pytest.mark.parametrize("spider", urls.SPIDER_NAMES)
+def test_a_spider_s_budget_derives_from_its_own_schedule(tmp_path: Path, spider: str) -> None:
+    """Half its own interval at the politeness delay, not the news spider's."""
+    toml = tmp_path / "a.toml"
+    toml.write_text(f"[aaltowatch.schedule]\n{spider}_interval_s = 600\n", encoding="utf-8")
+    config = load_config(toml, environ={}).replace(db=tmp_path / "a.db")
+    crawler = get_crawler(spider_class(spider), scrapy_settings(config))
+    own = crawler.spidercls.from_crawler(crawler)
+    try:
+        own.plan_run()
+    finally:
+        Archive.from_crawler(crawler).close()
+    assert own.budget.limit == planner.derive_budget(600, config.download_delay) == 300
