@@ -18,6 +18,7 @@ from rich.table import Table
 
 from aaltowatch.core.config import Config
 from aaltowatch.core.site import Site
+from aaltowatch.core.urls import SPIDER_NAMES
 
 DEMO_DIR = Path("data/demo")
 
@@ -126,13 +127,16 @@ def _print_summary(
 ) -> None:
     from aaltowatch.figures import figures_table
 
-    rows = [([f"day {index // 2 + 1}", s.spider], s) for index, s in enumerate(summaries)]
+    rows = [
+        ([f"day {index // len(SPIDER_NAMES) + 1}", s.spider], s)
+        for index, s in enumerate(summaries)
+    ]
     table = figures_table("aaltowatch demo: two days of aalto.fi", ("day", "spider"), rows)
     console.print(table)
     totals = archive.queries.totals()
     console.print(f"pages: {totals['pages']}   versions: {totals['versions']}")
     console.print("changes: " + ", ".join(f"{c} {n}" for c, n in totals["changes"].items()))
-    day2_runs = [s.run_id for s in summaries[2:]]
+    day2_runs = [s.run_id for s in summaries[len(SPIDER_NAMES) :]]  # each day runs every spider
     if day2_runs:
         day2 = Table(title="What changed on day 2", title_justify="left", expand=True)
         day2.add_column("change", no_wrap=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aaltowatch.core.errors import one_line
-from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN
+from aaltowatch.core.urls import HUB_PATHS, LISTING_PATHS, PUBLIC_ORIGIN, SECTIONS, Section
 from feeds.atomic import write_if_changed
 from feeds.dashboard import dashboard_charts, render_dashboard
 from feeds.entries import (
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from aaltowatch.core.watchconfig import Watch
 
 LANGUAGE_NAMES = {"en": "English", "fi": "Finnish", "sv": "Swedish"}
-NEWS = {lang: (LANGUAGE_NAMES[lang], path) for lang, path in LISTING_PATHS.items()}
 PARTNERSHIP_HUB = HUB_PATHS["en"]
 INDEX_CHANGES = 20
 INDEX_ALERTS = 10
@@ -120,6 +119,45 @@ def _category_specs(archive: Archive, max_entries: int, max_feeds: int) -> list[
     return specs
 
 
+def _names() -> str:
+    """The sections' names as a list in words: "news and partnership"."""
+    names = [section.name for section in SECTIONS]
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+
+def _page_specs(archive: Archive, section: Section, max_entries: int) -> list[FeedSpec]:
+    """A section's live pages, one feed per language, newest first (if it publishes them)."""
+    feeds = section.feeds
+    specs = []
+    for lang, name in section.page_feeds.items():
+        words = {"name": section.name, "language": LANGUAGE_NAMES[lang]}
+        rows = archive.queries.section_entries(section.kind, lang, max_entries)
+        specs.append(
+            FeedSpec(
+                name=name,
+                title=feeds.pages_title.format(**words),
+                description=feeds.pages_about.format(**words),
+                link=PUBLIC_ORIGIN + section.home_paths[lang],
+                language=lang,
+                entries=_newest_first([page_entry(r) for r in rows], by_published=True),
+                group=section.name[:1].upper() + section.name[1:],
+            )
+        )
+    return specs
+
+
+def _change_spec(section: Section, name: str, entries: list[Entry]) -> FeedSpec:
+    """A section's changes."""
+    return FeedSpec(
+        name=name,
+        title=section.feeds.changes_title.format(name=section.name),
+        description=section.feeds.changes_about.format(name=section.name),
+        link=PUBLIC_ORIGIN + section.home_paths["en"],
+        entries=entries,
+        group="Changes",
+    )
+
+
 def feeds_url_for(out_dir: Path, feeds_base_url: str = "") -> str:
     """Absolute URL of the feeds directory, ending in "/": the configured one, else file://."""
     if feeds_base_url:
@@ -137,20 +175,7 @@ def feed_specs(
 ) -> tuple[list[FeedSpec], list[Entry]]:
     """Every feed, plus the newest change entries (for the index page); `memo` holds the
     diffs an earlier build rendered."""
-    specs = []
-    for lang, (language, path) in NEWS.items():
-        entries = [page_entry(r) for r in archive.queries.news_entries(lang, max_entries)]
-        specs.append(
-            FeedSpec(
-                name=f"news-{lang}",
-                title=f"Aalto University news ({language})",
-                description=f"News articles of www.aalto.fi in {language}, newest first.",
-                link=PUBLIC_ORIGIN + path,
-                language=lang,
-                entries=_newest_first(entries, by_published=True),
-                group="News",
-            )
-        )
+    specs = [spec for section in SECTIONS for spec in _page_specs(archive, section, max_entries)]
     cache: dict[int, Entry] = {}
 
     def entry(row: dict) -> Entry:
@@ -168,21 +193,12 @@ def feed_specs(
         FeedSpec(
             name="changes",
             title="www.aalto.fi: all changes",
-            description="New, modified, removed, restored and moved news and partnership pages.",
+            description=f"New, modified, removed, restored and moved {_names()} pages.",
             entries=all_changes,
             group="Changes",
         )
     )
-    specs.append(
-        FeedSpec(
-            name="partnerships",
-            title="www.aalto.fi: partnership page changes",
-            description="Changes to the collaboration (partnership) pages of www.aalto.fi.",
-            link=PUBLIC_ORIGIN + PARTNERSHIP_HUB,
-            entries=changes("partnership"),
-            group="Changes",
-        )
-    )
+    specs += [_change_spec(s, name, changes(s.kind)) for s in SECTIONS if (name := s.change_feed)]
     specs.append(
         FeedSpec(
             name="partners",

@@ -134,7 +134,7 @@ def _page_dates(row: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def page_entry(row: dict[str, Any]) -> Entry:
-    """A current page (news_entries / category_entries row) as a full-content entry."""
+    """A current page (section_entries / category_entries row) as a full-content entry."""
     published, updated = _page_dates(row)
     lead = clean_text(row.get("lead"))
     summary = f"<p>{escape(lead)}</p>" if lead else ""

@@ -7,7 +7,7 @@ Pure: the hub's bytes + URL in, {public URL: link text} out. Only links inside t
 from __future__ import annotations
 
 from aaltowatch.core.text import clean_inline
-from aaltowatch.core.urls import content_kind
+from aaltowatch.core.urls import PARTNERSHIPS, content_kind
 from pages.decode import decode_html
 from pages.dom import parse_html
 from pages.links import public_url
@@ -26,7 +26,7 @@ def hub_links(
         target = public_url(anchor.attrib["href"], url, base_url)
         kind = content_kind(target)
         text = clean_inline(" ".join(anchor.xpath(".//text()").getall()))
-        if kind and kind[0] == "partnership" and target != url and text:
+        if kind and kind[0] == PARTNERSHIPS.kind and target != url and text:
             texts = out.setdefault(target, [])
             if text not in texts:
                 texts.append(text)

@@ -40,7 +40,6 @@ from aaltowatch.core.runstats import (
 )
 from aaltowatch.core.text import parse_utc, utc_now
 from aaltowatch.core.urls import (
-    NEWS,
     OffSiteURL,
     Section,
     canonical_url,
@@ -230,7 +229,7 @@ class AaltoSpider(scrapy.Spider):
             self.mode, self.budget = planner.CrawlMode.FULL, planner.Budget(None)
         else:
             limit = config.max_requests_per_run or planner.derive_budget(
-                planner.cron_interval_s(*config.schedule.entry(NEWS.spider)),
+                planner.cron_interval_s(*self.schedule_of_kind()),
                 max(config.download_delay, getattr(self, "robots_delay", 0.0)),
             )
             self.budget = planner.Budget(limit, spent=ROBOTS_REQUESTS)

@@ -84,7 +84,7 @@ def _upgrade_if_behind(path: Path) -> None:
     conn = _connect_readonly(path)
     try:
         db = Database(conn)
-        behind = migrations.is_ours(db) is True and bool(migrations.migrations.pending(db))
+        behind = migrations.is_ours(db) is True and migrations.is_behind(db)
     finally:
         conn.close()
     if behind and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Database, Migrations
 
 from aaltowatch.core.text import utc_now
+from aaltowatch.core.urls import SECTIONS
 from pages.fields import BY_NAME, VERSION_COLUMNS, VIEW_FIELDS
 from storage.rows import plausible_sql
 
@@ -134,6 +135,23 @@ def m0001_initial(db: Database) -> None:
     )
 
 
+def section_view(kind: str) -> str:
+    """A section's view (`Section.view_name`): its live pages that are no duplicates."""
+    return f"""
+        SELECT * FROM current_pages
+        WHERE kind = '{kind}' AND status = 'live' AND duplicate_of IS NULL
+    """
+
+
+def sync_section_views(db: Database) -> None:
+    """Every section of the site model has its view: a section added since the archive was
+    made gets its view when a writer next opens it (the views of the sections it had stay)."""
+    views = set(db.view_names())
+    for section in SECTIONS:
+        if section.view_name not in views:
+            db.create_view(section.view_name, section_view(section.kind).strip())
+
+
 # Views for analysts (Datasette, sqlite3, exports): the current state without hand-written joins.
 _PUBLISHED = plausible_sql("n.published", "n.last_seen")  # a news row's month, if plausible
 VIEWS = {
@@ -145,14 +163,7 @@ VIEWS = {
         FROM pages p
         LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.current_version
     """,
-    "news": """
-        SELECT * FROM current_pages
-        WHERE kind = 'news' AND status = 'live' AND duplicate_of IS NULL
-    """,
-    "partnership_pages": """
-        SELECT * FROM current_pages
-        WHERE kind = 'partnership' AND status = 'live' AND duplicate_of IS NULL
-    """,
+    **{s.view_name: section_view(s.kind) for s in SECTIONS},
     "change_log": """
         SELECT c.id, COALESCE(v.title, cur.title) AS title, c.url, p.kind, p.lang, c.change,
             c.fields, c.detected_at, c.version, c.previous_version, c.moved_from, c.diff,
@@ -657,17 +668,29 @@ def field_since(db: Database) -> dict[str, int]:
 def apply(db: Database) -> None:
     """Bring the schema up to date under one write lock (BEGIN IMMEDIATE), so two first runs
     on a new file do not both create the tables ("table runs already exists")."""
-    if not migrations.pending(db) and _fields_behind(db) == ([], False):
+    if not is_behind(db):
         return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         migrations.apply(db)  # re-reads what is pending, now that no one else can write
         sync_fields(db)
+        sync_section_views(db)
     except BaseException:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+def is_behind(db: Database) -> bool:
+    """A migration is pending, a section of the site model has no view yet, or the page
+    object declares a field the archive has no column or view column for."""
+    views = set(db.view_names())
+    return (
+        bool(migrations.pending(db))
+        or any(s.view_name not in views for s in SECTIONS)
+        or _fields_behind(db) != ([], False)
+    )
 
 
 def is_ours(db: Database) -> bool | None:

@@ -97,14 +97,14 @@ class ReadQueries(Store):
             if row["status"] != "moved":
                 yield page_record(row)
 
-    def news_entries(self, lang: str, limit: int) -> list[dict[str, Any]]:
-        """Live, non-duplicate news of one language, newest published first."""
+    def section_entries(self, kind: str, lang: str, limit: int) -> list[dict[str, Any]]:
+        """Live, non-duplicate pages of one kind and language, newest published first."""
         return self._all(
             "SELECT p.url, p.id AS page_id, p.first_seen, p.last_changed, v.* FROM pages p"
             " JOIN versions v ON v.page_id = p.id AND v.version = p.current_version"
-            " WHERE p.kind = 'news' AND p.lang = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
+            " WHERE p.kind = ? AND p.lang = ? AND p.status = 'live' AND p.duplicate_of IS NULL"
             f" ORDER BY {_BY_FEED_DATE} DESC, p.url LIMIT ?",
-            (lang, limit),
+            (kind, lang, limit),
         )
 
     def category_entries(self, category: str, limit: int) -> list[dict[str, Any]]:

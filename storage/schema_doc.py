@@ -13,6 +13,7 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
+from aaltowatch.core.urls import SECTIONS
 from pages.fields import VERSION_DOCS
 from storage import migrations
 
@@ -53,8 +54,10 @@ TABLES: dict[str, str] = {
     "watch_matches": "Each change event a watch matched, once, with the snippet that matched and"
     " whether it is news to send (pushable) or the baseline.",
     "current_pages": "Every page joined with the fields of its current version.",
-    "news": "Live news items that are not duplicates, with their current fields.",
-    "partnership_pages": "Live partnership (collaboration) pages that are not duplicates.",
+    **{
+        s.view_name: f"Live {s.name} pages that are not duplicates, with their current fields."
+        for s in SECTIONS
+    },
     "change_log": "Change events with the page's title, kind and language.",
     "category_counts_by_month": "Live news per category, publication month and language.",
     "partners": "Partner registry: the organisations the partnership pages are about (rebuilt"
@@ -74,7 +77,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "pages": {
         "id": "Page id (stable across moves: history continues under a new URL).",
         "url": "Canonical public URL (https://www.aalto.fi/...).",
-        "kind": "news or partnership.",
+        "kind": "The kind of its section (news, partnership, ...: `core.urls.KINDS`).",
         "lang": "en, fi or sv.",
         "status": "live, removed (404/410) or moved (301 to a page with its own history).",
         "first_seen": "When the page was first stored (ISO 8601 UTC).",
@@ -122,7 +125,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "runs": {
         "id": "Run id.",
-        "spider": "news or partnerships.",
+        "spider": "The spider of a section (news, partnerships, ...: `core.urls.SPIDER_NAMES`).",
         "base_url": "Where the site was fetched from.",
         "started_at": "Start time (ISO 8601 UTC).",
         "finished_at": "End time.",
@@ -222,7 +225,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "crawl_queue": {
         "url": "Canonical public URL to fetch.",
-        "kind": "news or partnership.",
+        "kind": "The kind of its section (news, partnership, ...: `core.urls.KINDS`).",
         "lang": "en, fi or sv.",
         "tier": "0 teaser new or changed, 1 sitemap lastmod moved, 2 found only in a sitemap.",
         "sort_key": "Newest first within a tier: published time or lastmod.",
@@ -297,7 +300,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "change_log": {
         "title": "Title of the version the change produced, else the current title.",
-        "kind": "news or partnership.",
+        "kind": "The kind of its section (news, partnership, ...: `core.urls.KINDS`).",
         "lang": "en, fi or sv.",
     },
     "partners": {
@@ -356,12 +359,20 @@ COLUMNS: dict[str, dict[str, str]] = {
 # Where a view's columns come from, for descriptions.
 VIEW_SOURCES: dict[str, tuple[str, ...]] = {
     "current_pages": ("pages", "versions"),
-    "news": ("pages", "versions"),
-    "partnership_pages": ("pages", "versions"),
+    **{s.view_name: ("pages", "versions") for s in SECTIONS},
     "change_log": ("changes", "pages"),
     "partner_overview": ("partners",),
     "date_anomalies": ("changes", "pages"),
 }
+
+
+SECTION_VIEWS = "Section views"
+SECTION_VIEWS_DOC = (
+    "One per section of the site model (`aaltowatch.core.urls.SECTIONS`): its live pages that"
+    " are not duplicates, with the columns of `current_pages`. Named by the section's `view`,"
+    " else `<kind>_pages`: `news`, `partnership_pages`, ... A section added later gets its view"
+    " when a writer next opens the archive."
+)
 
 
 def column_doc(table: str, column: str) -> str:
@@ -393,9 +404,13 @@ def schema_markdown(db: Database | None = None) -> str:
     )
     order = {name: i for i, name in enumerate(TABLES)}
     tables = [t for t in db.table_names() if not _is_shadow(db, t)]
-    sections = [("Tables", tables), ("Views", db.view_names())]
-    for heading, names in sections:
+    # The sections' views are one entry: a new section does not change the schema's description.
+    section_views = {s.view_name for s in SECTIONS}
+    views = [v for v in db.view_names() if v not in section_views]
+    for heading, names in [("Tables", tables), ("Views", views)]:
         out += ["", f"### {heading}"]
+        if heading == "Views":
+            out += ["", f"#### {SECTION_VIEWS}", "", SECTION_VIEWS_DOC]
         for name in sorted(names, key=lambda n: order.get(n, len(order))):
             out += ["", f"#### `{name}`", "", TABLES.get(name, ""), ""]
             out += ["| column | type | description |", "|---|---|---|"]

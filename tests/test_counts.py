@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from aaltowatch.core.items import CheckOutcome
+from aaltowatch.core.urls import SPIDER_NAMES
 from storage import open_archive
 from tests.conftest import run_cli
 
@@ -22,7 +23,7 @@ def test_each_runs_counters_are_its_change_events(two_state_copy: Path) -> None:
         runs = conn.execute(
             "SELECT id, new, modified, removed, moved, restored FROM runs ORDER BY id"
         ).fetchall()
-        assert len(runs) == 4
+        assert len(runs) == 2 * len(SPIDER_NAMES)  # two crawls of every spider
         for run_id, *counters in runs:
             events = dict(
                 conn.execute(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import crawl, run_cli
 
@@ -21,7 +22,8 @@ def export(db: Path) -> dict[str, dict]:
     return {row["url"]: row for row in map(json.loads, proc.stdout.splitlines())}
 
 
-def changes_of_last_runs(db: Path, runs: int = 2) -> list[dict]:
+def changes_of_last_runs(db: Path, runs: int = len(SPIDER_NAMES)) -> list[dict]:
+    """The changes of the last crawl of every spider."""
     conn = sqlite3.connect(db)
     last = [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id DESC LIMIT ?", (runs,))]
     conn.close()
@@ -108,7 +110,8 @@ def test_recrawl_of_unchanged_state_adds_nothing_and_is_answered_by_304(
         assert proc.returncode == 0, proc.stderr
         statuses = [r.status for r in server.requests if r.path != "/robots.txt"]
     assert conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0] == before
-    runs = conn.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 2").fetchall()
+    last = "SELECT id FROM runs ORDER BY id DESC LIMIT ?"
+    runs = conn.execute(last, (len(SPIDER_NAMES),)).fetchall()  # the crawl's, one per spider
     new_changes = conn.execute(
         f"SELECT COUNT(*) FROM changes WHERE run_id IN ({','.join(str(r[0]) for r in runs)})"
     ).fetchone()[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aaltowatch.core.urls import KINDS
 from storage import Archive
 from storage.export import write_export
 from tests.conftest import run_cli
@@ -62,7 +63,7 @@ def test_ndjson_values(ndjson, expected):
     for dup in changes["duplicates"]:
         assert by_url[dup["url"]]["duplicate_of"] == dup["duplicate_of"]
     for record in ndjson:
-        assert record["kind"] in ("news", "partnership") and record["lang"] in ("en", "fi", "sv")
+        assert record["kind"] in KINDS and record["lang"] in ("en", "fi", "sv")
         assert all(isinstance(record[f], list) for f in LIST_FIELDS)
         assert isinstance(record["translations"], dict)
         assert record["first_seen"] <= record["last_changed"] <= record["last_seen"]

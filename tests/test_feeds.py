@@ -8,6 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from aaltowatch.core.urls import SECTIONS
 from feeds import htmldiff
 from feeds.build import build_feeds
 from feeds.names import slugify
@@ -17,7 +18,14 @@ from pipeline.recorder import Recorder
 from storage import Archive
 from tests.conftest import run_cli
 
+# The feed URLs an archive published before: an upgraded archive keeps every one.
 FEED_FILES = ("news-en", "news-fi", "news-sv", "changes", "partnerships", "partners", "health")
+# Every section's feeds (a section added to the site model adds its own).
+SECTION_FEEDS = tuple(
+    name
+    for s in SECTIONS
+    for name in (*s.page_feeds.values(), *([s.change_feed] if s.change_feed else []))
+)
 HOSTILE = (
     '<script>alert(1)</script> <img src=x onerror=alert(1)> <a href="javascript:alert(1)">x</a>'
     " \x00\x07\x1b"
@@ -169,7 +177,8 @@ def test_opml_groups_feeds_and_titles_name_the_language(built: Path) -> None:
     groups = {g.get("text"): [o.get("xmlUrl").rsplit("/", 1)[1] for o in g] for g in body}
     assert all(g.get("xmlUrl") is None for g in body)  # only folders at the top
     assert groups["News"] == ["news-en.xml", "news-fi.xml", "news-sv.xml"]
-    assert groups["Changes"] == ["changes.xml", "partnerships.xml", "partners.xml"]
+    change_feeds = [f"{s.change_feed}.xml" for s in SECTIONS if s.change_feed]
+    assert groups["Changes"] == ["changes.xml", *change_feeds, "partners.xml"]
     assert groups["Health"] == ["health.xml"]
     languages = {"English": "en", "Finnish": "fi", "Swedish": "sv"}
     for language, lang in languages.items():
@@ -314,7 +323,8 @@ def test_empty_archive_builds_valid_feeds(tmp_path: Path) -> None:
         first = build_feeds(archive, tmp_path / "out")
         second = build_feeds(archive, tmp_path / "out")
     # + feeds.opml, index.html and dashboard.html
-    assert len(first.written) == 2 * len(FEED_FILES) + 3 and second.written == []
+    feeds = {*FEED_FILES, *SECTION_FEEDS}
+    assert len(first.written) == 2 * len(feeds) + 3 and second.written == []
     for path in _feed_files(tmp_path / "out"):
         assert _parse(path).entries == []
 

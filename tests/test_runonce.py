@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from aaltowatch.core.urls import content_kind
+from aaltowatch.core.urls import KINDS, SPIDER_NAMES, content_kind
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env, run_cli
 from tests.faultserver import FaultServer
@@ -68,9 +68,10 @@ def test_two_concurrent_runs_never_both_crawl(snapshot_server: SnapshotServer, t
     assert "another aaltowatch run holds" in message
     assert ended[loser] < ended[1 - loser]  # gave up at once instead of queueing
     # One crawl: one run per spider, and each spider's robots.txt fetched once.
-    assert query(db, "SELECT spider FROM runs ORDER BY id") == [("news",), ("partnerships",)]
+    assert query(db, "SELECT spider FROM runs ORDER BY id") == [(s,) for s in SPIDER_NAMES]
     robots = [r for r in snapshot_server.requests if r.path == "/robots.txt"]
-    assert len(robots) == 2 * 2  # per spider: its own fetch + Scrapy's robots middleware
+    # per spider: its own fetch + Scrapy's robots middleware
+    assert len(robots) == 2 * len(SPIDER_NAMES)
 
 
 def test_layout_drift_exits_3_and_stores_nothing(tmp_path: Path) -> None:
@@ -197,8 +198,8 @@ def test_offline_run_says_site_unreachable_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in err and "[Spidermon]" not in err and "FAIL" not in err
     assert "Warning" not in err and "Gave up retrying" not in err
     alerts = [line for line in err.splitlines() if line.startswith("ALERT")]
-    assert len(alerts) == 2
-    for alert, kind in zip(alerts, ("news", "partnership"), strict=True):
+    assert len(alerts) == len(KINDS)
+    for alert, kind in zip(alerts, KINDS, strict=True):
         assert re.fullmatch(
             f"ALERT site_unreachable: {kind}: site unreachable, none of [0-9]+ requests got an"
             r" answer \(DownloadConnectionRefusedError\)"

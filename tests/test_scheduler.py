@@ -17,16 +17,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 import scheduler
 from aaltowatch.core.config import Config, Schedule, load_config
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.testing.snapshot_server import SnapshotServer
 from tests.conftest import CLI, cli_env
 
-FAST = """
-[schedule]
-news_interval_s = 1
-partnerships_interval_s = 1.5
-stop_grace_s = 1
-misfire_grace_s = 30
-"""
+# Every spider every second or so (news 1 s, partnerships 1.5 s, ...).
+FAST = "[schedule]\nstop_grace_s = 1\nmisfire_grace_s = 30\n" + "".join(
+    f"{spider}_interval_s = {1 + i / 2}\n" for i, spider in enumerate(SPIDER_NAMES)
+)
 
 
 def test_jobs_from_config(tmp_path: Path) -> None:
@@ -35,7 +33,7 @@ def test_jobs_from_config(tmp_path: Path) -> None:
     config = load_config(config_file, {"db": tmp_path / "a.db"})
     sched = scheduler.build_scheduler(config, config_file)
     jobs = {job.id: job for job in sched.get_jobs()}
-    assert set(jobs) == {"news", "partnerships"}
+    assert set(jobs) == set(SPIDER_NAMES)
     assert isinstance(jobs["news"].trigger, CronTrigger)
     assert str(jobs["news"].trigger.fields[6]) == "*/5"  # the minute field
     # Applied to each job when the scheduler starts; this is what it will apply.
@@ -97,7 +95,7 @@ def stop(proc: subprocess.Popen[str], log: Path) -> str:
     return text
 
 
-SPIDERS = ("news", "partnerships")
+SPIDERS = SPIDER_NAMES
 
 
 def test_schedule_runs_each_job_and_stops_cleanly(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from aaltowatch.core.urls import KINDS
 from aaltowatch.status import status_report
 from storage import open_archive
 from tests.conftest import run_cli
@@ -101,10 +102,10 @@ def _wide_report() -> dict:
         "healthy": False,
         "latest": {"partnerships": {"id": 12345, "status": "interrupted", "alerts": []}},
         "pages": {
+            **{f"{kind}_{status}": 0 for kind in KINDS for status in ("live", "removed")},
             "news_live": 20000,
             "news_removed": 10,
             "partnership_live": 90,
-            "partnership_removed": 0,
         },
         "runs": [run, {**run, "spider": "news", "status": "ok"}],
         "notifications": [target],

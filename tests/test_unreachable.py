@@ -30,6 +30,7 @@ from aaltowatch.core.runstats import (
     UNREACHABLE_STREAK,
     RunStats,
 )
+from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.figures import FIGURES
 from spiders.middlewares import UnreachableSiteMiddleware
 from tests.conftest import run_cli
@@ -165,8 +166,8 @@ def test_a_closed_port_ends_in_one_alert_per_spider_with_figures_that_agree(
     status = run_cli("status", "--json", db=db)
     runs = {r["spider"]: r for r in json.loads(status.stdout)["runs"]}
     alerts = [line for line in proc.stderr.splitlines() if line.startswith("ALERT")]
-    assert len(alerts) == 2, proc.stderr
-    for alert, spider in zip(alerts, ("news", "partnerships"), strict=True):
+    assert len(alerts) == len(SPIDER_NAMES), proc.stderr
+    for alert, spider in zip(alerts, SPIDER_NAMES, strict=True):
         found = re.fullmatch(
             r"ALERT site_unreachable: \w+: site unreachable, none of ([0-9]+) requests got an"
             r" answer \(DownloadConnectionRefusedError\); stopped after 5 connection failures"

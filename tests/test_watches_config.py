@@ -10,6 +10,7 @@ import pytest
 
 from aaltowatch.core.config import load_config
 from aaltowatch.core.errors import ConfigError
+from aaltowatch.core.urls import KINDS
 from aaltowatch.core.watchconfig import Watch
 from tests.conftest import run_cli
 
@@ -128,7 +129,7 @@ def test_watches_lists_counts_and_watch_test_shows_matches(
     events = json.loads(tested.stdout)
     assert len(events) == listed["vantaa"]["matches"]
     assert {e["change"] for e in events} <= {"new", "modified"}
-    assert all(e["kind"] in ("news", "partnership") for e in events)
+    assert all(e["kind"] in KINDS for e in events)
     assert all("«Vantaa" in e["match"] for e in events)  # why each matched, highlighted
     assert not any(e["notified"] for e in events)  # crawled before the watch existed: history
 

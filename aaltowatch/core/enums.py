@@ -1,7 +1,8 @@
 """The closed sets of names the archive stores as text: one enum each, so a typo is an error.
 
 They are `StrEnum`s: a member is the very string stored in SQLite and written to JSON, so
-storage, export and feeds compare and print them unchanged.
+storage, export and feeds compare and print them unchanged. Page kinds are the site model's
+(`core.urls.KINDS`, one per section).
 """
 
 from __future__ import annotations
@@ -43,13 +44,6 @@ class PageStatus(StrEnum):
     LIVE = "live"
     REMOVED = "removed"
     MOVED = "moved"
-
-
-class PageKind(StrEnum):
-    """`pages.kind`: the content sections that are archived."""
-
-    NEWS = "news"
-    PARTNERSHIP = "partnership"
 
 
 def change_label(kind: str) -> str:

@@ -19,6 +19,7 @@ from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE
 from aaltowatch.core.fields import required_fields
 from aaltowatch.core.items import TRUSTED_SOURCES
 from aaltowatch.core.runstats import STOPPED, UNREACHABLE, RunStats
+from aaltowatch.core.urls import SECTION_OF_KIND
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ def site_unreachable(kind: str, run: RunStats, limits: HealthThresholds) -> Iter
 def zero_items(kind: str, run: RunStats, limits: HealthThresholds) -> Iterator[Alert]:
     # A planned run may fetch no page at all when nothing is new: the teasers it read count.
     seen = run.pages + run.unchanged + run.plan_teasers
+    section = SECTION_OF_KIND.get(kind)
+    if section is not None and not section.pages_expected and not run.known_live:
+        return  # no page of this section is known (a new one, or not on this copy of the site)
     if seen < limits.min_items:
         yield Alert("zero_items", f"{kind}: {seen} pages seen (minimum {limits.min_items})")
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from aaltowatch.core.fields import plausible
 from aaltowatch.core.text import parse_utc
+from aaltowatch.core.urls import SECTION_OF_KIND
 
 # Share of the schedule interval a run's politeness time may take.
 INTERVAL_SHARE = 0.5
@@ -47,9 +48,9 @@ PRIOR_RATE0 = 4.0
 PRIOR_WEIGHT_DAYS = 3.0
 # Relative precision of an estimated change rate (far finer than any decision needs).
 LOG_RATE_PRECISION = 1e-9
-# Partnership pages and recent news count more than the archive.
+# A page's weight is its section's (core.urls.Section.importance), its recent weight while it
+# is younger than this (recent news count more than the archive); a kind no section has: 1.
 RECENT_DAYS = 30.0
-IMPORTANCE = {"partnership": 3.0, "recent": 2.0, "archive": 1.0}
 
 
 class RevisitPolicy(StrEnum):
@@ -316,10 +317,20 @@ class PageView:
         return max((now - last).total_seconds() / 86400.0, 0.0) if last else float("inf")
 
 
+def _is_recent(page: PageView, now: datetime) -> bool:
+    """Young enough for its section's recent weight (a section without one has no "recent")."""
+    section = SECTION_OF_KIND.get(page.kind)
+    recent = section is not None and section.recent_importance is not None
+    return recent and page.age_days(now) < RECENT_DAYS
+
+
 def importance(page: PageView, now: datetime) -> float:
-    if page.kind == "partnership":
-        return IMPORTANCE["partnership"]
-    return IMPORTANCE["recent"] if page.age_days(now) < RECENT_DAYS else IMPORTANCE["archive"]
+    section = SECTION_OF_KIND.get(page.kind)
+    if section is None:
+        return 1.0
+    if section.recent_importance is not None and _is_recent(page, now):
+        return section.recent_importance
+    return section.importance
 
 
 def change_probability(page: PageView, now: datetime) -> float:
@@ -332,7 +343,7 @@ def change_probability(page: PageView, now: datetime) -> float:
 
 def max_interval_days(page: PageView, now: datetime, max_days: float, recent_days: float) -> float:
     """How long a page may go unverified: recent news less long than the archive."""
-    if page.kind == "news" and page.age_days(now) < RECENT_DAYS:
+    if _is_recent(page, now):
         return min(recent_days, max_days)
     return max_days
 

@@ -46,47 +46,114 @@ LANGS = ("en", "fi", "sv")
 
 
 @dataclass(frozen=True)
+class SectionFeeds:
+    """The feeds a section publishes (feeds.build). Their file names derive from its spider, so
+    an archive keeps its feed URLs: `<spider>-<lang>.xml`, its live pages newest first, one per
+    language, and `<spider>.xml`, its changes. A title "" means no such feed. In the texts
+    `{name}` is the section's name and `{language}` the feed's language."""
+
+    pages_title: str = "Aalto University {name} ({language})"
+    pages_about: str = "The {name} pages of www.aalto.fi in {language}, newest first."
+    changes_title: str = "www.aalto.fi: {name} changes"
+    changes_about: str = "Changes to the {name} pages of www.aalto.fi."
+
+
+@dataclass(frozen=True)
 class Section:
     """A watched section of the site, declared once: URL patterns, spider choices, schedule
-    entries, status and health derive from `SECTIONS`. Its spider lives in `spiders/<spider>.py`.
+    entries, watch kinds, feeds, views, the planner's weights, the request budget, status and
+    health derive from `SECTIONS`. Its spider lives in `spiders/<spider>.py`.
     """
 
-    kind: str  # the page kind its pages are stored as
-    spider: str  # the spider that crawls it (CLI choice, schedule key, run name)
+    kind: str  # the page kind its pages are stored as (and a watch's `kinds` names)
+    spider: str  # the spider that crawls it (CLI choice, schedule key, run name, feed names)
+    name: str  # how feeds name it ("news", "partnership")
     slugs: dict[str, str]  # language -> the section's first path segment
-    cron: str  # the default schedule (crontab syntax, UTC)
+    cron: str  # the default schedule (crontab syntax, UTC); the run's budget derives from it
     required: tuple[str, ...]  # fields every page must have (missing ones = layout drift)
+    # The planner's weight of a page's revisit (planner.importance); `recent_importance`, if
+    # set, while the page is younger than planner.RECENT_DAYS (it is then also verified within
+    # `revisit_recent_max_hours`).
+    importance: float
+    recent_importance: float | None = None
     nested: bool = False  # deeper paths are pages of the section too
     not_pages: tuple[str, ...] = ()  # slugs under the section that are no pages (feeds)
+    # The page each language starts from (feed links, a spider's entry); default its root.
+    home: dict[str, str] | None = None
+    feeds: SectionFeeds = SectionFeeds()
+    view: str = ""  # its analysts' view of live pages (storage.migrations); "": <kind>_pages
+    # The site always has pages of it: a run that sees none is unhealthy even on a fresh
+    # archive. Otherwise only once the archive has held pages of it (a new section may have
+    # nothing yet).
+    pages_expected: bool = False
+
+    @property
+    def home_paths(self) -> dict[str, str]:
+        return self.home or {lang: f"/{lang}/{slug}" for lang, slug in self.slugs.items()}
+
+    @property
+    def page_feeds(self) -> dict[str, str]:
+        """language -> the file stem of its page feed (none without a `pages_title`)."""
+        if not self.feeds.pages_title:
+            return {}
+        return {lang: f"{self.spider}-{lang}" for lang in self.home_paths}
+
+    @property
+    def change_feed(self) -> str | None:
+        """The file stem of its change feed, if it has one."""
+        return self.spider if self.feeds.changes_title else None
+
+    @property
+    def view_name(self) -> str:
+        return self.view or f"{self.kind}_pages"
 
 
 NEWS = Section(
     kind="news",
     spider="news",
+    name="news",
     slugs={"en": "news", "fi": "uutiset", "sv": "nyheter"},
     cron="*/30 * * * *",
     required=("title", "body", "published"),
+    importance=1.0,
+    recent_importance=2.0,
     not_pages=("feed", "rss"),
+    feeds=SectionFeeds(
+        pages_about="News articles of www.aalto.fi in {language}, newest first.",
+        changes_title="",
+    ),
+    view="news",
+    pages_expected=True,
 )
 PARTNERSHIPS = Section(
     kind="partnership",
     spider="partnerships",
+    name="partnership",
     slugs={"en": "collaboration", "fi": "yhteistyo", "sv": "samarbete"},
     cron="15 6 * * *",
     required=("title", "body"),
+    importance=3.0,
     nested=True,
+    home={
+        "en": "/en/collaboration/collaboration-with-cities-and-regions",
+        "fi": "/fi/yhteistyo/kaupunki-ja-alueyhteistyo",
+        "sv": "/sv/samarbete/samarbete-med-stader-och-regioner",
+    },
+    feeds=SectionFeeds(
+        pages_title="",
+        changes_title="www.aalto.fi: partnership page changes",
+        changes_about="Changes to the collaboration (partnership) pages of www.aalto.fi.",
+    ),
+    pages_expected=True,
 )
 SECTIONS = (NEWS, PARTNERSHIPS)
 KINDS = tuple(section.kind for section in SECTIONS)
 SPIDER_NAMES = tuple(section.spider for section in SECTIONS)
+SECTION_OF_KIND = {section.kind: section for section in SECTIONS}
 
 NEWS_SECTIONS = NEWS.slugs
-HUB_PATHS = {
-    "en": "/en/collaboration/collaboration-with-cities-and-regions",
-    "fi": "/fi/yhteistyo/kaupunki-ja-alueyhteistyo",
-    "sv": "/sv/samarbete/samarbete-med-stader-och-regioner",
-}
-LISTING_PATHS = {lang: f"/{lang}/{slug}" for lang, slug in NEWS.slugs.items()}
+HUB_PATHS = PARTNERSHIPS.home_paths
+LISTING_PATHS = NEWS.home_paths
 FEED_PATH = f"{LISTING_PATHS['en']}/feed"  # the site RSS
 
 _CONTENT_RE = re.compile(

@@ -18,13 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aaltowatch.core.enums import FEED_CHANGES, PageKind
+from aaltowatch.core.enums import FEED_CHANGES
 from aaltowatch.core.errors import ConfigError, QueryError
 from aaltowatch.core.query import fts_query
 from aaltowatch.core.targets import label
-from aaltowatch.core.urls import LANGS
+from aaltowatch.core.urls import KINDS, LANGS
 
-KINDS = tuple(PageKind)
 DIGESTS = ("", "daily")
 # What a `modified` event is matched against: the words it changed (changedetection.io's trigger
 # text), or the whole page. Other events (new, removed, restored, moved) always match the page.
