@@ -131,8 +131,8 @@ def traced(aged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     now = end.strftime("%Y-%m-%dT%H:%M:%SZ")
     with (
         archive_age.sink() as target,
+        trace.open("a", encoding="utf-8") as out,  # closed after the archive's own last SQL
         open_archive(run_db) as archive,
-        trace.open("a", encoding="utf-8") as out,
     ):
         trace_into(archive.conn, out)
         config = archive_age.config_for(run_db, work / "feeds", target, watches=True)
