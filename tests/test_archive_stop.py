@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from scrapy.http import HtmlResponse, Request
-from scrapy.utils.test import get_crawler
 
 from aaltowatch.core import crawlstop
 from aaltowatch.core.config import Config
@@ -12,17 +11,7 @@ from aaltowatch.core.crawlstop import ARCHIVE_UNWRITABLE, unwritable
 from aaltowatch.core.errors import ArchiveWriteError
 from spiders.archivestop import ArchiveStopMiddleware
 from spiders.settings import scrapy_settings
-
-
-class _Engine:
-    spider = object()
-
-    def __init__(self) -> None:
-        self.closed: list[str] = []
-
-    def close_spider_async(self, reason: str) -> str:
-        self.closed.append(reason)
-        return reason
+from tests.fakeengine import ClosingEngine, crawler_with_engine
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +19,8 @@ def _no_reactor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("scrapy.utils.defer.deferred_from_coro", lambda coro: coro)
 
 
-def _middleware() -> tuple[ArchiveStopMiddleware, _Engine]:
-    crawler = get_crawler(settings_dict=scrapy_settings(Config()))
-    crawler.stats.open_spider()
-    engine = _Engine()
-    crawler.engine = engine  # type: ignore[assignment]
+def _middleware() -> tuple[ArchiveStopMiddleware, ClosingEngine]:
+    crawler, engine = crawler_with_engine(scrapy_settings(Config()))
     return ArchiveStopMiddleware.from_crawler(crawler), engine
 
 

@@ -17,7 +17,6 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response
-from scrapy.utils.test import get_crawler
 from twisted.internet.error import DNSLookupError
 
 from aaltowatch.core.config import Config, HealthThresholds
@@ -34,21 +33,9 @@ from aaltowatch.core.urls import SPIDER_NAMES
 from aaltowatch.figures import FIGURES
 from spiders.middlewares import UnreachableSiteMiddleware
 from tests.conftest import run_cli
+from tests.fakeengine import crawler_with_engine
 
 SITE = "https://www.aalto.fi"
-
-
-class _Engine:
-    """What the middleware asks of Scrapy's engine: close the spider, with a reason."""
-
-    spider = object()
-
-    def __init__(self) -> None:
-        self.closed: list[str] = []
-
-    def close_spider_async(self, reason: str) -> str:
-        self.closed.append(reason)
-        return reason
 
 
 @pytest.fixture(autouse=True)
@@ -57,9 +44,7 @@ def _no_reactor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def middleware(limit: int = 3) -> UnreachableSiteMiddleware:
-    crawler = get_crawler(settings_dict={"AALTOWATCH_CONFIG": Config()})
-    crawler.stats.open_spider()
-    crawler.engine = _Engine()  # type: ignore[assignment]
+    crawler, _ = crawler_with_engine({"AALTOWATCH_CONFIG": Config()})
     return UnreachableSiteMiddleware(crawler, limit)
 
 
