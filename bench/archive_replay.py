@@ -393,8 +393,8 @@ class Crawler:
     def page_item(
         self, story: Story, now: str, fetch: dict[str, Any], moved_from: str | None
     ) -> Any:
-        from aaltowatch.core.fields import EXTRACTED_FIELDS
-        from aaltowatch.core.items import PageItem
+        from pages.article import PageItem
+        from pages.fields import EXTRACTED_FIELDS
 
         return PageItem(
             url=story.url, kind="news", lang=story.lang, title=story.title, lead=story.lead,
