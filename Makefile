@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,web]'
 	touch $(STAMP)
 
-# Benchmark-only packages (time-machine) live in the `bench` extra, not in the test install.
+# The benchmarks' own extra (`bench`), over the test install.
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,web,bench]'
 	touch $(BENCH_STAMP)
