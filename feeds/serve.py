@@ -377,10 +377,10 @@ def serve_forever(
         from aaltowatch.core.errors import PortError
 
         raise PortError.binding(host, port, exc) from None
-    say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")
-    if search is not None:
-        say(f"search feeds: {server.url}search.xml?q=Vantaa (or .atom; kind, lang, change)")
-    try:
+    try:  # from the banner on, Ctrl-C is the way to stop: a caller may send it at once
+        say(f"serving {feeds_dir.resolve()} at {server.url} (Ctrl-C stops)")
+        if search is not None:
+            say(f"search feeds: {server.url}search.xml?q=Vantaa (or .atom; kind, lang, change)")
         server.httpd.serve_forever()
     except KeyboardInterrupt:
         say("stopped")

@@ -360,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
-    print(f"Serving {server.state} of {server.root} at {server.url} (Ctrl-C stops)", flush=True)
-    try:
+    try:  # from the banner on, Ctrl-C is the way to stop: a caller may send it at once
+        print(f"Serving {server.state} of {server.root} at {server.url} (Ctrl-C stops)", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
